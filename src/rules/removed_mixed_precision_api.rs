@@ -106,9 +106,6 @@ impl Rewrite {
 }
 
 fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
-    if !ctx.source.contains("mixed_precision") {
-        return;
-    }
     if let Some(import) = m.get("import") {
         check_import(ctx, import, sink);
         return;
