@@ -3,8 +3,13 @@
 use crate::analysis::{Context, RuleMatch, Sink};
 use crate::finding::{FixSafety, Severity};
 
+mod batch_size_ignored_with_dataset;
 mod checkpoint_too_frequent;
+mod large_batch_size;
+mod predict_in_loop;
 mod run_eagerly_in_training;
+mod tensorboard_heavy_logging;
+mod tensorboard_per_batch_logging;
 
 include!(concat!(env!("OUT_DIR"), "/rule_docs.rs"));
 
@@ -64,7 +69,15 @@ impl RuleDef {
 pub const DOCS_URL: &str = "https://github.com/keras-lsp/keras-lsp/blob/main/docs/rules.md";
 
 /// Every rule, ordered by code.
-pub static ALL: &[RuleDef] = &[checkpoint_too_frequent::RULE, run_eagerly_in_training::RULE];
+pub static ALL: &[RuleDef] = &[
+    checkpoint_too_frequent::RULE,
+    tensorboard_per_batch_logging::RULE,
+    tensorboard_heavy_logging::RULE,
+    large_batch_size::RULE,
+    predict_in_loop::RULE,
+    batch_size_ignored_with_dataset::RULE,
+    run_eagerly_in_training::RULE,
+];
 
 /// A rule by code (`KRS201`, any case) or name (`checkpoint-too-frequent`).
 pub fn lookup(key: &str) -> Option<&'static RuleDef> {
