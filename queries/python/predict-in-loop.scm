@@ -1,7 +1,4 @@
-; KRS402 predict-in-loop: `<receiver>.predict(...)`. Whether the call sits in a loop body and
-; whether the receiver is known to be a Keras model is decided in Rust.
-(call
-  function: (attribute
-    object: (_) @receiver
-    attribute: (identifier) @_method)
-  (#eq? @_method "predict")) @call
+; KRS402 predict-in-loop: the whole module, once. The rule walks the tree itself because deciding
+; whether a `predict` receiver is a Keras model means resolving names through scopes, which it
+; memoises per file (per-call matches would rescan the module for every `predict`).
+(module) @module

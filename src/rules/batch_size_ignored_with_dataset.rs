@@ -7,8 +7,9 @@
 //! batching really happens (e.g. the pipeline's `.batch(64)`).
 //!
 //! ## Why is this bad?
-//! The `fit` docstring: "Do not specify the `batch_size` if your data is in the form of
-//! datasets, generators, or `keras.utils.PyDataset` instances (since they generate batches)."
+//! The `fit`/`evaluate`/`predict` docstrings: "Do not specify the `batch_size` if your input
+//! data `x` is a `keras.utils.PyDataset`, `tf.data.Dataset`, `torch.utils.data.DataLoader` or
+//! Python generator function since they generate batches" (`keras/src/trainers/trainer.py`).
 //! Keras 3 silently ignores the argument for those inputs (verified in
 //! `keras/src/trainers/data_adapters/__init__.py`), so a reader, or the author tuning memory or
 //! speed, believes the batch size is one thing while the pipeline uses another.
@@ -33,6 +34,7 @@ use crate::analysis::dataflow::{ConsumerKind, Dataflow, Input, SourceKind, Value
 use crate::analysis::{Context, RuleMatch, Sink, call};
 use crate::finding::{FixSafety, Severity};
 use crate::rules::RuleDef;
+use crate::rules::large_batch_size::last_batching;
 
 pub const RULE: RuleDef = RuleDef {
     code: "KRS403",
@@ -45,17 +47,6 @@ pub const RULE: RuleDef = RuleDef {
     scenario: None,
     check,
 };
-
-/// Pipeline steps that batch (or undo batching).
-const BATCHING: &[&str] = &[
-    "batch",
-    "padded_batch",
-    "ragged_batch",
-    "sparse_batch",
-    "unbatch",
-    "rebatch",
-    "bucket_by_sequence_length",
-];
 
 fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
     let (Some(call_node), Some(argument)) = (m.get("call"), m.get("argument")) else {
@@ -103,11 +94,7 @@ fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
 
 /// Where a pipeline is batched, in words (after "`x` is ").
 fn pipeline_batching(ctx: &Context, flow: &Dataflow, id: ValueId) -> String {
-    let last = flow
-        .chain(id)
-        .into_iter()
-        .rfind(|s| BATCHING.contains(&s.method(ctx.source)));
-    if let Some(step) = last {
+    if let Some(step) = last_batching(ctx, flow, id) {
         let method = step.method(ctx.source);
         let line = step.call.start_position().row + 1;
         if method == "unbatch" {

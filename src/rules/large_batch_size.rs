@@ -14,9 +14,10 @@
 //! Activation memory grows linearly with the batch size. Measured peak-RSS growth for a small
 //! CNN at 64×64 inputs: batch 32 → 175 MiB, 256 → 671 MiB, 1024 → 2444 MiB. Whether that is an
 //! out-of-memory error depends on the model, the input and the device, which is not statically
-//! decidable; the batch-size benchmark measures it on your machine. The mixed-precision guide
-//! notes that float16 activations "allow you to double the batch size without running out of
-//! memory" (<https://www.tensorflow.org/guide/mixed_precision>).
+//! decidable; the batch-size benchmark measures it on your machine. The `fit` docstring: "If
+//! unspecified, `batch_size` will default to 32". The mixed-precision guide notes that it
+//! "allows you to double the batch size without running out of memory"
+//! (<https://www.tensorflow.org/guide/mixed_precision>).
 //!
 //! ## Example
 //! ```python
@@ -36,7 +37,7 @@
 
 use tree_sitter::Node;
 
-use crate::analysis::dataflow::{ConsumerKind, Input};
+use crate::analysis::dataflow::{ConsumerKind, Dataflow, Input, Step, ValueId};
 use crate::analysis::{Context, RuleMatch, Sink, call};
 use crate::finding::Severity;
 use crate::rules::checkpoint_too_frequent::parse_int;
@@ -129,11 +130,7 @@ fn check_pipeline_batch(ctx: &Context, call_node: Node, sink: &mut Sink) {
         let (ConsumerKind::Fit, Input::Pipeline(id)) = (c.kind, c.input) else {
             return false;
         };
-        let last_batching = flow
-            .chain(id)
-            .into_iter()
-            .rfind(|s| BATCHING.contains(&s.method(ctx.source)));
-        last_batching.is_some_and(|s| s.call.id() == call_node.id())
+        last_batching(ctx, flow, id).is_some_and(|s| s.call.id() == call_node.id())
     });
     let Some(fit) = fit else {
         return;
@@ -145,6 +142,26 @@ fn check_pipeline_batch(ctx: &Context, call_node: Node, sink: &mut Sink) {
             "`.batch({size})` feeds `fit` on line {line}: {MEMORY}; run the batch-size benchmark"
         ),
     );
+}
+
+/// The last step of a pipeline that changes its batching, walking back from the consumed value.
+pub(crate) fn last_batching<'t>(
+    ctx: &Context,
+    flow: &Dataflow<'t>,
+    id: ValueId,
+) -> Option<Step<'t>> {
+    let mut current = Some(id);
+    // Chains are acyclic; the bound only guards against a malformed graph.
+    for _ in 0..100_000 {
+        let value = current?;
+        if let Some(step) = flow.step(value)
+            && BATCHING.contains(&step.method(ctx.source))
+        {
+            return Some(step);
+        }
+        current = flow.parent(value);
+    }
+    None
 }
 
 /// An integer literal at or above `max-batch-size`.
