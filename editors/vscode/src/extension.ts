@@ -1,0 +1,279 @@
+// VS Code extension for keras-lsp: starts the language server and adds its commands.
+import * as fs from 'fs';
+import * as vscode from 'vscode';
+import {
+  ExecuteCommandRequest,
+  LanguageClient,
+  LanguageClientOptions,
+  ServerOptions,
+  TransportKind,
+  WorkDoneProgress,
+} from 'vscode-languageclient/node';
+import { resolveServer } from './serverPath';
+import { serverSettings } from './settings';
+
+const SECTION = 'keras-lsp';
+const SOURCE = 'keras-lsp';
+const FIX_ALL_KIND = 'source.fixAll.keras-lsp';
+/** The server's own command; vscode-languageclient registers it as a VS Code command. */
+const SERVER_BENCHMARK_COMMAND = 'keras-lsp.runBenchmark';
+
+let client: LanguageClient | undefined;
+let output: vscode.OutputChannel;
+
+function workspaceFolderPath(): string | undefined {
+  return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+}
+
+function currentServerSettings() {
+  return serverSettings(vscode.workspace.getConfiguration(SECTION), workspaceFolderPath());
+}
+
+function createClient(context: vscode.ExtensionContext): LanguageClient | undefined {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  const configured = config.get<string>('server.path') ?? '';
+  const server = resolveServer({
+    configured,
+    extensionPath: context.extensionPath,
+    workspaceFolder: workspaceFolderPath(),
+  });
+  if (!server) {
+    const why = configured
+      ? `The setting keras-lsp.server.path is "${configured}", which is not an executable file.`
+      : 'No keras-lsp binary is bundled for this platform and none is on PATH. Install it (cargo install keras-lsp) or set keras-lsp.server.path.';
+    output.appendLine(`keras-lsp not started: ${why}`);
+    void vscode.window.showErrorMessage(`keras-lsp: ${why}`, 'Open Settings').then((choice) => {
+      if (choice) void vscode.commands.executeCommand('workbench.action.openSettings', 'keras-lsp.server.path');
+    });
+    return undefined;
+  }
+  output.appendLine(`keras-lsp: starting ${server.command} (from ${server.source})`);
+
+  const args = ['server', ...(config.get<string[]>('server.extraArgs') ?? [])];
+  const serverOptions: ServerOptions = {
+    run: { command: server.command, args, transport: TransportKind.stdio },
+    debug: { command: server.command, args, transport: TransportKind.stdio },
+  };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [
+      { scheme: 'file', language: 'python' },
+      { scheme: 'untitled', language: 'python' },
+      { notebook: 'jupyter-notebook', language: 'python' },
+    ],
+    initializationOptions: currentServerSettings(),
+    outputChannel: output,
+    middleware: {
+      workspace: {
+        // Answer the server's pull for settings with the mapped object, not raw VS Code keys.
+        configuration: (params, token, next) => {
+          const wantsOurs = params.items.every((item) => item.section === undefined || item.section === SECTION);
+          if (!wantsOurs) return next(params, token);
+          return params.items.map(() => currentServerSettings());
+        },
+      },
+      executeCommand: (command, args, next) => {
+        if (command === SERVER_BENCHMARK_COMMAND) return runBenchmarkWithProgress(args);
+        return next(command, args);
+      },
+    },
+  };
+  return new LanguageClient(SECTION, 'keras-lsp', serverOptions, clientOptions);
+}
+
+async function startClient(context: vscode.ExtensionContext): Promise<void> {
+  client = createClient(context);
+  if (!client) return;
+  try {
+    await client.start();
+  } catch (err) {
+    output.appendLine(`keras-lsp failed to start: ${String(err)}`);
+    void vscode.window.showErrorMessage(`keras-lsp failed to start: ${String(err)}`);
+  }
+}
+
+async function stopClient(): Promise<void> {
+  const old = client;
+  client = undefined;
+  if (old) await old.stop().catch(() => undefined);
+}
+
+/** keras-lsp diagnostics in `document`, the one under the cursor first. */
+function findingsAt(document: vscode.TextDocument, position?: vscode.Position): vscode.Diagnostic[] {
+  const ours = vscode.languages.getDiagnostics(document.uri).filter((d) => d.source === SOURCE);
+  if (!position) return ours;
+  const here = ours.filter((d) => d.range.contains(position) || d.range.start.line === position.line);
+  return [...here, ...ours.filter((d) => !here.includes(d))];
+}
+
+function codeOf(d: vscode.Diagnostic): string {
+  if (d.code === undefined) return '';
+  return typeof d.code === 'object' ? String(d.code.value) : String(d.code);
+}
+
+/** Palette command: pick a finding (the one at the cursor when there is one) and benchmark it. */
+async function benchmarkCommand(): Promise<unknown> {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor) {
+    void vscode.window.showWarningMessage('keras-lsp: open a Python file to run a benchmark.');
+    return undefined;
+  }
+  const findings = findingsAt(editor.document, editor.selection.active);
+  if (findings.length === 0) {
+    void vscode.window.showInformationMessage('keras-lsp: no finding in this file to benchmark.');
+    return undefined;
+  }
+  let chosen = findings[0];
+  const onCursorLine = findings.filter((d) => d.range.start.line === editor.selection.active.line);
+  if (onCursorLine.length !== 1 && findings.length > 1) {
+    const picked = await vscode.window.showQuickPick(
+      findings.map((d) => ({ label: codeOf(d), description: `line ${d.range.start.line + 1}`, detail: d.message, d })),
+      { title: 'keras-lsp: benchmark which finding?' },
+    );
+    if (!picked) return undefined;
+    chosen = picked.d;
+  }
+  const range = {
+    start: { line: chosen.range.start.line, character: chosen.range.start.character },
+    end: { line: chosen.range.end.line, character: chosen.range.end.character },
+  };
+  return vscode.commands.executeCommand(SERVER_BENCHMARK_COMMAND, editor.document.uri.toString(), codeOf(chosen), range);
+}
+
+/**
+ * Runs the server's benchmark command under a cancellable notification. The request carries a
+ * work-done token, so the server's progress messages show in the notification; the status bar
+ * shows any progress the server starts itself.
+ */
+async function runBenchmarkWithProgress(args: unknown[]): Promise<unknown> {
+  const c = client;
+  if (!c) {
+    void vscode.window.showErrorMessage('keras-lsp: the server is not running.');
+    return undefined;
+  }
+  const code = typeof args[1] === 'string' ? args[1] : '';
+  const title = `keras-lsp: benchmarking ${code || 'finding'}`;
+  const token = `keras-lsp-bench-${Date.now()}`;
+  output.appendLine(`${title} (${JSON.stringify(args)})`);
+  const started = Date.now();
+  try {
+    const result = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title, cancellable: true },
+      async (progress, cancel) => {
+        progress.report({ message: 'starting…' });
+        const sub = c.onProgress(WorkDoneProgress.type, token, (value) => {
+          if (value.kind !== 'end' && value.message) progress.report({ message: value.message });
+        });
+        const source = new vscode.CancellationTokenSource();
+        cancel.onCancellationRequested(() => source.cancel());
+        try {
+          return await c.sendRequest(
+            ExecuteCommandRequest.type,
+            { command: SERVER_BENCHMARK_COMMAND, arguments: args, workDoneToken: token },
+            source.token,
+          );
+        } finally {
+          sub.dispose();
+          source.dispose();
+        }
+      },
+    );
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    showBenchmarkResult(code, result, seconds);
+    return result;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    output.appendLine(`${title}: failed: ${message}`);
+    void vscode.window.showErrorMessage(`keras-lsp benchmark ${code} failed: ${message}`, 'Show Output').then((choice) => {
+      if (choice) output.show(true);
+    });
+    return undefined;
+  }
+}
+
+/** The server's result: a summary line in a notification, everything in the output channel. */
+function showBenchmarkResult(code: string, result: unknown, seconds: string): void {
+  let summary: string;
+  let details: string;
+  if (typeof result === 'string') {
+    summary = result.split('\n')[0];
+    details = result;
+  } else if (result && typeof result === 'object') {
+    const r = result as Record<string, unknown>;
+    const text = [r.summary, r.message, r.markdown].find((v) => typeof v === 'string') as string | undefined;
+    summary = text ? text.split('\n')[0] : `finished in ${seconds} s`;
+    details = typeof r.markdown === 'string' ? r.markdown : JSON.stringify(result, null, 2);
+  } else {
+    summary = `finished in ${seconds} s (no result)`;
+    details = String(result);
+  }
+  output.appendLine(`keras-lsp benchmark ${code} (${seconds} s):`);
+  output.appendLine(details);
+  void vscode.window.showInformationMessage(`keras-lsp benchmark ${code}: ${summary}`, 'Show Details').then((choice) => {
+    if (choice) output.show(true);
+  });
+}
+
+/** Test-only: writes diagnostics and open Python documents to a JSON file for the e2e test. */
+function dumpDiagnostics(): string {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  const file = config.get<string>('test.diagnosticsFile') || process.env.KERAS_LSP_VSCODE_DUMP || '';
+  if (!file) throw new Error('set keras-lsp.test.diagnosticsFile');
+  const diagnostics = vscode.languages.getDiagnostics().flatMap(([uri, list]) =>
+    list.map((d) => ({
+      uri: uri.toString(),
+      source: d.source,
+      code: codeOf(d),
+      message: d.message,
+      severity: d.severity,
+      range: [d.range.start.line, d.range.start.character, d.range.end.line, d.range.end.character],
+    })),
+  );
+  const documents = vscode.workspace.textDocuments
+    .filter((doc) => doc.languageId === 'python')
+    .map((doc) => ({ uri: doc.uri.toString(), text: doc.getText(), isDirty: doc.isDirty }));
+  fs.writeFileSync(file, JSON.stringify({ diagnostics, documents }, null, 2));
+  return file;
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  output = vscode.window.createOutputChannel('keras-lsp');
+  context.subscriptions.push(output);
+
+  context.subscriptions.push(
+    vscode.commands.registerCommand('keras-lsp.fixAll', () =>
+      vscode.commands.executeCommand('editor.action.sourceAction', { kind: FIX_ALL_KIND, apply: 'first' }),
+    ),
+    vscode.commands.registerCommand('keras-lsp.runBenchmarkAtCursor', benchmarkCommand),
+    vscode.commands.registerCommand('keras-lsp.restartServer', async () => {
+      await stopClient();
+      await startClient(context);
+      void vscode.window.setStatusBarMessage('keras-lsp: server restarted', 3000);
+    }),
+    vscode.commands.registerCommand('keras-lsp.showOutput', () => output.show(true)),
+  );
+
+  const testEnabled = vscode.workspace.getConfiguration(SECTION).get<boolean>('test.enable') || process.env.KERAS_LSP_VSCODE_TEST === '1';
+  if (testEnabled) {
+    context.subscriptions.push(vscode.commands.registerCommand('keras-lsp.test.dumpDiagnostics', dumpDiagnostics));
+  }
+
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeConfiguration(async (event) => {
+      if (!event.affectsConfiguration(SECTION)) return;
+      if (event.affectsConfiguration(`${SECTION}.server`)) {
+        await stopClient();
+        await startClient(context);
+        return;
+      }
+      await client?.sendNotification('workspace/didChangeConfiguration', {
+        settings: { [SECTION]: currentServerSettings() },
+      });
+    }),
+  );
+
+  await startClient(context);
+}
+
+export async function deactivate(): Promise<void> {
+  await stopClient();
+}
