@@ -1,3 +1,41 @@
-fn main() {
-    println!("Hello, world!");
+//! keras-lsp entry point: parse the command line and dispatch (serves LSP on stdio by default).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use keras_lsp::cli::{self, Cli, Command, DebugCommand};
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KERAS_LSP_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Server) {
+        Command::Server => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            runtime.block_on(keras_lsp::server::run_stdio());
+            ExitCode::SUCCESS
+        }
+        Command::Check(args) => cli::check::run(args),
+        Command::Fix(args) => cli::fix::run(args),
+        Command::Rules(args) => cli::rules(args),
+        Command::Rule { code } => cli::rule(&code),
+        Command::Debug { command } => match command {
+            DebugCommand::ParseOnly { paths } => cli::debug_parse_only(&paths),
+        },
+    }
 }
