@@ -145,8 +145,13 @@ def file_text():
         return f.read()
 
 
+def read(rel):
+    with open(os.path.join(tests_dir, rel)) as f:
+        return f.read()
+
+
 def expect_file(rel, what):
-    want = open(os.path.join(tests_dir, rel)).read()
+    want = read(rel)
     end = time.monotonic() + 10
     got = ""
     while time.monotonic() < end:
@@ -190,13 +195,18 @@ def main():
             time.sleep(0.2)
         close_overlays()
 
+    # Helix has no "source action" command: fix-all is in the Space-a menu, which asks for every
+    # kind, and keras-lsp lists it there only when a safe fix is left to apply.
     fa = exp["fixAll"]
     remaining = [e["code"] for e in exp["diagnostics"] if e["code"] != qf["code"]]
+    has_safe_fix = read(fa["after"]) != read(qf["after"])
     goto_diagnostic(remaining[0])
-    if not apply_code_action(fa["titlePrefix"]):
+    offered = apply_code_action(fa["titlePrefix"])
+    if has_safe_fix and not offered:
         fail(f"no code action titled '{fa['titlePrefix']}...' (fix-all)")
-    else:
-        expect_file(fa["after"], "fix-all")
+    elif not has_safe_fix and offered:
+        fail("fix-all offered in the menu although no safe fix is left")
+    expect_file(fa["after"], "fix-all")
 
 
 try:

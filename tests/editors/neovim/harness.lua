@@ -130,6 +130,25 @@ function H.expect_gone(buf, code, what)
   end
 end
 
+--- Runs `fn` and counts the workspace edits Neovim applies meanwhile (code actions with apply=true
+--- skip the menu, so this is how a test sees that an action was found and applied).
+function H.count_edits(fn)
+  local util = vim.lsp.util
+  local orig = util.apply_workspace_edit
+  local n = 0
+  util.apply_workspace_edit = function(...)
+    n = n + 1
+    return orig(...)
+  end
+  local ok, err = pcall(fn)
+  vim.wait(2000, function() return n > 0 end, 20)
+  util.apply_workspace_edit = orig
+  if not ok then
+    error(err)
+  end
+  return n
+end
+
 function H.quickfix_accept(action)
   return vim.startswith(action.title, H.exp.quickfix.titlePrefix)
 end

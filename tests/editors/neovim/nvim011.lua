@@ -31,7 +31,10 @@ H.run("neovim-0.11", function()
   if vim.fn.exists(":KerasLspFixAll") ~= 2 then
     H.fail(":KerasLspFixAll is not defined in the attached buffer")
   else
-    vim.cmd("KerasLspFixAll")
+    local applied = H.count_edits(function() vim.cmd("KerasLspFixAll") end)
+    if applied ~= 1 then
+      H.fail(":KerasLspFixAll applied " .. applied .. " edits (want the one fix-all action)")
+    end
     H.expect_buffer(buf, H.exp.fixAll.after, "fix-all")
   end
 end)
