@@ -6,7 +6,6 @@ import {
   LanguageClient,
   LanguageClientOptions,
   ServerOptions,
-  TransportKind,
   WorkDoneProgress,
 } from 'vscode-languageclient/node';
 import { resolveServer } from './serverPath';
@@ -15,7 +14,11 @@ import { serverSettings } from './settings';
 const SECTION = 'keras-lsp';
 const SOURCE = 'keras-lsp';
 const FIX_ALL_KIND = 'source.fixAll.keras-lsp';
-/** The server's own command; vscode-languageclient registers it as a VS Code command. */
+/**
+ * The server's benchmark command. vscode-languageclient registers every command the server
+ * advertises as a VS Code command of the same name (code lenses call it), so the extension's own
+ * commands live under `keras-lsp.client.*` and cannot clash with them.
+ */
 const SERVER_BENCHMARK_COMMAND = 'keras-lsp.runBenchmark';
 
 let client: LanguageClient | undefined;
@@ -50,9 +53,11 @@ function createClient(context: vscode.ExtensionContext): LanguageClient | undefi
   output.appendLine(`keras-lsp: starting ${server.command} (from ${server.source})`);
 
   const args = ['server', ...(config.get<string[]>('server.extraArgs') ?? [])];
+  // No `transport` on purpose: TransportKind.stdio makes the client append `--stdio`, which
+  // `keras-lsp server` does not take; without it the client still talks over stdin/stdout.
   const serverOptions: ServerOptions = {
-    run: { command: server.command, args, transport: TransportKind.stdio },
-    debug: { command: server.command, args, transport: TransportKind.stdio },
+    run: { command: server.command, args },
+    debug: { command: server.command, args },
   };
   const clientOptions: LanguageClientOptions = {
     documentSelector: [
@@ -97,6 +102,38 @@ async function stopClient(): Promise<void> {
   if (old) await old.stop().catch(() => undefined);
 }
 
+/**
+ * Applies the server's `source.fixAll.keras-lsp` action to the active file. The action is fetched
+ * with `vscode.executeCodeActionProvider` and applied here, so the outcome does not depend on the
+ * editor's code-action widget state; returns whether an edit was applied.
+ */
+async function fixAllCommand(): Promise<boolean> {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor) {
+    void vscode.window.showWarningMessage('keras-lsp: open a Python file to fix.');
+    return false;
+  }
+  const document = editor.document;
+  const whole = new vscode.Range(0, 0, document.lineCount, 0);
+  const actions = (await vscode.commands.executeCommand<vscode.CodeAction[]>(
+    'vscode.executeCodeActionProvider', document.uri, whole, FIX_ALL_KIND, 1)) ?? [];
+  const action = actions.find((a) => a.kind?.value === FIX_ALL_KIND);
+  if (!action) {
+    void vscode.window.showInformationMessage('keras-lsp: the server offered no fix-all action for this file.');
+    return false;
+  }
+  const edits = action.edit?.entries().reduce((n, [, list]) => n + list.length, 0) ?? 0;
+  if (action.edit && edits > 0 && !(await vscode.workspace.applyEdit(action.edit))) {
+    void vscode.window.showErrorMessage('keras-lsp: the fix-all edit could not be applied.');
+    return false;
+  }
+  if (action.command) {
+    await vscode.commands.executeCommand(action.command.command, ...(action.command.arguments ?? []));
+  }
+  void vscode.window.setStatusBarMessage(edits > 0 ? 'keras-lsp: applied all safe fixes' : 'keras-lsp: nothing to fix', 3000);
+  return edits > 0;
+}
+
 /** keras-lsp diagnostics in `document`, the one under the cursor first. */
 function findingsAt(document: vscode.TextDocument, position?: vscode.Position): vscode.Diagnostic[] {
   const ours = vscode.languages.getDiagnostics(document.uri).filter((d) => d.source === SOURCE);
@@ -136,7 +173,7 @@ async function benchmarkCommand(): Promise<unknown> {
     start: { line: chosen.range.start.line, character: chosen.range.start.character },
     end: { line: chosen.range.end.line, character: chosen.range.end.character },
   };
-  return vscode.commands.executeCommand(SERVER_BENCHMARK_COMMAND, editor.document.uri.toString(), codeOf(chosen), range);
+  return runBenchmarkWithProgress([editor.document.uri.toString(), codeOf(chosen), range]);
 }
 
 /**
@@ -240,21 +277,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   context.subscriptions.push(output);
 
   context.subscriptions.push(
-    vscode.commands.registerCommand('keras-lsp.fixAll', () =>
-      vscode.commands.executeCommand('editor.action.sourceAction', { kind: FIX_ALL_KIND, apply: 'first' }),
-    ),
-    vscode.commands.registerCommand('keras-lsp.runBenchmarkAtCursor', benchmarkCommand),
-    vscode.commands.registerCommand('keras-lsp.restartServer', async () => {
+    vscode.commands.registerCommand('keras-lsp.client.fixAll', fixAllCommand),
+    vscode.commands.registerCommand('keras-lsp.client.runBenchmark', benchmarkCommand),
+    vscode.commands.registerCommand('keras-lsp.client.restartServer', async () => {
       await stopClient();
       await startClient(context);
       void vscode.window.setStatusBarMessage('keras-lsp: server restarted', 3000);
     }),
-    vscode.commands.registerCommand('keras-lsp.showOutput', () => output.show(true)),
+    vscode.commands.registerCommand('keras-lsp.client.showOutput', () => output.show(true)),
   );
 
   const testEnabled = vscode.workspace.getConfiguration(SECTION).get<boolean>('test.enable') || process.env.KERAS_LSP_VSCODE_TEST === '1';
   if (testEnabled) {
-    context.subscriptions.push(vscode.commands.registerCommand('keras-lsp.test.dumpDiagnostics', dumpDiagnostics));
+    context.subscriptions.push(vscode.commands.registerCommand('keras-lsp.client.dumpDiagnostics', dumpDiagnostics));
   }
 
   context.subscriptions.push(
