@@ -15,6 +15,9 @@ strip -o "$work/keras-lsp" "$KERAS_LSP_BIN" 2>/dev/null || cp "$KERAS_LSP_BIN" "
 vsix="$repo_root/editors/vscode/dist/keras-lsp.vsix"
 cp "$vsix" "$artifacts/keras-lsp.vsix"
 
+notebook_rel=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["notebook"]["fixture"])' "$tests_dir/expectations.json")
+cp "$tests_dir/$notebook_rel" "$project/notebook.ipynb"
+
 # 2. Install it into a fresh code-server profile. No keras-lsp on PATH: the bundled one must be used.
 export PATH="${PATH#"$work/bin:"}"
 ext_dir="$work/extensions" user_dir="$work/user-data"

@@ -6,6 +6,7 @@ import {
   LanguageClient,
   LanguageClientOptions,
   ServerOptions,
+  StaticFeature,
   WorkDoneProgress,
 } from 'vscode-languageclient/node';
 import { resolveServer } from './serverPath';
@@ -82,8 +83,24 @@ function createClient(context: vscode.ExtensionContext): LanguageClient | undefi
       },
     },
   };
-  return new LanguageClient(SECTION, 'keras-lsp', serverOptions, clientOptions);
+  const languageClient = new LanguageClient(SECTION, 'keras-lsp', serverOptions, clientOptions);
+  languageClient.registerFeature(pushDiagnosticsOnly);
+  return languageClient;
 }
+
+/**
+ * Asks keras-lsp to push diagnostics: vscode-languageclient pulls only for documents shown in a
+ * tab, and a notebook cell never is one, so in pull mode cells would get no diagnostics. The
+ * server publishes when the client does not declare `textDocument.diagnostic`.
+ */
+const pushDiagnosticsOnly: StaticFeature = {
+  fillClientCapabilities(capabilities) {
+    if (capabilities.textDocument) delete capabilities.textDocument.diagnostic;
+  },
+  initialize() {},
+  getState: () => ({ kind: 'static' }),
+  clear() {},
+};
 
 async function startClient(context: vscode.ExtensionContext): Promise<void> {
   client = createClient(context);

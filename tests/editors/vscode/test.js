@@ -189,6 +189,23 @@ async function main(page) {
     fail(`no benchmark result notification: ${err.message}`);
   }
   await shot(page, '6-benchmark-result');
+
+  // 5. Notebooks: the Python cells of a .ipynb are checked too.
+  const nb = exp.notebook;
+  const nbRow = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'notebook.ipynb' }).first();
+  await nbRow.click();
+  let cells = [];
+  try {
+    await waitFor(async () => {
+      const d = await dump(page);
+      cells = d.diagnostics.filter((x) => x.source === 'keras-lsp' && x.uri.startsWith('vscode-notebook-cell:'));
+      return nb.diagnostics.every((e) => cells.some((c) => c.code === e.code && JSON.stringify(c.range) === JSON.stringify(e.range)));
+    }, 30000, 'diagnostics in the notebook cell');
+    log(`notebook diagnostics: ${cells.map((c) => `${c.code}@[${c.range}]`).join(' ')}`);
+  } catch (err) {
+    fail(`notebook: ${err.message}; got ${cells.map((c) => `${c.code}@[${c.range}]`).join(' ') || 'none'}`);
+  }
+  await shot(page, '7-notebook');
 }
 
 (async () => {
