@@ -41,6 +41,7 @@ cat >"$user_dir/User/settings.json" <<JSON
   "extensions.ignoreRecommendations": true,
   "update.mode": "none",
   "files.hotExit": "off",
+  "[jsonc]": { "editor.autoIndent": "none" },
   "window.restoreWindows": "none"
 }
 JSON
@@ -60,7 +61,8 @@ for _ in $(seq 1 150); do
 done
 
 status=0
-node "$tests_dir/vscode/test.js" "http://127.0.0.1:$port/?folder=$project" "$KLSP_FILE" "$work/dump.json" "$artifacts" || status=$?
+node "$tests_dir/vscode/test.js" "http://127.0.0.1:$port/?folder=$project" "$KLSP_FILE" "$work/dump.json" "$artifacts" \
+  "$user_dir/User/settings.json" || status=$?
 # The extension's output channel (client log, LSP trace, server stderr) for whoever reads a failure.
 find "$user_dir/logs" -name '*keras-lsp*' -exec cp {} "$artifacts/vscode-output.log" \; 2>/dev/null || true
 cp "$work/code-server.log" "$artifacts/vscode-code-server.log" 2>/dev/null || true

@@ -1,11 +1,11 @@
 // VS Code test: code-server + the packaged .vsix, driven in Chromium by playwright-core.
-// Usage: node test.js URL WORKSPACE_FILE DUMP_FILE ARTIFACTS_DIR  (env KLSP_TESTS_DIR)
+// Usage: node test.js URL WORKSPACE_FILE DUMP_FILE ARTIFACTS_DIR SETTINGS_JSON  (env KLSP_TESTS_DIR)
 'use strict';
 const fs = require('fs');
 const path = require('path');
 const { chromium } = require('playwright-core');
 
-const [url, workspaceFile, dumpFile, artifacts] = process.argv.slice(2);
+const [url, workspaceFile, dumpFile, artifacts, settingsFile] = process.argv.slice(2);
 const testsDir = process.env.KLSP_TESTS_DIR;
 const exp = JSON.parse(fs.readFileSync(path.join(testsDir, 'expectations.json'), 'utf8'));
 const golden = (rel) => fs.readFileSync(path.join(testsDir, rel), 'utf8');
@@ -206,6 +206,30 @@ async function main(page) {
     fail(`notebook: ${err.message}; got ${cells.map((c) => `${c.code}@[${c.range}]`).join(' ') || 'none'}`);
   }
   await shot(page, '7-notebook');
+
+  // 6. Settings: `keras-lsp.ignore` typed into the user settings.json reaches the running server.
+  const ignored = exp.diagnostics.find((d) => d.code !== qf.code).code;
+  const settings = JSON.parse(fs.readFileSync(settingsFile, 'utf8'));
+  settings['keras-lsp.ignore'] = [ignored];
+  await runCommand(page, 'Preferences: Open User Settings (JSON)');
+  await page.locator('.monaco-editor .view-lines', { hasText: 'keras-lsp.test.enable' }).first().click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.insertText(JSON.stringify(settings, null, 2));
+  // Drop whatever the editor auto-closed after the cursor (a stray `}`).
+  await page.keyboard.press('Control+Shift+End');
+  await page.keyboard.press('Delete');
+  await page.keyboard.press('Control+S');
+  try {
+    await waitFor(async () => {
+      const d = await dump(page);
+      const left = d.diagnostics.filter((x) => x.source === 'keras-lsp').map((x) => x.code);
+      // The ignored code is gone everywhere; the notebook's other finding is still reported.
+      return !left.includes(ignored) && nb.diagnostics.every((e) => e.code === ignored || left.includes(e.code));
+    }, 30000, `${ignored} to disappear after "keras-lsp.ignore": ["${ignored}"]`);
+  } catch (err) {
+    fail(`settings: ${err.message}; still: ${(await dump(page)).keras.map((d) => d.code).join(' ')}`);
+  }
+  await shot(page, '8-settings');
 }
 
 (async () => {
