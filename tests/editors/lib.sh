@@ -14,7 +14,8 @@ export KERAS_LSP_BIN
 
 # A private home for the editor: nothing is read from or written to the real one.
 work=$(mktemp -d "${TMPDIR:-/tmp}/keras-lsp-editor.XXXXXX")
-cleanup_work() { rm -rf "$work"; }
+# Editors may still be writing as they exit: retry once, and never fail the test over cleanup.
+cleanup_work() { rm -rf "$work" 2>/dev/null || { sleep 1; rm -rf "$work" 2>/dev/null; } || true; }
 trap cleanup_work EXIT
 export HOME="$work/home" XDG_CONFIG_HOME="$work/config" XDG_DATA_HOME="$work/data" \
   XDG_STATE_HOME="$work/state" XDG_CACHE_HOME="$work/cache" XDG_RUNTIME_DIR="$work/run"

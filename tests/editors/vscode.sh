@@ -8,6 +8,11 @@ code_server="$tests_dir/node_modules/.bin/code-server"
 [ -x "$code_server" ] || { echo "need code-server in tests/editors/node_modules (scripts/ensure-editors.sh)" >&2; exit 1; }
 [ -x /usr/bin/chromium ] || { echo "need /usr/bin/chromium (scripts/ensure-editors.sh)" >&2; exit 1; }
 
+# 0. The extension's unit tests (server discovery, settings mapping).
+(cd "$repo_root/editors/vscode" && npm test --silent >"$work/unit.log" 2>&1) \
+  || { cat "$work/unit.log" >&2; echo "editors/vscode unit tests failed" >&2; exit 1; }
+grep -E '^# (pass|fail)' "$work/unit.log" >&2
+
 # 1. Package the extension with a (stripped) copy of the server bundled, as a release would.
 strip -o "$work/keras-lsp" "$KERAS_LSP_BIN" 2>/dev/null || cp "$KERAS_LSP_BIN" "$work/keras-lsp"
 (cd "$repo_root/editors/vscode" && KERAS_LSP_BIN="$work/keras-lsp" npm run --silent package >"$work/package.log" 2>&1) \
@@ -48,11 +53,18 @@ JSON
 
 # 3. code-server on a free loopback port.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$code_server" --auth none --bind-addr "127.0.0.1:$port" --disable-telemetry --disable-update-check \
+setsid "$code_server" --auth none --bind-addr "127.0.0.1:$port" --disable-telemetry --disable-update-check \
   --disable-workspace-trust --disable-getting-started-override --ignore-last-opened \
   --user-data-dir "$user_dir" --extensions-dir "$ext_dir" "$project" >"$work/code-server.log" 2>&1 &
 server_pid=$!
-stop_server() { kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; cleanup_work; }
+# code-server runs in its own process group (setsid): stop it with its extension host and server.
+stop_server() {
+  kill -- "-$server_pid" 2>/dev/null
+  for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 -- "-$server_pid" 2>/dev/null
+  wait "$server_pid" 2>/dev/null
+  cleanup_work
+}
 trap stop_server EXIT
 for _ in $(seq 1 150); do
   curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
