@@ -104,13 +104,13 @@ async function main(page) {
   }
   await sleep(500); // a late duplicate publish would show up now
   await shot(page, '1-problems');
-  panelText = await panel.innerText();
+  // Each finding's row shows the code and the start position.
   for (const d of exp.diagnostics) {
     const pos = `[Ln ${d.range[0] + 1}, Col ${d.range[1] + 1}]`;
-    const rowText = panelText.split('\n').find((l) => l.includes(d.code));
-    if (!rowText) continue;
-    const block = panelText.slice(panelText.indexOf(d.code), panelText.indexOf(d.code) + 200);
-    if (!block.includes(pos)) fail(`Problems panel: ${d.code} not at ${pos}: ${block.split('\n').slice(0, 2).join(' ')}`);
+    const rows = (await panel.locator(".monaco-list-row").allInnerTexts()).filter((r) => r.includes(d.code));
+    if (rows.length !== 1 || !rows[0].includes(pos)) {
+      fail(`Problems panel: want one ${d.code} row at ${pos}, got: ${rows.map((r) => r.replace(/\s+/g, ' ')).join(' / ')}`);
+    }
   }
   const first = await dump(page);
   log(`diagnostics: ${first.keras.map((d) => `${d.code}@[${d.range}]`).join(' ')}`);
