@@ -15,8 +15,8 @@ fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Server) {
-        Command::Server => {
+    match cli.command.unwrap_or(Command::Server { stdio: true }) {
+        Command::Server { .. } => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

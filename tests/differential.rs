@@ -38,16 +38,40 @@ model.fit(ds, epochs=3, callbacks=[ckpt])
 "#;
 
 const SNIPPETS: &[&str] = &[
-    "x", "é", "😀", "中文", "\n", "    ", "(", ")", "[", "]", "'", "\"", "#", ",", ":", "=",
-    "save_freq=1", "run_eagerly=True", ".prefetch(2)", "keras.layers.Dense(3)", "\ndef f():\n    return 1\n",
-    "tf.data.Dataset.range(3)", "# noqa: KRS201", "\"\"\"", "\r\n",
+    "x",
+    "é",
+    "😀",
+    "中文",
+    "\n",
+    "    ",
+    "(",
+    ")",
+    "[",
+    "]",
+    "'",
+    "\"",
+    "#",
+    ",",
+    ":",
+    "=",
+    "save_freq=1",
+    "run_eagerly=True",
+    ".prefetch(2)",
+    "keras.layers.Dense(3)",
+    "\ndef f():\n    return 1\n",
+    "tf.data.Dataset.range(3)",
+    "# noqa: KRS201",
+    "\"\"\"",
+    "\r\n",
 ];
 
 /// A char boundary at or before `offset` that does not split a `\r\n` pair (no LSP position
 /// can address the point between them).
 fn snap(text: &str, offset: usize) -> usize {
     let mut o = offset.min(text.len());
-    while !text.is_char_boundary(o) || (o > 0 && text.as_bytes()[o - 1] == b'\r' && text.as_bytes().get(o) == Some(&b'\n')) {
+    while !text.is_char_boundary(o)
+        || (o > 0 && text.as_bytes()[o - 1] == b'\r' && text.as_bytes().get(o) == Some(&b'\n'))
+    {
         o -= 1;
     }
     o
@@ -82,7 +106,11 @@ fn run(seed: u64, edits: usize, encoding: Encoding) {
             expected.insert_str(0, "#\n");
         }
         doc.apply_changes(step as i32 + 2, &changes, encoding);
-        assert_eq!(doc.text(), expected, "seed {seed} step {step}: text diverged");
+        assert_eq!(
+            doc.text(),
+            expected,
+            "seed {seed} step {step}: text diverged"
+        );
         let fresh = parse(&expected, None);
         // tree-sitter's error recovery may legitimately settle on a different (equally valid)
         // ERROR tree when reusing nodes; seen in ~0.1% of broken texts here. Trees must match

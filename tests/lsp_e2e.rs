@@ -35,12 +35,20 @@ fn lifecycle_and_push_diagnostics_utf16() {
     let d = &diagnostics[0];
     assert_eq!(d["source"], "keras-lsp");
     assert_eq!(d["severity"], 2);
-    assert!(d["codeDescription"]["href"].as_str().unwrap().ends_with("#krs201-checkpoint-too-frequent"));
+    assert!(
+        d["codeDescription"]["href"]
+            .as_str()
+            .unwrap()
+            .ends_with("#krs201-checkpoint-too-frequent")
+    );
     let offset = SOURCE.find("save_freq=1").unwrap() + "save_freq=".len();
     assert_eq!(d["range"]["start"], position(SOURCE, offset, false));
     assert_eq!(d["range"]["end"], position(SOURCE, offset + 1, false));
     // Sanity: UTF-16 and UTF-8 columns really differ on this line.
-    assert_ne!(position(SOURCE, offset, false), position(SOURCE, offset, true));
+    assert_ne!(
+        position(SOURCE, offset, false),
+        position(SOURCE, offset, true)
+    );
     assert_eq!(client.shutdown(), Some(0));
 }
 
@@ -52,10 +60,14 @@ fn utf8_encoding_and_incremental_changes() {
     client.open(URI, SOURCE);
     let diagnostics = client.diagnostics(URI, 1);
     let offset = SOURCE.find("save_freq=1").unwrap() + "save_freq=".len();
-    assert_eq!(diagnostics[0]["range"]["start"], position(SOURCE, offset, true));
+    assert_eq!(
+        diagnostics[0]["range"]["start"],
+        position(SOURCE, offset, true)
+    );
 
     // Replace `1` by `500` (UTF-8 columns): KRS201 disappears.
-    let range = json!({"start": position(SOURCE, offset, true), "end": position(SOURCE, offset + 1, true)});
+    let range =
+        json!({"start": position(SOURCE, offset, true), "end": position(SOURCE, offset + 1, true)});
     client.change(URI, 2, json!([{"range": range, "text": "500"}]));
     assert_eq!(codes(&client.diagnostics(URI, 2)), ["KRS601"]);
 
@@ -90,22 +102,43 @@ fn utf8_encoding_and_incremental_changes() {
 #[test]
 fn pull_diagnostics_when_the_client_supports_them() {
     let mut client = Client::start();
-    let init = client.initialize(json!({"textDocument": {"diagnostic": {"dynamicRegistration": false}}}), Value::Null);
-    assert_eq!(init["capabilities"]["diagnosticProvider"]["identifier"], "keras-lsp");
+    let init = client.initialize(
+        json!({"textDocument": {"diagnostic": {"dynamicRegistration": false}}}),
+        Value::Null,
+    );
+    assert_eq!(
+        init["capabilities"]["diagnosticProvider"]["identifier"],
+        "keras-lsp"
+    );
     client.open(URI, SOURCE);
-    let report = client.call("textDocument/diagnostic", json!({"textDocument": {"uri": URI}}));
+    let report = client.call(
+        "textDocument/diagnostic",
+        json!({"textDocument": {"uri": URI}}),
+    );
     assert_eq!(report["kind"], "full");
-    assert_eq!(codes(report["items"].as_array().unwrap()), ["KRS201", "KRS601"]);
+    assert_eq!(
+        codes(report["items"].as_array().unwrap()),
+        ["KRS201", "KRS601"]
+    );
     let again = client.call(
         "textDocument/diagnostic",
         json!({"textDocument": {"uri": URI}, "previousResultId": report["resultId"]}),
     );
     assert_eq!(again["kind"], "unchanged");
     // No push in pull mode.
-    assert!(client
-        .try_wait_for("textDocument/publishDiagnostics", |_| true, std::time::Duration::from_millis(300))
-        .is_none());
-    let unknown = client.request("textDocument/diagnostic", json!({"textDocument": {"uri": "file:///nope.py"}}));
+    assert!(
+        client
+            .try_wait_for(
+                "textDocument/publishDiagnostics",
+                |_| true,
+                std::time::Duration::from_millis(300)
+            )
+            .is_none()
+    );
+    let unknown = client.request(
+        "textDocument/diagnostic",
+        json!({"textDocument": {"uri": "file:///nope.py"}}),
+    );
     assert!(unknown.get("error").is_some());
     assert_eq!(client.shutdown(), Some(0));
 }
@@ -122,13 +155,30 @@ fn quick_fix_noqa_and_fix_all() {
         json!({"textDocument": {"uri": URI}, "range": ckpt["range"], "context": {"diagnostics": [ckpt]}}),
     );
     let actions = actions.as_array().unwrap();
-    let titles: Vec<&str> = actions.iter().map(|a| a["title"].as_str().unwrap()).collect();
-    assert_eq!(titles[0], "Fix KRS201: Save once per epoch (`save_freq=\"epoch\"`)");
+    let titles: Vec<&str> = actions
+        .iter()
+        .map(|a| a["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        titles[0],
+        "Fix KRS201: Save once per epoch (`save_freq=\"epoch\"`)"
+    );
     assert_eq!(titles[1], "Disable KRS201 for this line");
-    let fixed = apply_edits(SOURCE, actions[0]["edit"]["changes"][URI].as_array().unwrap(), false);
+    let fixed = apply_edits(
+        SOURCE,
+        actions[0]["edit"]["changes"][URI].as_array().unwrap(),
+        false,
+    );
     assert_eq!(fixed, SOURCE.replace("save_freq=1", "save_freq=\"epoch\""));
-    let suppressed = apply_edits(SOURCE, actions[1]["edit"]["changes"][URI].as_array().unwrap(), false);
-    assert!(suppressed.contains("save_freq=1)  # noqa: KRS201\n"), "{suppressed}");
+    let suppressed = apply_edits(
+        SOURCE,
+        actions[1]["edit"]["changes"][URI].as_array().unwrap(),
+        false,
+    );
+    assert!(
+        suppressed.contains("save_freq=1)  # noqa: KRS201\n"),
+        "{suppressed}"
+    );
 
     // Apply the quick fix through didChange: the server re-parses and the finding is gone.
     client.change(URI, 2, json!([{"text": fixed}]));
@@ -149,10 +199,16 @@ fn quick_fix_noqa_and_fix_all() {
     let fix_all = fix_all.as_array().unwrap();
     assert_eq!(fix_all.len(), 1);
     assert_eq!(fix_all[0]["kind"], "source.fixAll.keras-lsp");
-    let edits = fix_all[0]["edit"]["changes"][URI].as_array().cloned().unwrap_or_default();
+    let edits = fix_all[0]["edit"]["changes"][URI]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let after = apply_edits(SOURCE, &edits, false);
     assert_eq!(after, cli_fix(SOURCE));
-    assert!(after.contains("save_freq=1"), "unsafe fixes must not be applied by fix-all");
+    assert!(
+        after.contains("save_freq=1"),
+        "unsafe fixes must not be applied by fix-all"
+    );
     assert_eq!(client.shutdown(), Some(0));
 }
 
@@ -186,8 +242,17 @@ fn hover_shows_rule_docs_on_findings_and_noqa_codes() {
         json!({"textDocument": {"uri": URI}, "position": diagnostics[0]["range"]["start"]}),
     );
     let value = hover["contents"]["value"].as_str().unwrap();
-    assert!(value.starts_with("**KRS201 checkpoint-too-frequent**"), "{value}");
-    for section in ["## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Fix safety"] {
+    assert!(
+        value.starts_with("**KRS201 checkpoint-too-frequent**"),
+        "{value}"
+    );
+    for section in [
+        "## What it does",
+        "## Why is this bad?",
+        "## Example",
+        "## Use instead",
+        "## Fix safety",
+    ] {
         assert!(value.contains(section), "{section} missing");
     }
     let noqa = text.rfind("KRS601").unwrap() + 2;
@@ -195,7 +260,12 @@ fn hover_shows_rule_docs_on_findings_and_noqa_codes() {
         "textDocument/hover",
         json!({"textDocument": {"uri": URI}, "position": position(&text, noqa, false)}),
     );
-    assert!(hover["contents"]["value"].as_str().unwrap().starts_with("**KRS601 run-eagerly-in-training**"));
+    assert!(
+        hover["contents"]["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("**KRS601 run-eagerly-in-training**")
+    );
     let nothing = client.call(
         "textDocument/hover",
         json!({"textDocument": {"uri": URI}, "position": {"line": 0, "character": 1}}),
@@ -207,7 +277,10 @@ fn hover_shows_rule_docs_on_findings_and_noqa_codes() {
 #[test]
 fn settings_from_initialization_options_and_did_change_configuration() {
     let mut client = Client::start();
-    client.initialize(json!({}), json!({"ignore": ["KRS601"], "rules": {"KRS201": {"severity": "error"}}}));
+    client.initialize(
+        json!({}),
+        json!({"ignore": ["KRS601"], "rules": {"KRS201": {"severity": "error"}}}),
+    );
     client.open(URI, SOURCE);
     let diagnostics = client.diagnostics(URI, 1);
     assert_eq!(codes(&diagnostics), ["KRS201"]);
@@ -221,8 +294,16 @@ fn settings_from_initialization_options_and_did_change_configuration() {
     let diagnostics = message["params"]["diagnostics"].as_array().unwrap();
     assert_eq!(codes(diagnostics), ["KRS601"]);
     // A bad setting is reported to the user, not fatal.
-    client.notify("workspace/didChangeConfiguration", json!({"settings": {"rules": {"KRS999": {}}}}));
+    client.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"rules": {"KRS999": {}}}}),
+    );
     let shown = client.wait_for("window/showMessage", |_| true);
-    assert!(shown["params"]["message"].as_str().unwrap().contains("KRS999"));
+    assert!(
+        shown["params"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("KRS999")
+    );
     assert_eq!(client.shutdown(), Some(0));
 }

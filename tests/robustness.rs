@@ -38,15 +38,30 @@ fn char_boundary_at_or_before(text: &str, mut i: usize) -> usize {
 fn burst_of_1000_changes_ends_with_the_clients_text() {
     let mut client = Client::start();
     client.initialize(json!({}), Value::Null);
-    let mut text = String::from("import keras\nckpt = keras.callbacks.ModelCheckpoint('m', save_freq=1)\n");
+    let mut text =
+        String::from("import keras\nckpt = keras.callbacks.ModelCheckpoint('m', save_freq=1)\n");
     client.open(URI, &text);
     let mut rng = Rng(7);
-    let pieces = ["x", "é", "😀", "\n", "中", " ", "(", "keras.layers.Dense(3)\n"];
+    let pieces = [
+        "x",
+        "é",
+        "😀",
+        "\n",
+        "中",
+        " ",
+        "(",
+        "keras.layers.Dense(3)\n",
+    ];
     for version in 2..=1001 {
         let start = char_boundary_at_or_before(&text, rng.below(text.len() + 1));
         let end = char_boundary_at_or_before(&text, (start + rng.below(4)).min(text.len()));
-        let new = if rng.below(3) == 0 { "" } else { pieces[rng.below(pieces.len())] };
-        let range = json!({"start": position(&text, start, false), "end": position(&text, end, false)});
+        let new = if rng.below(3) == 0 {
+            ""
+        } else {
+            pieces[rng.below(pieces.len())]
+        };
+        let range =
+            json!({"start": position(&text, start, false), "end": position(&text, end, false)});
         // Mirror what a client does.
         text = apply_edits(&text, &[json!({"range": range, "newText": new})], false);
         client.change(URI, version, json!([{"range": range, "text": new}]));
@@ -64,22 +79,40 @@ fn huge_and_deeply_nested_documents_do_not_crash_or_hang() {
     let mut client = Client::start();
     client.initialize(json!({}), Value::Null);
     // ~10 MB of Keras code with one finding at the very end.
-    let block = "import keras\nmodel = keras.Sequential([keras.layers.Dense(64, activation='relu')])\n";
+    let block =
+        "import keras\nmodel = keras.Sequential([keras.layers.Dense(64, activation='relu')])\n";
     let mut huge = block.repeat(10_000_000 / block.len());
     huge.push_str("cb = keras.callbacks.ModelCheckpoint('m', save_freq=1)\n");
     let started = Instant::now();
     client.open("file:///tmp/huge.py", &huge);
-    let message = client.wait_for("textDocument/publishDiagnostics", |p| p["uri"] == "file:///tmp/huge.py");
+    let message = client.wait_for("textDocument/publishDiagnostics", |p| {
+        p["uri"] == "file:///tmp/huge.py"
+    });
     let diagnostics = message["params"]["diagnostics"].as_array().unwrap();
     assert!(diagnostics.iter().any(|d| d["code"] == "KRS201"));
-    assert!(started.elapsed() < Duration::from_secs(20), "10 MB took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "10 MB took {:?}",
+        started.elapsed()
+    );
 
-    let deep = format!("import tensorflow as tf\nx = {}1{}\n", "(".repeat(5000), ")".repeat(5000));
+    let deep = format!(
+        "import tensorflow as tf\nx = {}1{}\n",
+        "(".repeat(5000),
+        ")".repeat(5000)
+    );
     client.open("file:///tmp/deep.py", &deep);
-    client.wait_for("textDocument/publishDiagnostics", |p| p["uri"] == "file:///tmp/deep.py");
-    let deep_calls = format!("import tensorflow as tf\nds = tf.data.Dataset.range(3){}\nmodel.fit(ds)\n", ".map(f)".repeat(5000));
+    client.wait_for("textDocument/publishDiagnostics", |p| {
+        p["uri"] == "file:///tmp/deep.py"
+    });
+    let deep_calls = format!(
+        "import tensorflow as tf\nds = tf.data.Dataset.range(3){}\nmodel.fit(ds)\n",
+        ".map(f)".repeat(5000)
+    );
     client.open("file:///tmp/deep2.py", &deep_calls);
-    client.wait_for("textDocument/publishDiagnostics", |p| p["uri"] == "file:///tmp/deep2.py");
+    client.wait_for("textDocument/publishDiagnostics", |p| {
+        p["uri"] == "file:///tmp/deep2.py"
+    });
     assert!(client.is_alive());
     assert_eq!(client.shutdown(), Some(0));
 }
@@ -102,7 +135,11 @@ fn invalid_positions_unopened_documents_and_junk_are_survived() {
     let state = client.call("keras-lsp/documentState", json!({"uri": URI}));
     assert_eq!(state["text"], "import keras\nx = 10\ny = 2\n");
     // A change for a document that was never opened is ignored.
-    client.change("file:///never/opened.py", 5, json!([{"text": "import keras"}]));
+    client.change(
+        "file:///never/opened.py",
+        5,
+        json!([{"text": "import keras"}]),
+    );
     // Requests about unknown documents answer without crashing.
     let hover = client.call("textDocument/hover", json!({"textDocument": {"uri": "file:///never/opened.py"}, "position": {"line": 0, "character": 0}}));
     assert!(hover.is_null());
@@ -135,11 +172,18 @@ fn cli_reports_invalid_utf8_and_missing_paths_clearly() {
     let bad = dir.join("bad.py");
     std::fs::write(&bad, b"import keras\nx = '\xff\xfe'\n").unwrap();
     let good = dir.join("good.py");
-    std::fs::write(&good, "import keras\ncb = keras.callbacks.ModelCheckpoint('m', save_freq=1)\n").unwrap();
+    std::fs::write(
+        &good,
+        "import keras\ncb = keras.callbacks.ModelCheckpoint('m', save_freq=1)\n",
+    )
+    .unwrap();
     let out = keras_lsp(&["check", dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("bad.py: not valid UTF-8 (invalid byte at offset 18)"), "{stderr}");
+    assert!(
+        stderr.contains("bad.py: not valid UTF-8 (invalid byte at offset 18)"),
+        "{stderr}"
+    );
     // The readable file is still checked.
     assert!(String::from_utf8_lossy(&out.stdout).contains("good.py:2:"));
     let missing = keras_lsp(&["check", "/definitely/not/here"]);

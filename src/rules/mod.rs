@@ -3,13 +3,18 @@
 use crate::analysis::{Context, RuleMatch, Sink};
 use crate::finding::{FixSafety, Severity};
 
+mod batch_size_ignored_with_dataset;
 mod checkpoint_too_frequent;
 mod custom_loop_without_loss_scaling;
 mod float16_output_layer;
+mod large_batch_size;
 mod loss_scale_optimizer_static;
+mod predict_in_loop;
 mod removed_mixed_precision_api;
 mod run_eagerly_in_training;
 mod softmax_output_with_from_logits;
+mod tensorboard_heavy_logging;
+mod tensorboard_per_batch_logging;
 
 include!(concat!(env!("OUT_DIR"), "/rule_docs.rs"));
 
@@ -71,6 +76,11 @@ pub const DOCS_URL: &str = "https://github.com/keras-lsp/keras-lsp/blob/main/doc
 /// Every rule, ordered by code.
 pub static ALL: &[RuleDef] = &[
     checkpoint_too_frequent::RULE,
+    tensorboard_per_batch_logging::RULE,
+    tensorboard_heavy_logging::RULE,
+    large_batch_size::RULE,
+    predict_in_loop::RULE,
+    batch_size_ignored_with_dataset::RULE,
     removed_mixed_precision_api::RULE,
     custom_loop_without_loss_scaling::RULE,
     float16_output_layer::RULE,

@@ -29,7 +29,10 @@ where
             if length > MAX_MESSAGE_BYTES {
                 tracing::error!("dropping a {length}-byte message (limit {MAX_MESSAGE_BYTES})");
                 let mut skip = (&mut input).take(length as u64);
-                if tokio::io::copy(&mut skip, &mut tokio::io::sink()).await.is_err() {
+                if tokio::io::copy(&mut skip, &mut tokio::io::sink())
+                    .await
+                    .is_err()
+                {
                     break;
                 }
                 continue;

@@ -103,7 +103,9 @@ impl Client {
         self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
         let deadline = Instant::now() + TIMEOUT;
         loop {
-            let message = self.recv_until(deadline).unwrap_or_else(|| panic!("no response to {method}"));
+            let message = self
+                .recv_until(deadline)
+                .unwrap_or_else(|| panic!("no response to {method}"));
             if message.get("id") == Some(&json!(id)) && message.get("method").is_none() {
                 return message;
             }
@@ -121,7 +123,10 @@ impl Client {
     }
 
     fn stash(&mut self, message: Value) {
-        if let (Some(method), Some(id)) = (message.get("method").and_then(Value::as_str), message.get("id")) {
+        if let (Some(method), Some(id)) = (
+            message.get("method").and_then(Value::as_str),
+            message.get("id"),
+        ) {
             let result = self
                 .replies
                 .iter()
@@ -150,7 +155,12 @@ impl Client {
             .unwrap_or_else(|| panic!("timed out waiting for {method}"))
     }
 
-    pub fn try_wait_for(&mut self, method: &str, pred: impl Fn(&Value) -> bool, timeout: Duration) -> Option<Value> {
+    pub fn try_wait_for(
+        &mut self,
+        method: &str,
+        pred: impl Fn(&Value) -> bool,
+        timeout: Duration,
+    ) -> Option<Value> {
         if let Some(pos) = self
             .pending
             .iter()
@@ -177,7 +187,10 @@ impl Client {
         let message = self.wait_for("textDocument/publishDiagnostics", |p| {
             p["uri"] == uri && p["version"] == version
         });
-        message["params"]["diagnostics"].as_array().cloned().unwrap_or_default()
+        message["params"]["diagnostics"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn initialize(&mut self, capabilities: Value, options: Value) -> Value {

@@ -16,7 +16,10 @@ pub struct DocumentStateParams {
 
 pub fn document_state(backend: &Backend, params: DocumentStateParams) -> Result<serde_json::Value> {
     let Some(entry) = backend.state.documents.get(&params.uri) else {
-        return Err(Error::invalid_params(format!("document is not open: {}", params.uri.as_str())));
+        return Err(Error::invalid_params(format!(
+            "document is not open: {}",
+            params.uri.as_str()
+        )));
     };
     let doc = &entry.doc;
     Ok(serde_json::json!({
