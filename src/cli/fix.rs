@@ -23,10 +23,15 @@ pub struct FileFix {
 }
 
 fn unified_diff(old: &str, new: &str, name: &str) -> String {
-    similar::TextDiff::from_lines(old, new)
+    let mut diff = similar::TextDiff::from_lines(old, new)
         .unified_diff()
         .header(name, name)
-        .to_string()
+        .to_string();
+    // A source without a final newline ends the diff mid-line; keep diffs concatenable.
+    if !diff.is_empty() && !diff.ends_with('\n') {
+        diff.push('\n');
+    }
+    diff
 }
 
 /// The fixed content of one file, or None when nothing changes.
