@@ -15,6 +15,7 @@ use crate::analysis::{analyze, imports::Imports};
 use crate::document::parse;
 use crate::finding::{Edit, Finding, FixSafety};
 use crate::fix::error_count;
+use crate::line_index::LineIndex;
 use crate::settings::Settings;
 
 // ---------------------------------------------------------------------------------------------
@@ -390,7 +391,8 @@ fn apply_masks(source: &str, masks: &[Mask]) -> String {
 /// One code cell's place in the virtual program.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VirtualCell {
-    /// The caller's identifier of the cell (its index in the notebook).
+    /// The caller's identifier of the cell: its index in the notebook (`id + 1` names the cell
+    /// in messages).
     pub id: usize,
     /// Byte offset of the cell's first byte in the program.
     pub start: usize,
@@ -504,19 +506,54 @@ pub fn analyze_program(program: &VirtualProgram, settings: &Settings) -> Vec<Cel
         return Vec::new();
     }
     let imports = ImportPlacement::new(program, &tree);
+    let lines = LineIndex::new(&program.text);
     findings
         .into_iter()
-        .filter_map(|finding| place_finding(program, &imports, finding))
+        .filter_map(|finding| place_finding(program, &imports, &lines, finding))
         .collect()
+}
+
+/// Rewrites `line N` in a message (a line of the program) as a line of its cell: `line R`
+/// in the finding's own cell, `line R of cell C` in another (C counts from 1 by id).
+fn cell_line_refs(message: &str, program: &VirtualProgram, lines: &LineIndex, own: usize) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(pos) = rest.find("line ") {
+        let word_start = pos == 0 || !rest.as_bytes()[pos - 1].is_ascii_alphanumeric();
+        let after = &rest[pos + 5..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        out.push_str(&rest[..pos + 5]);
+        rest = after;
+        let number: Option<usize> = after[..digits].parse().ok();
+        let target = number
+            .filter(|n| word_start && *n >= 1 && *n <= lines.line_count())
+            .and_then(|n| program.locate(lines.line_start(n - 1)));
+        let Some((cell, offset)) = target else {
+            continue;
+        };
+        let start = program.cells[cell].start;
+        let row = program.original[start..start + offset].matches('\n').count() + 1;
+        out.push_str(&row.to_string());
+        if cell != own {
+            out.push_str(&format!(" of cell {}", program.cells[cell].id + 1));
+        }
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn place_finding(
     program: &VirtualProgram,
     imports: &ImportPlacement,
+    lines: &LineIndex,
     mut finding: Finding,
 ) -> Option<CellFinding> {
     let (pos, range) = program.cell_range(&finding.range)?;
     let id = program.cells[pos].id;
+    if finding.message.contains("line ") {
+        finding.message = cell_line_refs(&finding.message, program, lines, pos);
+    }
     let fix = finding
         .fix
         .take()
@@ -1457,6 +1494,18 @@ mod tests {
         assert_eq!(program.cells[2].start, 19);
         assert_eq!(program.locate(19), Some((2, 0)));
         assert_eq!(program.locate(25), None);
+    }
+
+    #[test]
+    fn line_numbers_in_messages_name_the_cell() {
+        let program = VirtualProgram::build([(0, "a = 1\nb = 2"), (2, "c = 3\n\nd = 4\n")]);
+        let lines = LineIndex::new(&program.text);
+        let own = 1;
+        assert_eq!(
+            cell_line_refs("set on line 2, used on line 5 (not pipeline 3)", &program, &lines, own),
+            "set on line 2 of cell 1, used on line 3 (not pipeline 3)"
+        );
+        assert_eq!(cell_line_refs("line 99; deadline 2", &program, &lines, own), "line 99; deadline 2");
     }
 
     #[test]

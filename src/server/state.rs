@@ -49,9 +49,19 @@ pub type NotebookKey = (u64, Vec<(Uri, i32)>);
 
 /// Findings of a notebook's code cells, analysed as one program.
 pub struct NotebookFindings {
-    /// The analysed cells in order: uri, version, text (ids of `findings` index this).
-    pub cells: Vec<(Uri, i32, String)>,
+    /// The analysed cells in order.
+    pub cells: Vec<AnalysedCell>,
+    /// Each finding's `cell` is the cell's position in the notebook.
     pub findings: Vec<crate::notebook::CellFinding>,
+}
+
+/// A code cell as it was analysed.
+pub struct AnalysedCell {
+    pub uri: Uri,
+    pub version: i32,
+    pub text: String,
+    /// Position in the notebook's cell list.
+    pub position: usize,
 }
 
 /// Settings sources, kept so either can change independently.

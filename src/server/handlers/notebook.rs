@@ -19,7 +19,8 @@ use crate::notebook::{VirtualProgram, analyze_program, fix_cells};
 use crate::server::Backend;
 use crate::server::convert::{self, PositionMapper, fix_from_data, minimal_edit};
 use crate::server::state::{
-    NotebookCellRef, NotebookFindings, NotebookKey, OpenDocument, OpenNotebook, State,
+    AnalysedCell, NotebookCellRef, NotebookFindings, NotebookKey, OpenDocument, OpenNotebook,
+    State,
 };
 
 /// The notebook type this server syncs (Jupyter, as VS Code names it).
@@ -266,13 +267,14 @@ async fn clear(backend: &Backend, cells: Vec<Uri>) {
 fn notebook_findings(state: &State, notebook: &Uri) -> Option<Arc<NotebookFindings>> {
     let generation = state.settings_generation.load(Ordering::SeqCst);
     let refs: Vec<NotebookCellRef> = state.notebooks.get(notebook)?.cells.clone();
-    let analysed: Vec<&NotebookCellRef> = refs
+    let analysed: Vec<(usize, &NotebookCellRef)> = refs
         .iter()
-        .filter(|c| c.code && is_python(&c.language))
+        .enumerate()
+        .filter(|(_, c)| c.code && is_python(&c.language))
         .collect();
     let versions: Vec<(Uri, i32)> = analysed
         .iter()
-        .filter_map(|c| {
+        .filter_map(|(_, c)| {
             let version = state.documents.get(&c.uri)?.doc.version();
             Some((c.uri.clone(), version))
         })
@@ -284,26 +286,40 @@ fn notebook_findings(state: &State, notebook: &Uri) -> Option<Arc<NotebookFindin
     {
         return Some(findings.clone());
     }
-    let cells: Vec<(Uri, i32, String)> = analysed
+    let cells: Vec<AnalysedCell> = analysed
         .iter()
-        .filter_map(|c| {
+        .filter_map(|(position, c)| {
             let entry = state.documents.get(&c.uri)?;
-            Some((c.uri.clone(), entry.doc.version(), entry.doc.text().to_string()))
+            Some(AnalysedCell {
+                uri: c.uri.clone(),
+                version: entry.doc.version(),
+                text: entry.doc.text().to_string(),
+                position: *position,
+            })
         })
         .collect();
     // A cell changed while copying: use what was copied, under the key it matches.
     let key: NotebookKey = (
         generation,
-        cells.iter().map(|(u, v, _)| (u.clone(), *v)).collect(),
+        cells.iter().map(|c| (c.uri.clone(), c.version)).collect(),
     );
-    let program =
-        VirtualProgram::build(cells.iter().enumerate().map(|(i, (_, _, t))| (i, t.as_str())));
+    let program = VirtualProgram::build(cells.iter().map(|c| (c.position, c.text.as_str())));
     let findings = analyze_program(&program, &state.settings());
     let result = Arc::new(NotebookFindings { cells, findings });
     if let Some(mut entry) = state.notebooks.get_mut(notebook) {
         entry.findings = Some((key, result.clone()));
     }
     Some(result)
+}
+
+/// The analysed cell with this URI: its index in `found.cells`.
+fn analysed_index(found: &NotebookFindings, cell: &Uri) -> Option<usize> {
+    found.cells.iter().position(|c| c.uri == *cell)
+}
+
+/// The index in `found.cells` of the cell at a notebook position.
+fn index_of_position(found: &NotebookFindings, position: usize) -> Option<usize> {
+    found.cells.iter().position(|c| c.position == position)
 }
 
 /// Findings of one cell (ranges relative to the cell), for hover and the like.
@@ -313,18 +329,19 @@ pub fn cell_findings(
     cell: &Uri,
 ) -> Option<(Arc<Vec<Finding>>, i32)> {
     let found = notebook_findings(state, notebook)?;
-    let Some(index) = found.cells.iter().position(|(u, _, _)| u == cell) else {
+    let Some(index) = analysed_index(&found, cell) else {
         // A markup or non-Python cell: nothing to report.
         let version = state.documents.get(cell)?.doc.version();
         return Some((Arc::new(Vec::new()), version));
     };
+    let position = found.cells[index].position;
     let findings = found
         .findings
         .iter()
-        .filter(|f| f.cell == index)
+        .filter(|f| f.cell == position)
         .map(|f| f.finding.clone())
         .collect();
-    Some((Arc::new(findings), found.cells[index].1))
+    Some((Arc::new(findings), found.cells[index].version))
 }
 
 /// Diagnostics of one cell and the cell version they describe.
@@ -334,13 +351,13 @@ pub fn cell_diagnostics(
     cell: &Uri,
 ) -> Option<(Vec<Diagnostic>, i32)> {
     let found = notebook_findings(state, notebook)?;
-    let Some(index) = found.cells.iter().position(|(u, _, _)| u == cell) else {
+    let Some(index) = analysed_index(&found, cell) else {
         let version = state.documents.get(cell)?.doc.version();
         return Some((Vec::new(), version));
     };
     let mut indexes = HashMap::new();
     let diagnostics = diagnostics_of(state, notebook, &found, index, &mut indexes);
-    Some((diagnostics, found.cells[index].1))
+    Some((diagnostics, found.cells[index].version))
 }
 
 /// Every analysed cell's diagnostics: (cell uri, cell version, diagnostics).
@@ -351,7 +368,7 @@ fn notebook_diagnostics(state: &State, notebook: &Uri) -> Option<Vec<(Uri, i32, 
         (0..found.cells.len())
             .map(|i| {
                 let diagnostics = diagnostics_of(state, notebook, &found, i, &mut indexes);
-                (found.cells[i].0.clone(), found.cells[i].1, diagnostics)
+                (found.cells[i].uri.clone(), found.cells[i].version, diagnostics)
             })
             .collect(),
     )
@@ -371,6 +388,7 @@ struct CellChanges {
     edits: Vec<TextEdit>,
 }
 
+/// Diagnostics of the analysed cell `index`; `indexes` caches line indexes by analysed index.
 fn diagnostics_of(
     state: &State,
     notebook: &Uri,
@@ -379,55 +397,60 @@ fn diagnostics_of(
     indexes: &mut HashMap<usize, LineIndex>,
 ) -> Vec<Diagnostic> {
     let encoding = state.encoding();
-    for i in std::iter::once(index).chain(
-        found
-            .findings
-            .iter()
-            .filter(|f| f.cell == index)
-            .flat_map(|f| f.fix.iter().flat_map(|fix| fix.edits.iter().map(|e| e.cell))),
-    ) {
+    let position = found.cells[index].position;
+    let own: Vec<_> = found
+        .findings
+        .iter()
+        .filter(|f| f.cell == position)
+        .collect();
+    let touched = own
+        .iter()
+        .flat_map(|f| f.fix.iter().flat_map(|fix| fix.edits.iter()))
+        .filter_map(|e| index_of_position(found, e.cell));
+    for i in std::iter::once(index).chain(touched) {
         indexes
             .entry(i)
-            .or_insert_with(|| LineIndex::new(&found.cells[i].2));
+            .or_insert_with(|| LineIndex::new(&found.cells[i].text));
     }
     let mapper = |i: usize| PositionMapper {
-        text: &found.cells[i].2,
+        text: &found.cells[i].text,
         index: &indexes[&i],
         encoding,
     };
-    let (_, version, _) = &found.cells[index];
-    found
-        .findings
-        .iter()
-        .filter(|f| f.cell == index)
+    let version = found.cells[index].version;
+    own.iter()
         .map(|f| {
-            let mut diagnostic = convert::diagnostic(&f.finding, &mapper(index), *version);
-            if let Some(fix) = &f.fix {
-                let mut changes: Vec<CellChanges> = Vec::new();
-                for edit in &fix.edits {
-                    let (uri, cell_version, _) = &found.cells[edit.cell];
-                    let text_edit = TextEdit {
-                        range: mapper(edit.cell).range(edit.edit.range.clone()),
-                        new_text: edit.edit.content.clone(),
-                    };
-                    match changes.iter_mut().find(|c| c.uri == *uri) {
-                        Some(c) => c.edits.push(text_edit),
-                        None => changes.push(CellChanges {
-                            uri: uri.clone(),
-                            version: *cell_version,
-                            edits: vec![text_edit],
-                        }),
-                    }
-                }
-                let data = NotebookFixData {
-                    notebook: notebook.clone(),
-                    changes,
+            let mut diagnostic = convert::diagnostic(&f.finding, &mapper(index), version);
+            let Some(fix) = &f.fix else {
+                return diagnostic;
+            };
+            let mut changes: Vec<CellChanges> = Vec::new();
+            for edit in &fix.edits {
+                let Some(i) = index_of_position(found, edit.cell) else {
+                    continue;
                 };
-                if let Some(serde_json::Value::Object(map)) = diagnostic.data.as_mut()
-                    && let Ok(value) = serde_json::to_value(data)
-                {
-                    map.insert("notebook".to_string(), value);
+                let cell = &found.cells[i];
+                let text_edit = TextEdit {
+                    range: mapper(i).range(edit.edit.range.clone()),
+                    new_text: edit.edit.content.clone(),
+                };
+                match changes.iter_mut().find(|c| c.uri == cell.uri) {
+                    Some(c) => c.edits.push(text_edit),
+                    None => changes.push(CellChanges {
+                        uri: cell.uri.clone(),
+                        version: cell.version,
+                        edits: vec![text_edit],
+                    }),
                 }
+            }
+            let data = NotebookFixData {
+                notebook: notebook.clone(),
+                changes,
+            };
+            if let Some(serde_json::Value::Object(map)) = diagnostic.data.as_mut()
+                && let Ok(value) = serde_json::to_value(data)
+            {
+                map.insert("notebook".to_string(), value);
             }
             diagnostic
         })
@@ -649,8 +672,8 @@ fn fix_all_changes(
         return changes;
     };
     let only = match cell {
-        Some(cell) => match found.cells.iter().position(|(u, _, _)| u == cell) {
-            Some(i) => Some(i),
+        Some(cell) => match analysed_index(&found, cell) {
+            Some(i) => Some(found.cells[i].position),
             None => return changes,
         },
         None => None,
@@ -658,20 +681,19 @@ fn fix_all_changes(
     let sources: Vec<(usize, String)> = found
         .cells
         .iter()
-        .enumerate()
-        .map(|(i, (_, _, text))| (i, text.clone()))
+        .map(|c| (c.position, c.text.clone()))
         .collect();
     let (fixed, _) = fix_cells(&sources, &state.settings(), false, only);
     let encoding = state.encoding();
-    for ((uri, _, old), new) in found.cells.iter().zip(fixed) {
-        let index = LineIndex::new(old);
+    for (cell, new) in found.cells.iter().zip(fixed) {
+        let index = LineIndex::new(&cell.text);
         let mapper = PositionMapper {
-            text: old,
+            text: &cell.text,
             index: &index,
             encoding,
         };
-        if let Some(edit) = minimal_edit(old, &new, &mapper) {
-            changes.insert(uri.clone(), vec![edit]);
+        if let Some(edit) = minimal_edit(&cell.text, &new, &mapper) {
+            changes.insert(cell.uri.clone(), vec![edit]);
         }
     }
     changes
