@@ -19,8 +19,7 @@ use crate::notebook::{VirtualProgram, analyze_program, fix_cells};
 use crate::server::Backend;
 use crate::server::convert::{self, PositionMapper, fix_from_data, minimal_edit};
 use crate::server::state::{
-    AnalysedCell, NotebookCellRef, NotebookFindings, NotebookKey, OpenDocument, OpenNotebook,
-    State,
+    AnalysedCell, NotebookCellRef, NotebookFindings, NotebookKey, OpenDocument, OpenNotebook, State,
 };
 
 /// The notebook type this server syncs (Jupyter, as VS Code names it).
@@ -109,7 +108,13 @@ pub async fn did_open(backend: &Backend, params: DidOpenNotebookDocumentParams) 
     for item in params.cell_text_documents {
         open_cell(state, &uri, item);
     }
-    publish(&backend.state, &backend.client, &uri).await;
+    publish(
+        &backend.state,
+        &backend.client,
+        &uri,
+        Some(notebook.version),
+    )
+    .await;
 }
 
 /// Applies structure, cell data and cell text changes before the first `.await` (in the order
@@ -368,7 +373,11 @@ fn notebook_diagnostics(state: &State, notebook: &Uri) -> Option<Vec<(Uri, i32, 
         (0..found.cells.len())
             .map(|i| {
                 let diagnostics = diagnostics_of(state, notebook, &found, i, &mut indexes);
-                (found.cells[i].uri.clone(), found.cells[i].version, diagnostics)
+                (
+                    found.cells[i].uri.clone(),
+                    found.cells[i].version,
+                    diagnostics,
+                )
             })
             .collect(),
     )
@@ -479,13 +488,14 @@ pub fn schedule(backend: &Backend, notebook: Uri, version: i32) {
         if current != Some(version) {
             return; // A newer change will publish.
         }
-        publish(&state, &client, &notebook).await;
+        publish(&state, &client, &notebook, Some(version)).await;
     });
 }
 
 /// Publishes (push mode) each cell whose version or diagnostics changed since the last
-/// publication, and clears cells that are no longer analysed.
-pub async fn publish(state: &State, client: &Client, notebook: &Uri) {
+/// publication, and clears cells that are no longer analysed; nothing when the notebook is no
+/// longer at `version` (a newer change publishes).
+pub async fn publish(state: &State, client: &Client, notebook: &Uri, version: Option<i32>) {
     if state.pull_diagnostics.load(Ordering::SeqCst) {
         return;
     }
@@ -497,6 +507,9 @@ pub async fn publish(state: &State, client: &Client, notebook: &Uri) {
         let Some(mut entry) = state.notebooks.get_mut(notebook) else {
             return;
         };
+        if version.is_some_and(|v| v != entry.version) {
+            return;
+        }
         let gone: Vec<Uri> = entry
             .published
             .keys()
@@ -600,9 +613,10 @@ pub fn code_action(
             })
         })
     };
-    let has_safe_fix = params.context.diagnostics.iter().any(|d| {
-        fix_from_data(d.data.as_ref()).is_some_and(|(f, _)| f.safety == FixSafety::Safe)
-    });
+    let has_safe_fix =
+        params.context.diagnostics.iter().any(|d| {
+            fix_from_data(d.data.as_ref()).is_some_and(|(f, _)| f.safety == FixSafety::Safe)
+        });
     let cell_fix_all = requested(FIX_ALL_KIND, "source");
     if cell_fix_all || (only.is_none() && has_safe_fix) {
         let changes = fix_all_changes(state, notebook, Some(&uri));
@@ -625,7 +639,11 @@ pub fn code_action(
     Ok(Some(actions))
 }
 
-fn fix_all_action(title: &str, kind: &'static str, changes: HashMap<Uri, Vec<TextEdit>>) -> CodeActionOrCommand {
+fn fix_all_action(
+    title: &str,
+    kind: &'static str,
+    changes: HashMap<Uri, Vec<TextEdit>>,
+) -> CodeActionOrCommand {
     CodeActionOrCommand::CodeAction(CodeAction {
         title: title.to_string(),
         kind: Some(CodeActionKind::new(kind)),
