@@ -259,6 +259,16 @@ def factor_phrase(before, after, higher_is_better, noun):
     return f"{big:.1f}\u00d7 {word} {noun}"
 
 
+def require_module(name, why):
+    """Fail early with a clear missing-module error when an optional package is absent."""
+    import importlib.util
+
+    if importlib.util.find_spec(name) is None:
+        err = ImportError(f"No module named '{name}' ({why})")
+        err.name = name
+        raise err
+
+
 _TF = None
 
 
@@ -424,8 +434,8 @@ def main(body):
         sys.exit(EXIT_BAD_PARAMS)
     except ImportError as e:
         name = getattr(e, "name", None) or str(e)
-        emit({"event": "error", "kind": "missing_module", "module": name,
-              "message": f"cannot import {name}: {e}"})
+        emit({"event": "error", "kind": "missing_module", "module": name, "python": sys.executable,
+              "message": f"{sys.executable} cannot import {name}: {e}"})
         sys.exit(EXIT_MISSING_MODULE)
     except KeyboardInterrupt:
         emit({"event": "error", "kind": "interrupted", "message": "interrupted"})
