@@ -209,13 +209,13 @@ def interleave(variants, reps, warmup, prog=None):
         for name, fn in variants:
             fn()
             if prog:
-                prog.step(name, f"warm-up {w + 1}/{warmup}: {name}")
+                prog.step(name, f"warm-up {w + 1}/{warmup}")
     samples = {name: [] for name, _ in variants}
     for r in range(reps):
         for name, fn in variants:
             samples[name].append(fn())
             if prog:
-                prog.step(name, f"round {r + 1}/{reps}: {name}")
+                prog.step(name, f"round {r + 1}/{reps}")
     return samples
 
 
