@@ -18,7 +18,8 @@ def body():
             missing.append({"module": name, "error": str(e)})
     if missing:
         names = ", ".join(m["module"] for m in missing)
-        c.emit({"event": "error", "kind": "missing_module", "module": missing[0]["module"],
+        main = "tensorflow" if any(m["module"] == "tensorflow" for m in missing) else missing[0]["module"]
+        c.emit({"event": "error", "kind": "missing_module", "module": main,
                 "missing": missing, "python": sys.executable,
                 "message": f"{sys.executable} cannot import {names}"})
         sys.exit(c.EXIT_MISSING_MODULE)
