@@ -1,22 +1,42 @@
-//! keras-lsp command-line entry point.
+//! keras-lsp entry point: parse the command line and dispatch (serves LSP on stdio by default).
 
-use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
-#[derive(Parser)]
-#[command(name = "keras-lsp", version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
+use clap::Parser;
+use keras_lsp::cli::{self, Cli, Command, DebugCommand};
 
-#[derive(Subcommand)]
-enum Command {
-    /// Measure what a fix buys with a bundled micro-benchmark
-    Bench(keras_lsp::bench::BenchArgs),
-}
-
-fn main() -> std::process::ExitCode {
-    match Cli::parse().command {
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KERAS_LSP_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Server) {
+        Command::Server => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            runtime.block_on(keras_lsp::server::run_stdio());
+            ExitCode::SUCCESS
+        }
+        Command::Check(args) => cli::check::run(args),
+        Command::Fix(args) => cli::fix::run(args),
+        Command::Rules(args) => cli::rules(args),
+        Command::Rule { code } => cli::rule(&code),
         Command::Bench(args) => keras_lsp::bench::run_cli(args),
+        Command::Debug { command } => match command {
+            DebugCommand::ParseOnly { paths } => cli::debug_parse_only(&paths),
+        },
     }
 }

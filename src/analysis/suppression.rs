@@ -1,0 +1,146 @@
+//! Suppression comments: `# noqa`, `# noqa: KRS101`, `# keras-lsp: ignore[KRS101]`, and
+//! `# keras-lsp: ignore-file`. Only real comments count (not text inside strings).
+
+use tree_sitter::{Node, Tree};
+
+use crate::finding::Finding;
+
+/// A parsed suppression comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Directive {
+    /// Silences every code on the line.
+    All,
+    /// Silences these codes (prefix-free, upper case).
+    Codes(Vec<String>),
+}
+
+/// Parses the directive in one comment's text (starting with `#`).
+pub fn parse_directive(comment: &str) -> Option<Directive> {
+    let lower = comment.to_ascii_lowercase();
+    if let Some(pos) = lower.find("noqa") {
+        let rest = comment[pos + 4..].trim_start();
+        let Some(rest) = rest.strip_prefix(':') else {
+            return Some(Directive::All);
+        };
+        let codes = codes_in(rest);
+        return Some(if codes.is_empty() {
+            Directive::All
+        } else {
+            Directive::Codes(codes)
+        });
+    }
+    if let Some(pos) = lower.find("keras-lsp:") {
+        let rest = comment[pos + "keras-lsp:".len()..].trim_start();
+        let rest_lower = rest.to_ascii_lowercase();
+        if rest_lower.starts_with("ignore-file") {
+            return None;
+        }
+        let after = rest_lower.strip_prefix("ignore")?;
+        let after = &rest[rest.len() - after.len()..];
+        let Some(inner) = after.trim_start().strip_prefix('[') else {
+            return Some(Directive::All);
+        };
+        let inner = inner.split(']').next().unwrap_or(inner);
+        return Some(Directive::Codes(codes_in(inner)));
+    }
+    None
+}
+
+/// Codes listed after `noqa:` or inside `ignore[...]`: `KRS101, KRS2` style tokens.
+fn codes_in(text: &str) -> Vec<String> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .map(str::trim)
+        .take_while(|t| t.is_empty() || t.chars().all(|c| c.is_ascii_alphanumeric()))
+        .filter(|t| !t.is_empty())
+        .map(|t| t.to_ascii_uppercase())
+        .collect()
+}
+
+/// Byte ranges of comment nodes whose text matches a directive, by line.
+pub struct Suppressions {
+    /// (line start, line end, directive) for each directive comment.
+    lines: Vec<(usize, usize, Directive)>,
+}
+
+impl Suppressions {
+    pub fn new(source: &str, tree: &Tree) -> Suppressions {
+        let mut lines = Vec::new();
+        let bytes = source.as_bytes();
+        let mut search = 0;
+        while let Some(rel) = source[search..].find('#') {
+            let hash = search + rel;
+            let line_end = source[hash..].find('\n').map_or(source.len(), |i| hash + i);
+            search = line_end;
+            let Some(comment) = comment_at(tree, hash) else {
+                continue;
+            };
+            let comment_text = &source[comment.byte_range()];
+            if let Some(directive) = parse_directive(comment_text) {
+                let line_start = source[..hash].rfind('\n').map_or(0, |i| i + 1);
+                lines.push((line_start, line_end, directive));
+            }
+            let _ = bytes;
+        }
+        Suppressions { lines }
+    }
+
+    /// A finding is suppressed by a directive on the line where it starts.
+    pub fn is_suppressed(&self, _source: &str, finding: &Finding) -> bool {
+        let at = finding.range.start;
+        self.lines.iter().any(|(start, end, directive)| {
+            *start <= at
+                && at <= *end
+                && match directive {
+                    Directive::All => true,
+                    Directive::Codes(codes) => {
+                        codes.iter().any(|c| finding.code.starts_with(c.as_str()))
+                    }
+                }
+        })
+    }
+}
+
+/// The comment node starting at `offset`, if the `#` there really starts a comment.
+fn comment_at(tree: &Tree, offset: usize) -> Option<Node<'_>> {
+    let node = tree
+        .root_node()
+        .descendant_for_byte_range(offset, offset + 1)?;
+    (node.kind() == "comment" && node.start_byte() == offset).then_some(node)
+}
+
+/// `# keras-lsp: ignore-file` in a real comment anywhere in the file.
+pub fn ignores_file(source: &str, tree: &Tree) -> bool {
+    let mut search = 0;
+    while let Some(rel) = source[search..].find("keras-lsp: ignore-file") {
+        let pos = search + rel;
+        let line_start = source[..pos].rfind('\n').map_or(0, |i| i + 1);
+        if let Some(hash) = source[line_start..pos].find('#')
+            && comment_at(tree, line_start + hash).is_some()
+        {
+            return true;
+        }
+        search = pos + 1;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directives() {
+        assert_eq!(parse_directive("# noqa"), Some(Directive::All));
+        assert_eq!(
+            parse_directive("# noqa: KRS101, krs2 -- because"),
+            Some(Directive::Codes(vec!["KRS101".into(), "KRS2".into()]))
+        );
+        assert_eq!(
+            parse_directive("# keras-lsp: ignore[KRS201]"),
+            Some(Directive::Codes(vec!["KRS201".into()]))
+        );
+        assert_eq!(parse_directive("# keras-lsp: ignore"), Some(Directive::All));
+        assert_eq!(parse_directive("# a normal comment"), None);
+        assert_eq!(parse_directive("# keras-lsp: ignore-file"), None);
+    }
+}

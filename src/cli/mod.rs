@@ -1,0 +1,213 @@
+//! Command-line interface: `server`, `check`, `fix`, `rules`, `rule`, `bench`, and hidden `debug`.
+
+pub mod check;
+pub mod files;
+pub mod fix;
+pub mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::finding::Severity;
+
+#[derive(Parser)]
+#[command(
+    name = "keras-lsp",
+    version,
+    about = "Finds Keras/TensorFlow training pitfalls: a language server and a linter."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve the Language Server Protocol on stdin/stdout (the default).
+    Server,
+    /// Report pitfalls in files and folders (respects .gitignore).
+    Check(CheckArgs),
+    /// Apply fixes (safe ones unless --unsafe-fixes).
+    Fix(FixArgs),
+    /// List every rule.
+    Rules(RulesArgs),
+    /// Print one rule's documentation.
+    Rule {
+        /// Code (KRS201) or name (checkpoint-too-frequent).
+        code: String,
+    },
+    /// Measure what a fix buys with a bundled micro-benchmark (scenario or finding code).
+    Bench(crate::bench::BenchArgs),
+    /// Internal tools for benchmarks and debugging.
+    #[command(hide = true)]
+    Debug {
+        #[command(subcommand)]
+        command: DebugCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DebugCommand {
+    /// Only parse the files (the raw tree-sitter baseline for `check`).
+    ParseOnly { paths: Vec<PathBuf> },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+pub enum OutputFormat {
+    Text,
+    Json,
+    Sarif,
+    Github,
+}
+
+/// Rule selection flags shared by `check` and `fix`.
+#[derive(Args, Clone, Default)]
+pub struct SelectionArgs {
+    /// Only these rules (codes, code prefixes or names), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub select: Option<Vec<String>>,
+    /// Skip these rules (codes, code prefixes or names), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub ignore: Option<Vec<String>>,
+}
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// Files or folders (default: the current folder).
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output_format: OutputFormat,
+    /// Report only findings at least this severe.
+    #[arg(long, value_parser = parse_severity)]
+    pub min_severity: Option<Severity>,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Exit 0 even when findings are reported.
+    #[arg(long)]
+    pub exit_zero: bool,
+    /// Print counts per rule instead of each finding.
+    #[arg(long)]
+    pub statistics: bool,
+}
+
+#[derive(Args)]
+pub struct FixArgs {
+    /// Files or folders (default: the current folder).
+    pub paths: Vec<PathBuf>,
+    /// Also apply unsafe fixes.
+    #[arg(long)]
+    pub unsafe_fixes: bool,
+    /// Show a diff instead of writing files (exit 1 when something would change).
+    #[arg(long)]
+    pub diff: bool,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+}
+
+#[derive(Args)]
+pub struct RulesArgs {
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Print the Markdown reference (docs/rules.md).
+    #[arg(long, conflicts_with = "json")]
+    pub markdown: bool,
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse(s).ok_or_else(|| format!("unknown severity `{s}` (error, warning, info, hint)"))
+}
+
+/// Runs `rules`.
+pub fn rules(args: RulesArgs) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let text = if args.markdown {
+        crate::rules::reference_markdown()
+    } else if args.json {
+        let rules: Vec<_> = crate::rules::ALL
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "code": r.code, "name": r.name, "severity": r.severity,
+                    "fix": r.fix, "summary": r.summary(), "url": r.url(),
+                    "options": r.options.iter().map(|o| serde_json::json!({"name": o.name, "default": o.default, "description": o.description})).collect::<Vec<_>>(),
+                    "scenario": r.scenario,
+                })
+            })
+            .collect();
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&rules).unwrap_or_default()
+        )
+    } else {
+        let mut s = String::new();
+        for r in crate::rules::ALL {
+            let fix = match r.fix {
+                Some(crate::finding::FixSafety::Safe) => "fix",
+                Some(crate::finding::FixSafety::Unsafe) => "unsafe fix",
+                None => "",
+            };
+            let summary = r.summary().split_once(": ").map_or(r.summary(), |(_, s)| s);
+            s.push_str(&format!(
+                "{:<7} {:<36} {:<8} {:<11} {}\n",
+                r.code,
+                r.name,
+                r.severity.as_str(),
+                fix,
+                summary
+            ));
+        }
+        s
+    };
+    if out.write_all(text.as_bytes()).is_err() {
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
+}
+
+/// Runs `rule CODE`.
+pub fn rule(code: &str) -> ExitCode {
+    use std::io::Write;
+    let Some(rule) = crate::rules::lookup(code) else {
+        eprintln!("error: unknown rule `{code}` (see `keras-lsp rules`)");
+        return ExitCode::from(2);
+    };
+    let text = format!(
+        "# {} {}\n\n{}\n\nDefault severity: {}. Fix: {}.\n{}\n",
+        rule.code,
+        rule.name,
+        rule.doc(),
+        rule.severity.as_str(),
+        rule.fix.map_or("none", |f| f.as_str()),
+        rule.url()
+    );
+    if std::io::stdout().lock().write_all(text.as_bytes()).is_err() {
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
+}
+
+/// `debug parse-only`: parses every file like `check` would (same walk, same parallelism),
+/// without running rules; the raw tree-sitter baseline for the throughput benchmark.
+pub fn debug_parse_only(paths: &[PathBuf]) -> ExitCode {
+    use rayon::prelude::*;
+    let (files, errors) = files::collect(paths);
+    let nodes: usize = files
+        .par_iter()
+        .filter_map(|p| check::read_source(p).ok())
+        .map(|text| {
+            crate::document::parse(&text, None)
+                .root_node()
+                .descendant_count()
+        })
+        .sum();
+    eprintln!("parsed {} files ({nodes} nodes)", files.len());
+    if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
+}

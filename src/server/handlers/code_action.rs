@@ -1,0 +1,165 @@
+//! Code actions: a quick fix per finding (edits read from `Diagnostic.data`), "Disable for this
+//! line" (`# noqa: CODE`), and `source.fixAll.keras-lsp` (every safe fix).
+
+use std::collections::HashMap;
+
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::*;
+
+use super::lifecycle::FIX_ALL_KIND;
+use crate::analysis::suppression::{Directive, parse_directive};
+use crate::document::Document;
+use crate::finding::FixSafety;
+use crate::fix::fix_source;
+use crate::server::Backend;
+use crate::server::convert::{PositionMapper, fix_from_data, minimal_edit};
+
+pub fn code_action(
+    backend: &Backend,
+    params: CodeActionParams,
+) -> Result<Option<CodeActionResponse>> {
+    let uri = params.text_document.uri;
+    let encoding = backend.state.encoding();
+    let only = params.context.only.clone();
+    let wants = |kind: &str| {
+        only.as_ref()
+            .is_none_or(|o| o.iter().any(|k| kind.starts_with(k.as_str())))
+    };
+    // Copy what we need, then release the map guard before any further work.
+    let Some(doc) = backend.state.documents.get(&uri).map(|d| d.doc.clone()) else {
+        return Ok(None);
+    };
+    let mapper = PositionMapper {
+        text: doc.text(),
+        index: doc.line_index(),
+        encoding,
+    };
+    let mut actions = Vec::new();
+    if wants(CodeActionKind::QUICKFIX.as_str()) {
+        for diagnostic in &params.context.diagnostics {
+            if diagnostic.source.as_deref() != Some("keras-lsp") {
+                continue;
+            }
+            let Some(NumberOrString::String(code)) = &diagnostic.code else {
+                continue;
+            };
+            if let Some((fix, version)) = fix_from_data(diagnostic.data.as_ref())
+                && version == doc.version()
+            {
+                actions.push(CodeActionOrCommand::CodeAction(CodeAction {
+                    title: format!("Fix {code}: {}", fix.title),
+                    kind: Some(CodeActionKind::QUICKFIX),
+                    diagnostics: Some(vec![diagnostic.clone()]),
+                    edit: Some(workspace_edit(&uri, fix.edits)),
+                    is_preferred: Some(fix.safety == FixSafety::Safe),
+                    ..Default::default()
+                }));
+            }
+            if let Some(edit) = noqa_edit(&doc, &mapper, diagnostic.range.start, code) {
+                actions.push(CodeActionOrCommand::CodeAction(CodeAction {
+                    title: format!("Disable {code} for this line"),
+                    kind: Some(CodeActionKind::QUICKFIX),
+                    diagnostics: Some(vec![diagnostic.clone()]),
+                    edit: Some(workspace_edit(&uri, vec![edit])),
+                    ..Default::default()
+                }));
+            }
+        }
+    }
+    let explicit_fix_all = only.as_ref().is_some_and(|o| {
+        o.iter().any(|k| {
+            FIX_ALL_KIND.starts_with(k.as_str()) && k.as_str() != CodeActionKind::QUICKFIX.as_str()
+        })
+    });
+    let has_safe_fix =
+        params.context.diagnostics.iter().any(|d| {
+            fix_from_data(d.data.as_ref()).is_some_and(|(f, _)| f.safety == FixSafety::Safe)
+        });
+    if explicit_fix_all || (only.is_none() && has_safe_fix) {
+        let edit = fix_all_edit(backend, &doc, &mapper);
+        if explicit_fix_all || edit.is_some() {
+            actions.push(CodeActionOrCommand::CodeAction(CodeAction {
+                title: "Fix all safe keras-lsp findings".to_string(),
+                kind: Some(CodeActionKind::new(FIX_ALL_KIND)),
+                edit: Some(workspace_edit(&uri, edit.into_iter().collect())),
+                ..Default::default()
+            }));
+        }
+    }
+    Ok(Some(actions))
+}
+
+/// The edit that applies every safe fix to the document (None when nothing changes).
+pub fn fix_all_edit(
+    backend: &Backend,
+    doc: &Document,
+    mapper: &PositionMapper,
+) -> Option<TextEdit> {
+    let settings = backend.state.settings();
+    let outcome = fix_source(doc.text(), &settings, false);
+    minimal_edit(doc.text(), &outcome.text, mapper)
+}
+
+pub fn workspace_edit(uri: &Uri, edits: Vec<TextEdit>) -> WorkspaceEdit {
+    WorkspaceEdit {
+        changes: Some(HashMap::from([(uri.clone(), edits)])),
+        ..Default::default()
+    }
+}
+
+/// Adds `# noqa: CODE` to the finding's line, or the code to an existing `# noqa: ...`.
+fn noqa_edit(
+    doc: &Document,
+    mapper: &PositionMapper,
+    at: Position,
+    code: &str,
+) -> Option<TextEdit> {
+    let text = doc.text();
+    let index = doc.line_index();
+    let line = at.line as usize;
+    if line >= index.line_count() {
+        return None;
+    }
+    let start = index.line_start(line);
+    let end = index.line_end(text, line);
+    let line_text = &text[start..end];
+    let root = doc.tree().root_node();
+    // An existing suppression comment on the line.
+    if let Some(hash) = line_text.rfind('#') {
+        let comment = root.descendant_for_byte_range(start + hash, start + hash + 1);
+        if let Some(comment) = comment.filter(|c| c.kind() == "comment") {
+            let comment_text = &text[comment.byte_range()];
+            match parse_directive(comment_text) {
+                Some(Directive::All) => return None,
+                Some(Directive::Codes(codes)) => {
+                    if codes.iter().any(|c| code.starts_with(c.as_str())) {
+                        return None;
+                    }
+                    let lower = comment_text.to_ascii_lowercase();
+                    if let Some(pos) = lower.find("noqa:") {
+                        let after = &comment_text[pos + 5..];
+                        let list_len = after
+                            .find(|c: char| !(c.is_ascii_alphanumeric() || c == ',' || c == ' '))
+                            .unwrap_or(after.len());
+                        let list_end =
+                            comment.start_byte() + pos + 5 + after[..list_len].trim_end().len();
+                        return Some(TextEdit {
+                            range: mapper.range(list_end..list_end),
+                            new_text: format!(", {code}"),
+                        });
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+    // Do not append a comment inside a multi-line string.
+    let last = root.descendant_for_byte_range(end.saturating_sub(1), end)?;
+    if matches!(last.kind(), "string_content" | "string") && last.end_byte() > end {
+        return None;
+    }
+    Some(TextEdit {
+        range: mapper.range(end..end),
+        new_text: format!("  # noqa: {code}"),
+    })
+}

@@ -1,0 +1,61 @@
+//! `workspace/executeCommand`: `keras-lsp.fixAll` applies every safe fix through `workspace/applyEdit`.
+
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::*;
+
+use super::code_action::{fix_all_edit, workspace_edit};
+use crate::server::Backend;
+use crate::server::convert::PositionMapper;
+
+pub const FIX_ALL_COMMAND: &str = "keras-lsp.fixAll";
+
+/// Commands this server executes.
+pub const COMMANDS: &[&str] = &[FIX_ALL_COMMAND];
+
+pub async fn execute_command(
+    backend: &Backend,
+    params: ExecuteCommandParams,
+) -> Result<Option<LSPAny>> {
+    match params.command.as_str() {
+        FIX_ALL_COMMAND => fix_all(backend, params.arguments).await,
+        other => Err(Error::invalid_params(format!("unknown command: {other}"))),
+    }
+}
+
+/// Reads a document URI from the first argument (`"file:///..."` or `{"uri": ...}`).
+pub fn uri_argument(arguments: &[LSPAny]) -> Result<Uri> {
+    let first = arguments
+        .first()
+        .ok_or_else(|| Error::invalid_params("expected a document URI argument"))?;
+    let raw = first
+        .as_str()
+        .or_else(|| first.get("uri").and_then(|u| u.as_str()))
+        .ok_or_else(|| Error::invalid_params("expected a document URI argument"))?;
+    raw.parse::<Uri>()
+        .map_err(|_| Error::invalid_params(format!("invalid URI: {raw}")))
+}
+
+async fn fix_all(backend: &Backend, arguments: Vec<LSPAny>) -> Result<Option<LSPAny>> {
+    let uri = uri_argument(&arguments)?;
+    let encoding = backend.state.encoding();
+    let Some(doc) = backend.state.documents.get(&uri).map(|d| d.doc.clone()) else {
+        return Err(Error::invalid_params(format!(
+            "document is not open: {}",
+            uri.as_str()
+        )));
+    };
+    let mapper = PositionMapper {
+        text: doc.text(),
+        index: doc.line_index(),
+        encoding,
+    };
+    let Some(edit) = fix_all_edit(backend, &doc, &mapper) else {
+        return Ok(Some(serde_json::json!({"applied": false})));
+    };
+    let response = backend
+        .client
+        .apply_edit(workspace_edit(&uri, vec![edit]))
+        .await
+        .map_err(|e| Error::invalid_params(format!("client refused the edit: {e}")))?;
+    Ok(Some(serde_json::json!({"applied": response.applied})))
+}

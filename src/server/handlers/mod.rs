@@ -1,0 +1,9 @@
+//! One module per LSP request or notification family; the `LanguageServer` impl delegates here.
+
+pub mod code_action;
+pub mod command;
+pub mod config;
+pub mod diagnostics;
+pub mod hover;
+pub mod lifecycle;
+pub mod sync;

@@ -1,0 +1,81 @@
+//! The language server: a thin `LanguageServer` impl whose methods delegate to `handlers`.
+
+pub mod convert;
+pub mod handlers;
+pub mod state;
+
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::*;
+use tower_lsp_server::{Client, LanguageServer, LspService, Server};
+
+pub use state::State;
+
+/// The server handle tower-lsp-server drives.
+pub struct Backend {
+    pub client: Client,
+    pub state: std::sync::Arc<State>,
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        handlers::lifecycle::initialize(self, params)
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        handlers::lifecycle::initialized(self).await
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        handlers::sync::did_open(self, params).await
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        handlers::sync::did_change(self, params).await
+    }
+
+    async fn did_save(&self, params: DidSaveTextDocumentParams) {
+        handlers::sync::did_save(self, params).await
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        handlers::sync::did_close(self, params).await
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        handlers::config::did_change_configuration(self, params).await
+    }
+
+    async fn diagnostic(
+        &self,
+        params: DocumentDiagnosticParams,
+    ) -> Result<DocumentDiagnosticReportResult> {
+        handlers::diagnostics::pull(self, params)
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        handlers::code_action::code_action(self, params)
+    }
+
+    async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
+        handlers::hover::hover(self, params)
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
+        handlers::command::execute_command(self, params).await
+    }
+}
+
+/// Serves LSP on stdin/stdout until the client exits.
+pub async fn run_stdio() {
+    let stdin = tokio::io::stdin();
+    let stdout = tokio::io::stdout();
+    let (service, socket) = LspService::new(|client| Backend {
+        client,
+        state: std::sync::Arc::new(State::default()),
+    });
+    Server::new(stdin, stdout, socket).serve(service).await;
+}
