@@ -18,7 +18,10 @@ fn a_nonexistent_interpreter_gets_a_clear_error() {
         stderr.contains("cannot run the Python interpreter '/nonexistent/bin/python3'"),
         "{stderr}"
     );
-    assert!(stderr.contains("pip install tensorflow-cpu keras"), "{stderr}");
+    assert!(
+        stderr.contains("pip install tensorflow-cpu keras"),
+        "{stderr}"
+    );
     assert!(out.stdout.is_empty(), "nothing on stdout without --json");
 }
 
@@ -27,7 +30,13 @@ fn an_interpreter_without_tensorflow_says_what_to_install_into_it() {
     let dir = scratch("notf");
     // A real Python that cannot see any site-packages.
     let py = fake_python(&dir, "exec python3 -I -S \"$@\"");
-    let out = bench(&["init", "--quick", "--json", "--python", py.to_str().unwrap()]);
+    let out = bench(&[
+        "init",
+        "--quick",
+        "--json",
+        "--python",
+        py.to_str().unwrap(),
+    ]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let shown = py.display().to_string();
@@ -102,10 +111,19 @@ fn cancel_token_kills_child_and_grandchild() {
     assert!(t0.elapsed() < Duration::from_secs(10));
     let (pid, variant, percent) = seen.expect("scenario progress");
     assert_eq!(variant.as_deref(), Some("before"));
-    assert!((percent - 14.5).abs() < 0.01, "5 + 0.95 * 10, got {percent}");
-    assert!(!alive(pid as i32, Duration::from_secs(2)), "child {pid} survived");
+    assert!(
+        (percent - 14.5).abs() < 0.01,
+        "5 + 0.95 * 10, got {percent}"
+    );
+    assert!(
+        !alive(pid as i32, Duration::from_secs(2)),
+        "child {pid} survived"
+    );
     let gc = read_pid(&dir.join("grandchild"), Duration::from_secs(1));
-    assert!(!alive(gc, Duration::from_secs(2)), "grandchild {gc} survived");
+    assert!(
+        !alive(gc, Duration::from_secs(2)),
+        "grandchild {gc} survived"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -131,8 +149,14 @@ fn ctrl_c_on_the_cli_kills_the_benchmark_group() {
     let out = cli.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("cancelled"));
-    assert!(!alive(child, Duration::from_secs(2)), "child {child} survived");
-    assert!(!alive(gc, Duration::from_secs(2)), "grandchild {gc} survived");
+    assert!(
+        !alive(child, Duration::from_secs(2)),
+        "child {child} survived"
+    );
+    assert!(
+        !alive(gc, Duration::from_secs(2)),
+        "grandchild {gc} survived"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -141,7 +165,9 @@ fn a_crashing_scenario_reports_the_stderr_tail() {
     let dir = scratch("crash");
     let py = fake_python(
         &dir,
-        &format!("{PREFLIGHT_OK}\necho 'Fatal Python error: Segmentation fault' >&2\nkill -SEGV $$"),
+        &format!(
+            "{PREFLIGHT_OK}\necho 'Fatal Python error: Segmentation fault' >&2\nkill -SEGV $$"
+        ),
     );
     let out = bench(&["batch", "--python", py.to_str().unwrap()]);
     let stderr = text(&out.stderr);

@@ -41,10 +41,7 @@ fn init_random_normal_gradient_vanishes_vs_he_normal_at_depth_20() {
         "import keras\nfrom keras import layers\n\nmodel = keras.Sequential(\n    [keras.Input((32,))]\n    + [layers.Dense(128, activation=\"relu\", kernel_initializer=\"random_normal\") for _ in range(20)]\n    + [layers.Dense(1)]\n)\n",
     )
     .unwrap();
-    let r = bench_json(
-        "KRS101",
-        &["--file", file.to_str().unwrap(), "--line", "6"],
-    );
+    let r = bench_json("KRS101", &["--file", file.to_str().unwrap(), "--line", "6"]);
     assert_quick(&r);
     assert_eq!(r["scenario"], "init");
     assert_eq!(r["code"], "KRS101");
@@ -69,7 +66,10 @@ fn mixed_precision_float16_underflows_without_loss_scaling() {
     let unscaled = fig(&r, "zero_pct_before");
     let scaled = fig(&r, "zero_pct_after");
     assert!(unscaled > 50.0, "float16 unscaled zeroed only {unscaled}%");
-    assert!(scaled < 1.0, "float16 with loss scaling still zeroed {scaled}%");
+    assert!(
+        scaled < 1.0,
+        "float16 with loss scaling still zeroed {scaled}%"
+    );
     let notes = r["notes"].to_string();
     assert!(
         notes.contains("NOT measured: no GPU") || r["device"]["kind"] == "GPU",
@@ -87,20 +87,25 @@ fn callbacks_checkpoint_every_batch_is_slower_than_per_epoch() {
         "ckpt = keras.callbacks.ModelCheckpoint(\"model.keras\", save_freq=1)\nmodel.fit(x, y, batch_size=32, callbacks=[ckpt])\n",
     )
     .unwrap();
-    let r = bench_json(
-        "KRS201",
-        &["--file", file.to_str().unwrap(), "--line", "1"],
-    );
+    let r = bench_json("KRS201", &["--file", file.to_str().unwrap(), "--line", "1"]);
     assert_quick(&r);
     assert_eq!(r["params_used"]["save_freq"], 1);
-    assert!(r["param_sources"]["save_freq"].as_str().unwrap().contains("line 1"));
+    assert!(
+        r["param_sources"]["save_freq"]
+            .as_str()
+            .unwrap()
+            .contains("line 1")
+    );
     let labels: Vec<&str> = r["rows"]
         .as_array()
         .unwrap()
         .iter()
         .map(|row| row["label"].as_str().unwrap())
         .collect();
-    assert!(labels.iter().any(|l| l.starts_with("CSVLogger")), "{labels:?}");
+    assert!(
+        labels.iter().any(|l| l.starts_with("CSVLogger")),
+        "{labels:?}"
+    );
     let every_batch = fig(&r, "steps_per_s_before");
     let per_epoch = fig(&r, "steps_per_s_after");
     assert!(
@@ -179,7 +184,10 @@ fn pipeline_prints_a_table_and_writes_a_report_with_a_chart() {
         .expect("markdown report");
     let svg = md.with_extension("svg");
     let md_text = fs::read_to_string(md).unwrap();
-    assert!(md_text.contains(&format!("]({})", svg.file_name().unwrap().to_str().unwrap())));
+    assert!(md_text.contains(&format!(
+        "]({})",
+        svg.file_name().unwrap().to_str().unwrap()
+    )));
     assert!(fs::read_to_string(&svg).unwrap().contains("<rect x="));
     assert!(stderr.contains("report written to"), "{stderr}");
     fs::remove_dir_all(dir).unwrap();

@@ -118,10 +118,10 @@ pub fn alive(pid: i32, wait: Duration) -> bool {
 pub fn read_pid(path: &Path, wait: Duration) -> i32 {
     let deadline = std::time::Instant::now() + wait;
     loop {
-        if let Ok(s) = fs::read_to_string(path) {
-            if let Ok(pid) = s.trim().parse() {
-                return pid;
-            }
+        if let Ok(s) = fs::read_to_string(path)
+            && let Ok(pid) = s.trim().parse()
+        {
+            return pid;
         }
         assert!(
             std::time::Instant::now() < deadline,
