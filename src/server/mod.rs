@@ -67,15 +67,31 @@ impl LanguageServer for Backend {
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
         handlers::command::execute_command(self, params).await
     }
+
+    async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
+        handlers::bench::code_lens(self, params)
+    }
+}
+
+impl Backend {
+    /// `window/workDoneProgress/cancel` (not part of the `LanguageServer` trait).
+    async fn work_done_progress_cancel(&self, params: WorkDoneProgressCancelParams) {
+        handlers::bench::progress_cancel(self, params).await
+    }
 }
 
 /// Serves LSP on stdin/stdout until the client exits.
 pub async fn run_stdio() {
     let stdin = tokio::io::stdin();
     let stdout = tokio::io::stdout();
-    let (service, socket) = LspService::new(|client| Backend {
+    let (service, socket) = LspService::build(|client| Backend {
         client,
         state: std::sync::Arc::new(State::default()),
-    });
+    })
+    .custom_method(
+        handlers::bench::PROGRESS_CANCEL,
+        Backend::work_done_progress_cancel,
+    )
+    .finish();
     Server::new(stdin, stdout, socket).serve(service).await;
 }
