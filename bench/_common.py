@@ -234,6 +234,24 @@ def row(label, samples, variant=None):
     return r
 
 
+def overlaps(a, b):
+    """Do two rows' min-max ranges overlap (i.e. the difference is within the noise)?"""
+    if None in (a["min"], a["max"], b["min"], b["max"]):
+        return False
+    return a["min"] <= b["max"] and b["min"] <= a["max"]
+
+
+def spread_note(rows, limit=0.5):
+    """A note when some row's min-max spread exceeds `limit` of its median (a busy machine)."""
+    noisy = [r["label"] for r in rows
+             if r["median"] and r["min"] is not None and (r["max"] - r["min"]) / abs(r["median"]) > limit]
+    if not noisy:
+        return None
+    return (f"High run-to-run spread in {len(noisy)} row(s) (min–max wider than {limit:.0%} of the "
+            "median): other processes were probably competing for the CPU. Compare medians, trust only "
+            "large gaps, or rerun on an idle machine.")
+
+
 def fmt(x, digits=3):
     """Compact human formatting for summaries."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)):

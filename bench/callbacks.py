@@ -103,17 +103,25 @@ def body():
     base = rows[0]["median"]
     b, a = rows[2]["median"], rows[3]["median"]
     csv_rel = rows[1]["median"] / base if base else None
+    if c.overlaps(rows[0], rows[1]):
+        csv_txt = f"CSVLogger within noise of no callbacks: {c.fmt(csv_rel, 2)}\u00d7"
+    else:
+        csv_txt = f"CSVLogger {c.fmt(csv_rel, 2)}\u00d7 of no callbacks, ranges do not overlap"
     summary = (f"{after_label}: {c.factor_phrase(b, a, True, 'steps/s')}, {c.fmt(b)} \u2192 {c.fmt(a)} "
-               f"(CSVLogger costs ~nothing: {c.fmt(csv_rel, 2)}\u00d7 of no callbacks)")
+               f"({csv_txt})")
     notes = [
         f"Each sample is one epoch of {p['steps']} steps (batch {p['batch_size']}, 64-256-256-10 MLP, Adam), "
         "timed from epoch begin to epoch end so the callbacks' epoch-end work (saves, summaries) is included.",
         f"Variants run interleaved (no callbacks, CSVLogger, before, after) \u00d7 {p['reps']} after "
         f"{p['warmup']} warm-up round(s); medians with min\u2013max.",
-        "CSVLogger only writes at epoch end; its row shows it costs about nothing.",
+        "CSVLogger only writes at epoch end (on_epoch_end/on_train_begin/on_train_end), so it should cost "
+        "about nothing; its row lets you check that on your machine.",
         "On a GPU each step is shorter, so the same host-side callback overhead is a larger fraction.",
         "compile(steps_per_execution=N) also cuts per-batch callback overhead (batch hooks run every N batches).",
     ]
+    noisy = c.spread_note(rows)
+    if noisy:
+        notes.append(noisy)
     if p["callback"] == "checkpoint" and p["save_freq"] >= p["steps"]:
         notes.append(f"save_freq={p['save_freq']} is not below the {p['steps']} steps per measured epoch, "
                      "so the 'before' run may save rarely or never here.")

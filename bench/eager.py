@@ -59,6 +59,9 @@ def body():
         "run_eagerly=True runs every step op by op in Python: useful for debugging, slow for training. "
         "On a GPU the gap is usually larger, since per-op dispatch dominates short steps.",
     ]
+    noisy = c.spread_note(rows)
+    if noisy:
+        notes.append(noisy)
     c.finish(
         scenario="eager", title="Eager vs compiled training steps", metric="training steps/s",
         unit="steps/s", higher_is_better=True, rows=rows, before=labels["before"], after=labels["after"],

@@ -201,6 +201,9 @@ def body():
         "CPU caveat: the model and tf.data share the same cores here, so overlap gains are coarse; "
         "on an accelerator host the input pipeline matters more.",
     ]
+    noisy = c.spread_note(rows)
+    if noisy:
+        notes.append(noisy)
     if "interleave" in user or "interleave_parallel" in user:
         notes.append(f"interleave is simulated at the source: {shards} shards, cycle_length=4, "
                      f"{p['read_cost_ms']} ms per element read.")

@@ -65,6 +65,9 @@ def body():
         "pays that overhead each time; model(x, training=False) avoids it for small inputs, and one batched "
         "predict (or model(x) on a batch) amortizes it.",
     ]
+    noisy = c.spread_note(rows)
+    if noisy:
+        notes.append(noisy)
     c.finish(
         scenario="predict_loop", title="Inference in a Python loop", metric="samples/s",
         unit="samples/s", higher_is_better=True, rows=rows, before=labels["before"],
