@@ -21,7 +21,7 @@ SPECS = {
     "batch_size": c.Param("int", 32, lo=1, hi=4096),
     "model_width": c.Param("int", 1024, lo=1, hi=8192, help="hidden units of the 2-layer MLP being fed"),
     "shuffle_buffer": c.Param("int", 1000, lo=1, hi=1_000_000),
-    "train_steps": c.Param("int", 60, quick=20, lo=5, hi=10_000, help="batches per measured epoch"),
+    "train_steps": c.Param("int", 60, quick=15, lo=5, hi=10_000, help="batches per measured epoch"),
     "reps": c.Param("int", 5, quick=3, lo=1, hi=50),
     "warmup": c.Param("int", 1, lo=0, hi=10),
 }

@@ -7,7 +7,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as c  # noqa: E402
 
 SPECS = {
-    "n_samples": c.Param("int", 200, quick=40, lo=2, hi=100_000, help="samples predicted per measurement"),
+    "n_samples": c.Param("int", 200, quick=25, lo=2, hi=100_000, help="samples predicted per measurement"),
     "input_dim": c.Param("int", 64, lo=1, hi=4096),
     "widths": c.Param("int_list", [256, 256], lo=1, hi=4096, max_len=16),
     "batch_size": c.Param("int", 32, lo=1, hi=4096, help="batch_size of the batched predict"),
