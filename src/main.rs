@@ -28,6 +28,8 @@ fn main() -> ExitCode {
                 }
             };
             runtime.block_on(keras_lsp::server::run_stdio());
+            // The stdin reader may still be parked in a blocking read: do not wait for it.
+            runtime.shutdown_background();
             ExitCode::SUCCESS
         }
         Command::Check(args) => cli::check::run(args),

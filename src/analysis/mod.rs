@@ -2,6 +2,8 @@
 
 pub mod dataflow;
 pub mod imports;
+pub mod model;
+pub mod policy;
 pub mod suppression;
 
 use std::cell::OnceCell;
@@ -505,4 +507,51 @@ fn finish(
     let suppressions = suppression::Suppressions::new(source, tree);
     findings.retain(|f| !suppressions.is_suppressed(source, f));
     findings
+}
+
+/// Every node under `root` (itself included) in document order; iterative, no recursion.
+pub fn descendants<'t>(root: Node<'t>) -> impl Iterator<Item = Node<'t>> {
+    let mut cursor = root.walk();
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let node = cursor.node();
+        if cursor.goto_first_child() {
+            return Some(node);
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                return Some(node);
+            }
+            if !cursor.goto_parent() {
+                done = true;
+                return Some(node);
+            }
+        }
+    })
+}
+
+/// The value of a plain Python string literal (`'a'`, `"a"`, `r"a"`, triple quotes); `None` for
+/// f-strings, byte strings and anything that is not a single string literal.
+pub fn string_value<'s>(source: &'s str, node: Node) -> Option<&'s str> {
+    if node.kind() != "string" {
+        return None;
+    }
+    let text = imports::text(source, node);
+    let body = text.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    let prefix = &text[..text.len() - body.len()];
+    if prefix.chars().any(|c| matches!(c, 'f' | 'F' | 'b' | 'B')) {
+        return None;
+    }
+    for quote in ["\"\"\"", "'''", "\"", "'"] {
+        if let Some(inner) = body
+            .strip_prefix(quote)
+            .and_then(|rest| rest.strip_suffix(quote))
+        {
+            return Some(inner);
+        }
+    }
+    None
 }

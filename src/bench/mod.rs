@@ -133,8 +133,13 @@ impl FromStr for Scenario {
     }
 }
 
-/// The scenario that measures a finding code (`"KRS301"`, case-insensitive), if any.
+/// The scenario that measures a finding code (`"KRS301"`, case-insensitive), if any. A rule in
+/// the registry decides for its own code (its `scenario` field, which may be none); codes without
+/// a rule yet fall back to the scenarios' own code lists.
 pub fn scenario_for_code(code: &str) -> Option<Scenario> {
+    if let Some(rule) = crate::rules::lookup(code.trim()) {
+        return rule.scenario.and_then(Scenario::from_name);
+    }
     let code = code.trim().to_ascii_uppercase();
     Scenario::ALL
         .into_iter()
@@ -148,7 +153,11 @@ pub fn parse_target(target: &str) -> Option<(Scenario, Option<String>)> {
         return Some((s, None));
     }
     let scenario = scenario_for_code(target)?;
-    Some((scenario, Some(target.trim().to_ascii_uppercase())))
+    let code = crate::rules::lookup(target.trim()).map_or_else(
+        || target.trim().to_ascii_uppercase(),
+        |r| r.code.to_string(),
+    );
+    Some((scenario, Some(code)))
 }
 
 #[cfg(test)]
@@ -167,6 +176,19 @@ mod tests {
         assert_eq!(scenario_for_code("KRS601"), Some(Scenario::Eager));
         assert_eq!(scenario_for_code("KRS105"), None);
         assert_eq!(scenario_for_code("KRS999"), None);
+        // Registered rules decide for themselves, by code or by name.
+        for rule in crate::rules::ALL {
+            assert_eq!(
+                scenario_for_code(rule.code),
+                rule.scenario.and_then(Scenario::from_name),
+                "{}",
+                rule.code
+            );
+        }
+        assert_eq!(
+            parse_target("checkpoint-too-frequent"),
+            Some((Scenario::Callbacks, Some("KRS201".to_string())))
+        );
         assert_eq!(scenario_for_code(""), None);
     }
 

@@ -4,7 +4,12 @@ use crate::analysis::{Context, RuleMatch, Sink};
 use crate::finding::{FixSafety, Severity};
 
 mod checkpoint_too_frequent;
+mod custom_loop_without_loss_scaling;
+mod float16_output_layer;
+mod loss_scale_optimizer_static;
+mod removed_mixed_precision_api;
 mod run_eagerly_in_training;
+mod softmax_output_with_from_logits;
 
 include!(concat!(env!("OUT_DIR"), "/rule_docs.rs"));
 
@@ -64,7 +69,15 @@ impl RuleDef {
 pub const DOCS_URL: &str = "https://github.com/keras-lsp/keras-lsp/blob/main/docs/rules.md";
 
 /// Every rule, ordered by code.
-pub static ALL: &[RuleDef] = &[checkpoint_too_frequent::RULE, run_eagerly_in_training::RULE];
+pub static ALL: &[RuleDef] = &[
+    checkpoint_too_frequent::RULE,
+    removed_mixed_precision_api::RULE,
+    custom_loop_without_loss_scaling::RULE,
+    float16_output_layer::RULE,
+    loss_scale_optimizer_static::RULE,
+    run_eagerly_in_training::RULE,
+    softmax_output_with_from_logits::RULE,
+];
 
 /// A rule by code (`KRS201`, any case) or name (`checkpoint-too-frequent`).
 pub fn lookup(key: &str) -> Option<&'static RuleDef> {

@@ -3,6 +3,7 @@
 pub mod convert;
 pub mod handlers;
 pub mod state;
+pub mod transport;
 
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
@@ -74,6 +75,14 @@ impl LanguageServer for Backend {
 }
 
 impl Backend {
+    /// `keras-lsp/documentState`: the server's view of a document (for tests and bug reports).
+    async fn document_state(
+        &self,
+        params: handlers::debug::DocumentStateParams,
+    ) -> Result<serde_json::Value> {
+        handlers::debug::document_state(self, params)
+    }
+
     /// `window/workDoneProgress/cancel` (not part of the `LanguageServer` trait).
     async fn work_done_progress_cancel(&self, params: WorkDoneProgressCancelParams) {
         handlers::bench::progress_cancel(self, params).await
@@ -82,12 +91,13 @@ impl Backend {
 
 /// Serves LSP on stdin/stdout until the client exits.
 pub async fn run_stdio() {
-    let stdin = tokio::io::stdin();
+    let stdin = transport::guarded(tokio::io::stdin());
     let stdout = tokio::io::stdout();
     let (service, socket) = LspService::build(|client| Backend {
         client,
         state: std::sync::Arc::new(State::default()),
     })
+    .custom_method(handlers::debug::DOCUMENT_STATE, Backend::document_state)
     .custom_method(
         handlers::bench::PROGRESS_CANCEL,
         Backend::work_done_progress_cancel,

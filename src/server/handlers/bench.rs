@@ -15,7 +15,7 @@ use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Bounded, Cancellable, Client, OngoingProgress};
 
 use crate::bench::{
-    BenchError, BenchRequest, CancelToken, Report, Scenario, params_from_source, resolve_python,
+    BenchError, BenchRequest, CancelToken, Report, params_from_source, resolve_python,
     scenario_for_code, write_report,
 };
 use crate::server::Backend;
@@ -80,14 +80,6 @@ pub fn client_capabilities(state: &BenchState, caps: &ClientCapabilities) {
     );
 }
 
-/// The scenario measuring a finding code: the rule's own, else the bench registry's.
-fn scenario_of(code: &str) -> Option<Scenario> {
-    crate::rules::lookup(code)
-        .and_then(|r| r.scenario)
-        .and_then(Scenario::from_name)
-        .or_else(|| scenario_for_code(code))
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -121,7 +113,7 @@ pub fn code_lens(backend: &Backend, params: CodeLensParams) -> Result<Option<Vec
         .map(|r| (r.code.clone(), r.line));
     let mut lenses: Vec<CodeLens> = Vec::new();
     for finding in findings.iter() {
-        if scenario_of(finding.code).is_none() {
+        if scenario_for_code(finding.code).is_none() {
             continue;
         }
         let range = mapper.range(finding.range.clone());
@@ -187,7 +179,7 @@ pub async fn run_benchmark(
         .and_then(Value::as_str)
         .map(|c| c.trim().to_ascii_uppercase())
         .ok_or_else(|| Error::invalid_params("expected a finding code as the second argument"))?;
-    let Some(scenario) = scenario_of(&code) else {
+    let Some(scenario) = scenario_for_code(&code) else {
         return Err(Error::invalid_params(format!(
             "{code} has no benchmark scenario"
         )));
