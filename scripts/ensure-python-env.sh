@@ -4,6 +4,9 @@ set -euo pipefail
 
 TF_VERSION="2.21.0"
 KERAS_VERSION="3.15.1"
+# Also needed by the tests: tensorboard (the TensorBoard callback variants of the `callbacks`
+# scenario) and ruff (the baseline server of benches/lsp_latency.py).
+EXTRA_PACKAGES=("tensorboard==2.21.0" "ruff==0.17.6")
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${KERAS_LSP_VENV:-$ROOT/.venv}"
 BASE_PYTHON="${PYTHON:-python3}"
@@ -31,6 +34,8 @@ def dist_version(*names):
 # Cheap metadata check first, then the real imports.
 if dist_version("keras") != want_keras or dist_version("tensorflow-cpu", "tensorflow") != want_tf:
     sys.exit(1)
+if dist_version("tensorboard") is None or dist_version("ruff") is None:
+    sys.exit(1)
 import keras  # noqa: E402
 import tensorflow  # noqa: E402
 
@@ -39,7 +44,7 @@ PYCHECK
 }
 
 if [ -x "$PY" ] && check; then
-    say "$VENV already has tensorflow-cpu==$TF_VERSION and keras==$KERAS_VERSION"
+    say "$VENV already has tensorflow-cpu==$TF_VERSION, keras==$KERAS_VERSION, ${EXTRA_PACKAGES[*]}"
     exit 0
 fi
 
@@ -55,7 +60,7 @@ fi
 say "installing tensorflow-cpu==$TF_VERSION keras==$KERAS_VERSION into $VENV (a few minutes, ~600 MB)"
 "$PY" -m pip install --disable-pip-version-check --quiet --upgrade pip >&2
 "$PY" -m pip install --disable-pip-version-check --quiet \
-    "tensorflow-cpu==$TF_VERSION" "keras==$KERAS_VERSION" >&2
+    "tensorflow-cpu==$TF_VERSION" "keras==$KERAS_VERSION" "${EXTRA_PACKAGES[@]}" >&2
 
 if check; then
     say "ready: $PY"
