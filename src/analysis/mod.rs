@@ -2,6 +2,7 @@
 
 pub mod dataflow;
 pub mod imports;
+pub mod layers;
 pub mod suppression;
 
 use std::cell::OnceCell;

@@ -4,7 +4,11 @@ use crate::analysis::{Context, RuleMatch, Sink};
 use crate::finding::{FixSafety, Severity};
 
 mod checkpoint_too_frequent;
+mod constant_kernel_initializer;
+mod he_init_with_saturating_activation;
 mod run_eagerly_in_training;
+mod selu_without_lecun_normal;
+mod unscaled_kernel_initializer;
 
 include!(concat!(env!("OUT_DIR"), "/rule_docs.rs"));
 
@@ -64,7 +68,14 @@ impl RuleDef {
 pub const DOCS_URL: &str = "https://github.com/keras-lsp/keras-lsp/blob/main/docs/rules.md";
 
 /// Every rule, ordered by code.
-pub static ALL: &[RuleDef] = &[checkpoint_too_frequent::RULE, run_eagerly_in_training::RULE];
+pub static ALL: &[RuleDef] = &[
+    unscaled_kernel_initializer::RULE,
+    constant_kernel_initializer::RULE,
+    selu_without_lecun_normal::RULE,
+    he_init_with_saturating_activation::RULE,
+    checkpoint_too_frequent::RULE,
+    run_eagerly_in_training::RULE,
+];
 
 /// A rule by code (`KRS201`, any case) or name (`checkpoint-too-frequent`).
 pub fn lookup(key: &str) -> Option<&'static RuleDef> {
