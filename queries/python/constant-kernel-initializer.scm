@@ -1,10 +1,9 @@
-; KRS102 constant-kernel-initializer: `<layer>(..., kernel_initializer=<init>)`, and the
-; `depthwise_initializer=` / `pointwise_initializer=` of (separable) depthwise convolutions.
-; The layer is not matched by name here (aliases like `from keras.layers import Dense as D`
-; exist); Rust resolves it through the imports and classifies the initializer.
-(call
-  arguments: (argument_list
-    (keyword_argument
-      name: (identifier) @_keyword
-      value: (_) @value))
-  (#any-of? @_keyword "kernel_initializer" "depthwise_initializer" "pointwise_initializer")) @call
+; KRS102 constant-kernel-initializer: `kernel_initializer=<init>` (and the `depthwise_initializer=`
+; / `pointwise_initializer=` of depthwise and separable convolutions) in a call's arguments.
+; The pattern starts at the keyword argument, not at the call, so deeply nested calls stay cheap
+; to match; Rust takes the call from the argument's parent and resolves it through the imports
+; (aliases like `from keras.layers import Dense as D` exist), then classifies the initializer.
+(keyword_argument
+  name: (identifier) @_keyword
+  value: (_) @value
+  (#any-of? @_keyword "kernel_initializer" "depthwise_initializer" "pointwise_initializer")) @argument

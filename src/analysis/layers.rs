@@ -227,6 +227,15 @@ impl<'t> WeightLayer<'t> {
     }
 }
 
+/// The call whose argument list holds `argument` (a keyword argument or a positional value).
+pub fn call_of_argument(argument: Node) -> Option<Node> {
+    argument
+        .parent()
+        .filter(|p| p.kind() == "argument_list")?
+        .parent()
+        .filter(|c| c.kind() == "call")
+}
+
 /// The last dimension of a literal shape tuple `(28, 28, 3)` / `[784]`.
 pub fn last_shape_dim(ctx: &Context, shape: Node) -> Option<u64> {
     if !matches!(shape.kind(), "tuple" | "list") {
@@ -249,22 +258,30 @@ pub fn int_literal(literal: &str) -> Option<u64> {
     cleaned.parse().ok()
 }
 
-/// Parses a numeric literal, possibly negative (`0.05`, `-1`, `1e-2`).
+/// Parses a numeric literal, possibly signed or parenthesized (`0.05`, `-1`, `(1e-2)`).
 pub fn float_literal(ctx: &Context, node: Node) -> Option<f64> {
-    match node.kind() {
-        "integer" | "float" => ctx.text(node).replace('_', "").parse().ok(),
-        "unary_operator" => {
-            let operand = node.child_by_field_name("argument")?;
-            let value = float_literal(ctx, operand)?;
-            match ctx.text(node).trim_start().chars().next()? {
-                '-' => Some(-value),
-                '+' => Some(value),
-                _ => None,
+    let mut node = node;
+    let mut sign = 1.0;
+    // Peel `-`, `+` and parentheses iteratively (bounded: no deep recursion on `-(-(-...))`).
+    for _ in 0..16 {
+        match node.kind() {
+            "integer" | "float" => {
+                let value: f64 = ctx.text(node).replace('_', "").parse().ok()?;
+                return Some(sign * value);
             }
+            "unary_operator" => {
+                match ctx.text(node).trim_start().chars().next()? {
+                    '-' => sign = -sign,
+                    '+' => {}
+                    _ => return None,
+                }
+                node = node.child_by_field_name("argument")?;
+            }
+            "parenthesized_expression" => node = node.named_child(0)?,
+            _ => return None,
         }
-        "parenthesized_expression" => float_literal(ctx, node.named_child(0)?),
-        _ => None,
     }
+    None
 }
 
 /// The content of a plain string literal (no f-string interpolation, no concatenation).
@@ -687,8 +704,12 @@ mod tests {
     fn literals() {
         assert_eq!(int_literal("1_024"), Some(1024));
         assert_eq!(int_literal("0x10"), None);
-        let got = with_last_expr("-0.05\n", |ctx, node| float_literal(ctx, node));
+        let got = with_last_expr("-0.05\n", float_literal);
         assert_eq!(got, Some(-0.05));
+        let got = with_last_expr("-(+(-2))\n", float_literal);
+        assert_eq!(got, Some(2.0));
+        let deep = format!("{}1\n", "-".repeat(5_000));
+        assert_eq!(with_last_expr(&deep, float_literal), None);
         let got = with_last_expr("'he' 'llo'\n", |ctx, node| {
             string_content(ctx.source, node).map(str::to_string)
         });

@@ -39,14 +39,17 @@
 //! ## Fix safety
 //! Unsafe: the initial weights change, so training results change.
 
+use tree_sitter::Node;
+
 use crate::analysis::layers::initializers::{InitKind, initializer, replacement};
 use crate::analysis::layers::stack::stack_around;
-use crate::analysis::layers::{Activation, ActivationFamily, WeightLayer, weight_layer};
+use crate::analysis::layers::{
+    Activation, ActivationFamily, WeightLayer, call_of_argument, weight_layer,
+};
 use crate::analysis::{Context, RuleMatch, Sink};
 use crate::finding::{Edit, FixSafety, Severity};
 use crate::rules::RuleDef;
 use crate::rules::unscaled_kernel_initializer::scheme;
-use tree_sitter::Node;
 
 pub const RULE: RuleDef = RuleDef {
     code: "KRS102",
@@ -61,7 +64,10 @@ pub const RULE: RuleDef = RuleDef {
 };
 
 fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
-    let (Some(call), Some(value)) = (m.get("call"), m.get("value")) else {
+    let Some(value) = m.get("value") else {
+        return;
+    };
+    let Some(call) = m.get("argument").and_then(call_of_argument) else {
         return;
     };
     let Some(layer) = weight_layer(ctx, call) else {

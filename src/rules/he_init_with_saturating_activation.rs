@@ -42,7 +42,7 @@
 
 use crate::analysis::layers::initializers::{InitKind, initializer, replacement};
 use crate::analysis::layers::stack::stack_around;
-use crate::analysis::layers::weight_layer;
+use crate::analysis::layers::{call_of_argument, weight_layer};
 use crate::analysis::{Context, RuleMatch, Sink};
 use crate::finding::{Edit, FixSafety, Severity};
 use crate::rules::RuleDef;
@@ -60,7 +60,10 @@ pub const RULE: RuleDef = RuleDef {
 };
 
 fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
-    let (Some(call), Some(value)) = (m.get("call"), m.get("value")) else {
+    let Some(value) = m.get("value") else {
+        return;
+    };
+    let Some(call) = m.get("argument").and_then(call_of_argument) else {
         return;
     };
     let Some(layer) = weight_layer(ctx, call).filter(|l| !l.is_frozen(ctx)) else {

@@ -40,7 +40,8 @@ use tree_sitter::Node;
 use crate::analysis::layers::initializers::{InitKind, Initializer, initializer, replacement};
 use crate::analysis::layers::stack::stack_of;
 use crate::analysis::layers::{
-    Activation, ActivationFamily, Arg, WeightLayer, activation_layer, activation_of, weight_layer,
+    Activation, ActivationFamily, Arg, WeightLayer, activation_layer, activation_of,
+    call_of_argument, weight_layer,
 };
 use crate::analysis::{Context, RuleMatch, Sink, call};
 use crate::finding::{Edit, FixSafety, Severity};
@@ -62,7 +63,15 @@ pub const RULE: RuleDef = RuleDef {
 type Wrong<'t> = (&'static str, Option<Initializer<'t>>);
 
 fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
-    let (Some(call), Some(argument)) = (m.get("call"), m.get("activation")) else {
+    let Some(argument) = m.get("activation") else {
+        return;
+    };
+    // `activation=...` sits in a keyword argument; a positional value directly in the list.
+    let slot = argument
+        .parent()
+        .filter(|p| p.kind() == "keyword_argument")
+        .unwrap_or(argument);
+    let Some(call) = call_of_argument(slot) else {
         return;
     };
     if activation_of(ctx, argument).family != ActivationFamily::Selu {

@@ -13,7 +13,8 @@
 //!
 //! It stays silent where the scale does not compound: a layer without activation of its own
 //! (the DCGAN recipe `RandomNormal(stddev=0.02)` followed by `BatchNormalization`), a layer
-//! followed by `BatchNormalization`/`LayerNormalization`, a fully visible model with fewer than
+//! followed by `BatchNormalization`/`LayerNormalization` (or by a custom layer that may
+//! rescale, e.g. a `Lambda` normalizing channels), a fully visible model with fewer than
 //! `min-layers` (default 4) fixed-scale layers between normalizations (shallow nets train fine),
 //! frozen layers (`trainable=False`, e.g. a fixed random projection), a literal std that
 //! matches He scaling for a known fan-in (std 0.05 at fan-in ≈ 800), a scale
@@ -68,7 +69,7 @@ use tree_sitter::Node;
 use crate::analysis::layers::initializers::{InitKind, Initializer, initializer, replacement};
 use crate::analysis::layers::stack::{Role, Stack, stack_around};
 use crate::analysis::layers::{
-    Activation, ActivationFamily, LayerFamily, WeightLayer, weight_layer,
+    Activation, ActivationFamily, LayerFamily, WeightLayer, call_of_argument, weight_layer,
 };
 use crate::analysis::{Context, RuleMatch, Sink};
 use crate::finding::{Edit, FixSafety, Severity};
@@ -108,19 +109,26 @@ struct Unscaled<'t> {
 }
 
 fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
-    let (Some(call), Some(value)) = (m.get("call"), m.get("value")) else {
+    let Some(value) = m.get("value") else {
+        return;
+    };
+    let Some(call) = m.get("argument").and_then(call_of_argument) else {
         return;
     };
     let Some(layer) = weight_layer(ctx, call) else {
         return;
     };
+    // Cheap checks first: most kernel initializers in real code are already scaled.
+    if !is_candidate(ctx, layer, value) {
+        return;
+    }
     let stack = stack_around(ctx, call);
     let facts = StackFacts::new(ctx, &stack);
     let Some(unscaled) = assess(ctx, &facts, stack.index, layer, value) else {
         return;
     };
     let warn_at = usize::try_from(ctx.int_option(&RULE, "warning-layers")).unwrap_or(usize::MAX);
-    let count = facts.reported_layers(ctx);
+    let count = facts.reported_layers(ctx, warn_at);
     let init = &unscaled.init;
     let scale = init.std(ctx).map_or(String::from("a fixed scale"), |std| {
         format!("a fixed std ({})", short_number(std))
@@ -137,7 +145,7 @@ fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
         unscaled.activation.name,
     );
     if count >= warn_at {
-        message.push_str(&format!("; {count} such layers in this stack"));
+        message.push_str(&format!("; {warn_at} or more such layers in this stack"));
     }
     let finding = sink.report(value, message);
     if count >= warn_at {
@@ -214,8 +222,8 @@ impl<'s, 't> StackFacts<'s, 't> {
             .find_map(|(i, l)| (l.call.id() == layer.call.id()).then_some(i))
     }
 
-    /// How many layers of the stack this rule reports.
-    fn reported_layers(&self, ctx: &Context) -> usize {
+    /// How many layers of the stack this rule reports, counting up to `limit`.
+    fn reported_layers(&self, ctx: &Context, limit: usize) -> usize {
         self.stack
             .weight_layers()
             .filter(|&(i, layer)| {
@@ -225,6 +233,7 @@ impl<'s, 't> StackFacts<'s, 't> {
                             .is_some_and(|value| assess(ctx, self, i, layer, value).is_some())
                     })
             })
+            .take(limit)
             .count()
     }
 }
@@ -236,6 +245,14 @@ fn has_fixed_scale_kernel(ctx: &Context, layer: WeightLayer) -> bool {
                 .and_then(|value| initializer(ctx, value))
                 .is_some_and(|init| init.kind.is_fixed_scale())
         })
+}
+
+/// The checks of [`assess`] that need no stack: a fixed-scale initializer on a trainable,
+/// non-recurrent layer.
+fn is_candidate(ctx: &Context, layer: WeightLayer, value: Node) -> bool {
+    layer.family != LayerFamily::Recurrent
+        && !layer.is_frozen(ctx)
+        && initializer(ctx, value).is_some_and(|init| init.kind.is_fixed_scale())
 }
 
 /// Decides whether the kernel initializer `value` of the layer at `index` is reported.
@@ -267,7 +284,7 @@ fn assess<'t>(
         }
         _ => return None,
     };
-    if stack.normalized_after(index) {
+    if stack.rescaled_after(index) {
         return None;
     }
     let target = InitKind::for_activation(activation.family)?;

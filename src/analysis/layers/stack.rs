@@ -16,7 +16,10 @@ use super::{
 use crate::analysis::{Context, call};
 
 /// Most steps a functional chain is followed in each direction.
-const MAX_CHAIN: usize = 256;
+const MAX_CHAIN: usize = 32;
+/// Most layers of a list or `add` stack kept on each side of the layer asked about; beyond
+/// that, the stack counts as having invisible ends (keeps very long stacks linear to analyse).
+const MAX_WINDOW: usize = 32;
 /// Most statements searched for the next use of a variable.
 const MAX_LOOKAHEAD: usize = 64;
 /// Most nodes visited when searching one statement for a name.
@@ -49,6 +52,9 @@ pub enum Role<'t> {
     Input(Option<u64>),
     /// A Keras layer without weights that matter here (Dropout, pooling, Flatten, ...).
     PassThrough(Shape),
+    /// Weight, activation or pass-through layers added in a loop or a branch
+    /// (`for _ in range(n): model.add(Dense(64))`): no rescaling, but an unknown number.
+    Branch,
     /// Anything else: a variable, a custom layer, a `Lambda`, a nested model.
     Unknown,
 }
@@ -93,12 +99,19 @@ pub fn role<'t>(ctx: &Context, node: Node<'t>) -> Role<'t> {
             return Role::Weight(layer);
         }
         let Some(symbol) = ctx.keras_callee(node) else {
-            let activation = node
+            let path = node
                 .child_by_field_name("function")
-                .and_then(|f| ctx.resolve(f))
-                .map_or(Activation::UNKNOWN, |path| activation_function(&path));
+                .and_then(|f| ctx.resolve(f));
+            let Some(path) = path else {
+                return Role::Unknown;
+            };
+            let activation = activation_function(&path);
             if activation.is_nonlinear() {
                 return Role::Activation(activation);
+            }
+            // `tfa.layers.InstanceNormalization`, `keras_contrib...GroupNormalization`.
+            if path.ends_with("Normalization") {
+                return Role::Normalization;
             }
             return Role::Unknown;
         };
@@ -221,23 +234,92 @@ fn sequential_list<'t>(ctx: &Context, call: Node<'t>) -> Option<Node<'t>> {
     call::argument(ctx.source, call, 0, "layers").filter(|l| l.kind() == "list")
 }
 
-fn list_items<'t>(ctx: &Context, list: Node<'t>) -> (Vec<Item<'t>>, bool) {
+/// A stack entry before classification: a layer expression, or a compound statement that adds
+/// layers out of sight (`if ...: model.add(...)`, a loop).
+#[derive(Clone, Copy)]
+enum Entry<'t> {
+    Layer(Node<'t>),
+    Hidden(Node<'t>),
+}
+
+/// The entries of a `Sequential` list literal, and whether it is plain (no `*splat`).
+fn list_entries<'t>(list: Node<'t>) -> (Vec<Entry<'t>>, bool) {
     let mut cursor = list.walk();
-    let mut complete = true;
-    let items = list
+    let nodes: Vec<Node<'t>> = list
         .named_children(&mut cursor)
         .filter(|n| n.kind() != "comment")
-        .map(|node| {
-            if node.kind() == "list_splat" {
-                complete = false;
-            }
-            Item {
+        .collect();
+    let plain = nodes.iter().all(|n| n.kind() != "list_splat");
+    (nodes.into_iter().map(Entry::Layer).collect(), plain)
+}
+
+/// Classifies the entries within [`MAX_WINDOW`] of the layer at `index`; a stack cut by the
+/// window has invisible ends there. `receiver` names the model of `model.add(...)` stacks.
+fn classify<'t>(
+    ctx: &Context,
+    kind: StackKind,
+    entries: &[Entry<'t>],
+    index: usize,
+    complete: bool,
+    receiver: &str,
+) -> Stack<'t> {
+    let low = index.saturating_sub(MAX_WINDOW);
+    let high = (index + MAX_WINDOW + 1).min(entries.len());
+    let mut items = Vec::with_capacity(high - low);
+    let mut position = 0;
+    let mut hidden = false;
+    for (i, entry) in entries.iter().enumerate().take(high).skip(low) {
+        if i == index {
+            position = items.len();
+        }
+        match *entry {
+            Entry::Layer(node) => items.push(Item {
                 node,
                 role: role(ctx, node),
-            }
-        })
-        .collect();
-    (items, complete)
+            }),
+            Entry::Hidden(statement) => match hidden_role(ctx, statement, receiver) {
+                Ok(adds) => items.extend(adds),
+                Err(role) => {
+                    hidden = true;
+                    items.push(Item {
+                        node: statement,
+                        role,
+                    });
+                }
+            },
+        }
+    }
+    let complete = complete && !hidden;
+    Stack {
+        kind,
+        items,
+        index: position,
+        complete_start: complete && low == 0,
+        complete_end: complete && high == entries.len(),
+    }
+}
+
+/// What a compound statement adding layers contributes: its layers when it only adds
+/// pass-through layers conditionally (`if drop: model.add(Dropout(0.2))` changes neither depth
+/// nor scale), else one [`Role::Branch`] or [`Role::Unknown`] item.
+fn hidden_role<'t>(
+    ctx: &Context,
+    statement: Node<'t>,
+    receiver: &str,
+) -> Result<Vec<Item<'t>>, Role<'t>> {
+    let Some((adds, repeated)) = nested_adds(ctx, statement, receiver) else {
+        return Err(Role::Unknown);
+    };
+    if !repeated && adds.iter().all(|a| matches!(a.role, Role::PassThrough(_))) {
+        return Ok(adds);
+    }
+    let plain = adds.iter().all(|a| {
+        matches!(
+            a.role,
+            Role::Weight(_) | Role::PassThrough(_) | Role::Activation(_)
+        )
+    });
+    Err(if plain { Role::Branch } else { Role::Unknown })
 }
 
 fn sequential_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
@@ -250,15 +332,18 @@ fn sequential_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
     if !is_sequential(ctx, call) || sequential_list(ctx, call).map(|l| l.id()) != Some(list.id()) {
         return None;
     }
-    let (items, complete) = list_items(ctx, list);
-    let index = items.iter().position(|i| i.node.id() == item.id())?;
-    Some(Stack {
-        kind: StackKind::Sequential,
-        items,
+    let (entries, plain) = list_entries(list);
+    let index = entries
+        .iter()
+        .position(|e| matches!(e, Entry::Layer(n) if n.id() == item.id()))?;
+    Some(classify(
+        ctx,
+        StackKind::Sequential,
+        &entries,
         index,
-        complete_start: complete,
-        complete_end: complete,
-    })
+        plain,
+        "",
+    ))
 }
 
 /// `receiver.add(layer)` as a statement: the receiver's text and the layer.
@@ -312,51 +397,91 @@ fn add_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
         .filter(|n| n.kind() != "comment")
         .collect();
     let marker = format!("{receiver}.add(");
-    let mut items = Vec::new();
+    let mut entries = Vec::new();
     let mut complete = false;
-    let mut hidden_adds = false;
     for &statement in &statements {
         if let Some(sequential) = sequential_assignment(ctx, statement, &receiver) {
             // A (re)assignment starts the model afresh.
-            items.clear();
+            entries.clear();
             complete = true;
-            hidden_adds = false;
             if let Some(list) = sequential_list(ctx, sequential) {
-                let (listed, plain) = list_items(ctx, list);
-                items = listed;
+                let (listed, plain) = list_entries(list);
+                entries = listed;
                 complete = plain;
             }
             continue;
         }
         match add_call(ctx, statement) {
-            Some((r, layer)) if r == receiver => items.push(Item {
-                node: layer,
-                role: role(ctx, layer),
-            }),
-            _ => hidden_adds |= ctx.text(statement).contains(&marker),
+            Some((r, layer)) if r == receiver => entries.push(Entry::Layer(layer)),
+            _ if ctx.text(statement).contains(&marker) => entries.push(Entry::Hidden(statement)),
+            _ => {}
         }
     }
-    let index = items.iter().position(|i| i.node.id() == item.id())?;
-    let complete = complete && !hidden_adds;
-    Some(Stack {
-        kind: StackKind::Add,
-        items,
+    let index = entries
+        .iter()
+        .position(|e| matches!(e, Entry::Layer(n) if n.id() == item.id()))?;
+    Some(classify(
+        ctx,
+        StackKind::Add,
+        &entries,
         index,
-        complete_start: complete,
-        complete_end: complete,
-    })
+        complete,
+        &receiver,
+    ))
 }
 
-/// The statement (a child of a block or the module) that contains `node`.
+/// The layers a compound statement adds to `receiver` (`if drop: model.add(Dropout(0.2))`,
+/// a loop of `model.add(...)`) and whether they sit in a loop or a nested function; `None` when
+/// the search is cut short.
+fn nested_adds<'t>(
+    ctx: &Context,
+    statement: Node<'t>,
+    receiver: &str,
+) -> Option<(Vec<Item<'t>>, bool)> {
+    let mut found = Vec::new();
+    let mut repeated = false;
+    let mut stack = vec![statement];
+    let mut visited = 0;
+    while let Some(node) = stack.pop() {
+        visited += 1;
+        if visited > MAX_NODES {
+            return None;
+        }
+        if matches!(
+            node.kind(),
+            "for_statement" | "while_statement" | "function_definition"
+        ) {
+            repeated = true;
+        }
+        if node.kind() == "expression_statement"
+            && let Some((r, layer)) = add_call(ctx, node)
+        {
+            if r == receiver {
+                found.push(Item {
+                    node: layer,
+                    role: role(ctx, layer),
+                });
+            }
+            continue;
+        }
+        let mut cursor = node.walk();
+        stack.extend(node.named_children(&mut cursor));
+    }
+    Some((found, repeated))
+}
+
+/// The statement (a child of a block or the module) that contains `node`, if it is at most
+/// [`MAX_CHAIN`] levels up (`Node::parent` costs the node's depth, so deep walks are avoided).
 fn enclosing_statement(node: Node) -> Option<Node> {
     let mut current = node;
-    loop {
+    for _ in 0..MAX_CHAIN {
         let parent = current.parent()?;
         if matches!(parent.kind(), "block" | "module") {
             return Some(current);
         }
         current = parent;
     }
+    None
 }
 
 /// `layer(...)(value)` or `tf.nn.relu(value)`: the stack item it applies and its input.
@@ -576,11 +701,16 @@ fn functional_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
         let Some(user) = user else {
             break;
         };
-        let consumer = user
-            .named_child(0)
-            .filter(|a| user.kind() == "expression_statement" && a.kind() == "assignment")
-            .and_then(|a| a.child_by_field_name("right"));
-        let Some(layers) = consumer.and_then(|c| applied_to(ctx, c, name)) else {
+        let returned = user.kind() == "return_statement";
+        let consumer = if returned {
+            user.named_child(0)
+        } else {
+            user.named_child(0)
+                .filter(|a| user.kind() == "expression_statement" && a.kind() == "assignment")
+                .and_then(|a| a.child_by_field_name("right"))
+        };
+        let Some((consumer, layers)) = consumer.and_then(|c| Some((c, applied_to(ctx, c, name)?)))
+        else {
             complete_end = builds_model(ctx, user, name);
             break;
         };
@@ -588,7 +718,10 @@ fn functional_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
             node: layer,
             role: role(ctx, layer),
         }));
-        current = consumer.expect("layers were found in the consumer");
+        if returned {
+            break;
+        }
+        current = consumer;
     }
     Some(Stack {
         kind: StackKind::Functional,
@@ -623,13 +756,14 @@ impl<'t> Stack<'t> {
         None
     }
 
-    /// Whether a normalization layer follows item `i` before the next weight layer.
-    pub fn normalized_after(&self, i: usize) -> bool {
+    /// Whether the signal may be rescaled after item `i` before the next weight layer: a
+    /// normalization layer follows, or a layer we cannot see into (a custom layer, a `Lambda`).
+    pub fn rescaled_after(&self, i: usize) -> bool {
         for item in self.items.iter().skip(i + 1) {
             match item.role {
-                Role::Normalization => return true,
+                Role::Normalization | Role::Unknown => return true,
                 Role::PassThrough(_) | Role::Activation(_) => continue,
-                _ => return false,
+                Role::Weight(_) | Role::Input(_) | Role::Branch => return false,
             }
         }
         false
@@ -661,7 +795,7 @@ impl<'t> Stack<'t> {
             }
             match self.items[start - 1].role {
                 Role::Normalization => break,
-                Role::Unknown => return None,
+                Role::Unknown | Role::Branch => return None,
                 _ => start -= 1,
             }
         }
@@ -675,7 +809,7 @@ impl<'t> Stack<'t> {
             }
             match self.items[end].role {
                 Role::Normalization => break,
-                Role::Unknown => return None,
+                Role::Unknown | Role::Branch => return None,
                 _ => end += 1,
             }
         }
@@ -686,7 +820,12 @@ impl<'t> Stack<'t> {
     /// `None` where the run is not bounded by normalization layers or visible ends.
     pub fn run_counts(&self, counted: &[bool]) -> Vec<Option<usize>> {
         let n = self.items.len();
-        let boundary = |j: usize| matches!(self.items[j].role, Role::Normalization | Role::Unknown);
+        let boundary = |j: usize| {
+            matches!(
+                self.items[j].role,
+                Role::Normalization | Role::Unknown | Role::Branch
+            )
+        };
         let normalization = |j: usize| matches!(self.items[j].role, Role::Normalization);
         let mut out = vec![None; n];
         let mut start = 0;
@@ -729,7 +868,7 @@ impl<'t> Stack<'t> {
                 Role::Normalization
                 | Role::Activation(_)
                 | Role::PassThrough(Shape::Same | Shape::Channels) => {}
-                Role::PassThrough(Shape::Changed) | Role::Unknown => return None,
+                Role::PassThrough(Shape::Changed) | Role::Unknown | Role::Branch => return None,
             }
         }
         None
@@ -784,6 +923,7 @@ mod tests {
                     Role::Activation(_) => 'A',
                     Role::Input(_) => 'I',
                     Role::PassThrough(_) => 'P',
+                    Role::Branch => 'B',
                     Role::Unknown => '?',
                 })
                 .collect();
@@ -832,7 +972,7 @@ mod tests {
         let looped = "from keras.models import Sequential\nfrom keras.layers import Dense\nmodel = Sequential()\nmodel.add(Dense(4))\nfor _ in range(9):\n    model.add(Dense(4))\n";
         assert_eq!(
             facts(looped, "Dense(4)", 0),
-            Some((StackKind::Add, 0, 1, false, false, "W".into()))
+            Some((StackKind::Add, 0, 2, false, false, "WB".into()))
         );
         let parameter =
             "from keras.layers import Dense\ndef block(model):\n    model.add(Dense(4))\n";
@@ -857,6 +997,11 @@ mod tests {
         };
         assert_eq!(facts(src, "layers.Dense(8)", 0), expected(1));
         assert_eq!(facts(src, "layers.Dense(2)", 0), expected(5));
+        let returned = "from keras import layers\ndef block(x):\n    x = layers.Dense(8)(x)\n    return layers.ReLU()(x)\n";
+        assert_eq!(
+            facts(returned, "layers.Dense(8)", 0),
+            Some((StackKind::Functional, 0, 2, false, false, "WA".into()))
+        );
         let open = "from keras import layers\ndef block(x):\n    x = layers.Dense(8)(x)\n    return x + 1\n";
         assert_eq!(
             facts(open, "layers.Dense(8)", 0),
@@ -875,8 +1020,8 @@ mod tests {
                 stack.run_counts(&counted),
                 vec![Some(2), Some(2), Some(2), None, Some(1), Some(1), Some(1)]
             );
-            assert!(!stack.normalized_after(0));
-            assert!(stack.normalized_after(2));
+            assert!(!stack.rescaled_after(0));
+            assert!(stack.rescaled_after(2));
             assert_eq!(stack.activation_after(0), None);
             assert_eq!(
                 stack.activation_after(5).map(|a| a.name),
