@@ -1,4 +1,4 @@
-//! KRS102 constant-kernel-initializer: a constant kernel initializer makes every unit of the layer start identical.
+//! KRS102 constant-kernel-initializer: a constant kernel makes every unit start identical.
 //!
 //! ## What it does
 //! Flags `zeros` / `zero`, `ones` / `one`, `Zeros()`, `Ones()`, `Constant(<number>)`,
@@ -8,21 +8,21 @@
 //!
 //! Not reported: `Constant(array)` / `Constant(pretrained)` (loading fixed or pretrained weights
 //! on purpose), frozen layers (`trainable=False`: the initial weights are the weights), layers
-//! with a single unit (nothing to be symmetric with), and a zero kernel on a layer without a non-linearity (a zero-initialized output
-//! head or residual projection is a deliberate technique: the kernel's gradient `xᵀ·δ` still
-//! differs per unit, so the layer trains).
+//! with a single unit (nothing to be symmetric with), and a zero kernel on a layer without a
+//! non-linearity (a zero-initialized output head or residual projection is a deliberate
+//! technique: the kernel's gradient `xᵀ·δ` still differs per unit, so the layer trains).
 //!
 //! ## Why is this bad?
 //! With a constant kernel every unit of the layer has the same incoming weights, so every unit
-//! computes the same output and gets the same update from the layer's input: the symmetry that
-//! random initialization exists to break. The units can only drift apart through the next
-//! layer's random weights, and a stack of constant layers never does: the layer behaves like a
-//! single unit. Zeros with ReLU are worse: every pre-activation is 0, ReLU's gradient at 0 is 0
-//! (TensorFlow, JAX and PyTorch all define it so), and the layer never trains at all. `ones` also
-//! has the wrong scale: the pre-activation is the sum of all inputs, about `sqrt(fan_in)` times
-//! larger than a scaled initializer gives, which saturates tanh and sigmoid. Keras' default
-//! `glorot_uniform` draws random weights scaled by fan-in and fan-out
-//! (<https://keras.io/api/layers/initializers/>).
+//! computes the same output, and the units' updates differ only by what the weights after the
+//! layer feed back: the symmetry that random initialization exists to break. A stack of
+//! constant layers never breaks it (each layer behaves like a single unit), and even behind a
+//! random layer the units start from one identical, wasted state. Zeros with ReLU are worse:
+//! every pre-activation is 0, ReLU's gradient at 0 is 0 (TensorFlow, JAX and PyTorch all define
+//! it so), and the layer never trains at all. `ones` also has the wrong scale: the
+//! pre-activation is the sum of all inputs, at least `sqrt(fan_in)` times larger than a scaled
+//! initializer gives, which saturates tanh and sigmoid. Keras' default `glorot_uniform` draws
+//! random weights scaled by fan-in and fan-out (<https://keras.io/api/layers/initializers/>).
 //!
 //! ## Example
 //! ```python

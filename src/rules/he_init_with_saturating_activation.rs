@@ -1,4 +1,4 @@
-//! KRS104 he-init-with-saturating-activation: He initialization on a layer with tanh, sigmoid or softmax.
+//! KRS104 he-init-with-saturating-activation: He initialization before tanh, sigmoid or softmax.
 //!
 //! ## What it does
 //! Flags `he_normal` / `he_uniform` / `HeNormal()` / `HeUniform()` as the kernel initializer of a
@@ -6,11 +6,10 @@
 //! own `activation=`, or the next layer of a visible stack such as `Activation("tanh")`).
 //!
 //! Not reported for frozen layers (`trainable=False`), nor where He and Glorot give nearly the
-//! same weights: a layer with one unit (a binary
-//! `sigmoid` head), a layer whose output width is at most half its known input width (Glorot's
-//! variance `2 / (fan_in + fan_out)` is then within 1.5× of He's `2 / fan_in`), and `softmax`
-//! heads whose input width is not visible (their width, the number of classes, is usually far
-//! below their fan-in).
+//! same weights: a layer with one unit (a binary `sigmoid` head), a layer whose output width is
+//! at most half its known input width (Glorot's variance `2 / (fan_in + fan_out)` is then within
+//! 1.5× of He's `2 / fan_in`), and `softmax` heads whose input width is not visible (their
+//! width, the number of classes, is usually far below their fan-in).
 //!
 //! ## Why is this bad?
 //! He initialization, `stddev = sqrt(2 / fan_in)`, is derived for ReLU, which zeroes half of its
@@ -23,9 +22,7 @@
 //! seeds, forward and backward pass at initialization): with `he_normal`, 28% of the first
 //! layer's units and 5–6% of every deeper layer's were saturated (|a| > 0.9) and the kernel
 //! gradient grew 2.8× from layer 20 to layer 1; with `glorot_uniform`, 13–15% and 0%, and the
-//! gradient stayed flat (0.8–0.9×). For comparison, the KRS101 probe measured how much the
-//! initial scale decides over 20 layers: activation std 1.55 (He) vs 8.8e-9 (`random_normal`)
-//! with ReLU.
+//! gradient stayed flat (0.8–0.9×).
 //!
 //! ## Example
 //! ```python

@@ -12,14 +12,15 @@
 //!
 //! ## Why is this bad?
 //! SELU keeps activations at zero mean and unit variance through a deep stack only when the
-//! weights have variance `1 / fan_in`. The Keras `selu` docstring: "as long as the weights are
-//! initialized correctly (see `keras.initializers.LecunNormal` initializer)" and the number of
-//! input units is "sufficiently large" (keras/src/activations/activations.py; Klambauer et al.
-//! 2017, <https://keras.io/api/layers/activations/#selu-function>). The default Glorot uniform has
-//! variance `2 / (fan_in + fan_out)`: smaller than needed when a layer widens, larger when it
-//! narrows, so the self-normalization drifts layer by layer. In the measured 20-layer probe
-//! (width 128, Keras 3.15), `lecun_normal` reached the best Adam accuracy of all initializers
-//! (0.92, loss 0.191) while a fixed-scale init did not learn at all.
+//! weights have variance `1 / fan_in`. The Keras `selu` docstring: "the mean and variance of the
+//! inputs are preserved between two consecutive layers as long as the weights are initialized
+//! correctly (see `keras.initializers.LecunNormal` initializer)", and in its notes: "To be used
+//! together with the `keras.initializers.LecunNormal` initializer" (keras/src/activations/
+//! activations.py; <https://keras.io/api/layers/activations/>; Klambauer et al. 2017). The
+//! default Glorot uniform has variance `2 / (fan_in + fan_out)`: smaller than needed when a layer
+//! widens, larger when it narrows, so the self-normalization drifts layer by layer. In the
+//! measured 20-layer probe (width 128, Keras 3.15), `lecun_normal` reached the best Adam accuracy
+//! of all initializers (0.92, loss 0.191) while a fixed-scale init did not learn at all.
 //!
 //! ## Example
 //! ```python

@@ -1,4 +1,4 @@
-//! KRS101 unscaled-kernel-initializer: a fixed-scale kernel initializer on a layer with a non-linear activation.
+//! KRS101 unscaled-kernel-initializer: a fixed-scale kernel initializer before a non-linearity.
 //!
 //! ## What it does
 //! Flags `random_normal` / `normal`, `random_uniform` / `uniform`, `truncated_normal`, their
@@ -34,8 +34,9 @@
 //! reached 0.82 (SGD) / 0.89 (Adam) accuracy; `lecun_normal` with Adam 0.92.
 //!
 //! The Keras docs describe the scaled initializers: `HeNormal` "draws samples from a truncated
-//! normal distribution centered on 0 with `stddev = sqrt(2 / fan_in)`" (He et al. 2015), and
-//! SELU needs LeCun normal weights (<https://keras.io/api/layers/initializers/>). The default,
+//! normal distribution centered on 0 with `stddev = sqrt(2 / fan_in)`" (He et al. 2015,
+//! <https://keras.io/api/layers/initializers/>), and the `selu` docstring asks for weights
+//! "initialized correctly (see `keras.initializers.LecunNormal` initializer)". The default,
 //! `glorot_uniform`, is already scaled by fan-in and fan-out.
 //!
 //! ## Example
@@ -314,4 +315,50 @@ fn assess<'t>(
         activation,
         target,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analysis::analyze;
+    use crate::document::parse;
+    use crate::finding::Severity;
+    use crate::settings::Settings;
+
+    fn severities(src: &str, options: serde_json::Value) -> Vec<Severity> {
+        let (settings, warnings) = Settings::from_layers(&[serde_json::json!({
+            "select": ["KRS101"],
+            "rules": { "unscaled-kernel-initializer": options },
+        })]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let tree = parse(src, None);
+        analyze(src, &tree, &settings)
+            .iter()
+            .map(|f| f.severity)
+            .collect()
+    }
+
+    const SHALLOW: &str = "import keras\nfrom keras import layers\nm = keras.Sequential([\n    layers.Dense(32, activation='relu', kernel_initializer='random_normal'),\n    layers.Dense(32, activation='relu', kernel_initializer='random_normal'),\n    layers.Dense(1, activation='sigmoid', kernel_initializer='random_normal'),\n])\n";
+
+    #[test]
+    fn options_tune_depth_and_escalation() {
+        assert!(severities(SHALLOW, serde_json::json!({})).is_empty());
+        assert_eq!(
+            severities(SHALLOW, serde_json::json!({ "min-layers": 1 })),
+            vec![Severity::Info; 3]
+        );
+        assert_eq!(
+            severities(
+                SHALLOW,
+                serde_json::json!({ "min-layers": 3, "warning-layers": 3 })
+            ),
+            vec![Severity::Warning; 3]
+        );
+        assert_eq!(
+            severities(
+                SHALLOW,
+                serde_json::json!({ "min-layers": 1, "severity": "hint" })
+            ),
+            vec![Severity::Hint; 3]
+        );
+    }
 }

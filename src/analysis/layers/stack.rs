@@ -11,7 +11,7 @@ use tree_sitter::Node;
 
 use super::{
     Activation, WeightLayer, activation_function, activation_layer_symbol, is_normalization,
-    is_wrapper, last_shape_dim, weight_layer,
+    is_wrapper, last_shape_dim, weight_layer_family,
 };
 use crate::analysis::{Context, call};
 
@@ -95,9 +95,6 @@ pub fn role<'t>(ctx: &Context, node: Node<'t>) -> Role<'t> {
         if node.kind() != "call" {
             return Role::Unknown;
         }
-        if let Some(layer) = weight_layer(ctx, node) {
-            return Role::Weight(layer);
-        }
         let Some(symbol) = ctx.keras_callee(node) else {
             let path = node
                 .child_by_field_name("function")
@@ -115,6 +112,15 @@ pub fn role<'t>(ctx: &Context, node: Node<'t>) -> Role<'t> {
             }
             return Role::Unknown;
         };
+        if symbol.module() == "layers"
+            && let Some((family, rank)) = weight_layer_family(symbol.name())
+        {
+            return Role::Weight(WeightLayer {
+                call: node,
+                family,
+                rank,
+            });
+        }
         if is_wrapper(&symbol) {
             let Some(inner) = call::argument(ctx.source, node, 0, "layer") else {
                 return Role::Unknown;
