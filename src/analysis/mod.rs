@@ -2,6 +2,7 @@
 
 pub mod dataflow;
 pub mod imports;
+pub mod layers;
 pub mod model;
 pub mod policy;
 pub mod suppression;

@@ -5,16 +5,20 @@ use crate::finding::{FixSafety, Severity};
 
 mod batch_size_ignored_with_dataset;
 mod checkpoint_too_frequent;
+mod constant_kernel_initializer;
 mod custom_loop_without_loss_scaling;
 mod float16_output_layer;
+mod he_init_with_saturating_activation;
 mod large_batch_size;
 mod loss_scale_optimizer_static;
 mod predict_in_loop;
 mod removed_mixed_precision_api;
 mod run_eagerly_in_training;
+mod selu_without_lecun_normal;
 mod softmax_output_with_from_logits;
 mod tensorboard_heavy_logging;
 mod tensorboard_per_batch_logging;
+mod unscaled_kernel_initializer;
 
 include!(concat!(env!("OUT_DIR"), "/rule_docs.rs"));
 
@@ -75,6 +79,10 @@ pub const DOCS_URL: &str = "https://github.com/keras-lsp/keras-lsp/blob/main/doc
 
 /// Every rule, ordered by code.
 pub static ALL: &[RuleDef] = &[
+    unscaled_kernel_initializer::RULE,
+    constant_kernel_initializer::RULE,
+    selu_without_lecun_normal::RULE,
+    he_init_with_saturating_activation::RULE,
     checkpoint_too_frequent::RULE,
     tensorboard_per_batch_logging::RULE,
     tensorboard_heavy_logging::RULE,
