@@ -261,6 +261,58 @@ impl<'t> Dataflow<'t> {
         disabled
     }
 
+    /// Whether some pipeline derived from `id` (in any later chain) has a step that satisfies
+    /// `pred`, with no step satisfying `barrier` between `id` and it.
+    pub fn later_step(
+        &self,
+        id: ValueId,
+        mut pred: impl FnMut(&Step<'t>) -> bool,
+        mut barrier: impl FnMut(&Step<'t>) -> bool,
+    ) -> bool {
+        self.values.iter().enumerate().any(|(index, value)| {
+            if value.param.is_some() || index == id || !value.step.is_some_and(|s| pred(&s)) {
+                return false;
+            }
+            let mut current = value.parent;
+            let mut guard = 0;
+            while let Some(parent) = current {
+                if parent == id {
+                    return true;
+                }
+                if self.values[parent].step.is_some_and(|s| barrier(&s)) {
+                    return false;
+                }
+                current = self.values[parent].parent;
+                guard += 1;
+                if guard > 100_000 {
+                    break;
+                }
+            }
+            false
+        })
+    }
+
+    /// The steps from `ancestor` (excluded) to `id` (included) when `id` derives from
+    /// `ancestor`.
+    pub fn steps_between(&self, ancestor: ValueId, id: ValueId) -> Option<Vec<Step<'t>>> {
+        let mut steps = Vec::new();
+        let mut current = Some(id);
+        while let Some(i) = current {
+            if i == ancestor {
+                steps.reverse();
+                return Some(steps);
+            }
+            if let Some(step) = self.values[i].step {
+                steps.push(step);
+            }
+            current = self.values[i].parent;
+            if steps.len() > 100_000 {
+                break;
+            }
+        }
+        None
+    }
+
     /// A function of this file by name.
     pub fn function(&self, name: &str) -> Option<Node<'t>> {
         self.functions.get(name).copied()
@@ -313,8 +365,9 @@ impl<'t> Dataflow<'t> {
         None
     }
 
-    /// Whether `pred` holds for any node inside a function (lambda or `def`), following calls of
-    /// this file's functions a few levels deep (`self.f(...)` included).
+    /// Whether `pred` holds for any node inside a function (lambda or `def`, its decorators
+    /// included), following calls of this file's functions a few levels deep (`self.f(...)`
+    /// included).
     pub fn function_uses(
         &self,
         source: &str,
@@ -324,7 +377,8 @@ impl<'t> Dataflow<'t> {
         const MAX_FUNCTIONS: usize = 16;
         const MAX_NODES: usize = 200_000;
         let mut visited: Vec<usize> = vec![function.id()];
-        let mut stack: Vec<Node<'t>> = function.child_by_field_name("body").into_iter().collect();
+        let mut stack: Vec<Node<'t>> = Vec::new();
+        push_function(&mut stack, function);
         let mut budget = MAX_NODES;
         while let Some(node) = stack.pop() {
             budget = budget.saturating_sub(1);
@@ -343,7 +397,7 @@ impl<'t> Dataflow<'t> {
                 && !visited.contains(&callee.id())
             {
                 visited.push(callee.id());
-                stack.extend(callee.child_by_field_name("body"));
+                push_function(&mut stack, callee);
             }
             let mut cursor = node.walk();
             stack.extend(node.named_children(&mut cursor));
@@ -365,6 +419,22 @@ impl<'t> Dataflow<'t> {
             }
             _ => None,
         }
+    }
+}
+
+/// Pushes a function's body and its decorators (`@tf.py_function(Tout=...)`).
+fn push_function<'t>(stack: &mut Vec<Node<'t>>, function: Node<'t>) {
+    stack.extend(function.child_by_field_name("body"));
+    if let Some(decorated) = function
+        .parent()
+        .filter(|p| p.kind() == "decorated_definition")
+    {
+        let mut cursor = decorated.walk();
+        stack.extend(
+            decorated
+                .named_children(&mut cursor)
+                .filter(|c| c.kind() == "decorator"),
+        );
     }
 }
 
@@ -712,18 +782,18 @@ pub fn in_one_block(root: Node, steps: &[Step]) -> bool {
 }
 
 /// In `chain` (ending with the step being checked), the index of the earliest step before the
-/// last one that satisfies `pred`, looking back only to the previous step named `stop` (e.g.
-/// the first `shuffle` since the previous `cache`).
+/// last one that satisfies `pred`, looking back only to the previous step named in `stop` (e.g.
+/// the first `shuffle` since the previous `cache` or `take`).
 pub fn earliest_since<'t>(
     chain: &[Step<'t>],
     source: &str,
-    stop: &str,
+    stop: &[&str],
     mut pred: impl FnMut(&Step<'t>) -> bool,
 ) -> Option<usize> {
     let (_, earlier) = chain.split_last()?;
     let mut found = None;
     for (index, step) in earlier.iter().enumerate().rev() {
-        if step.method(source) == stop {
+        if stop.contains(&step.method(source)) {
             break;
         }
         if pred(step) {

@@ -1,7 +1,8 @@
 //! KRS304 cache-after-random-augmentation: a random augmentation `map` runs before `cache`.
 //!
 //! ## What it does
-//! Flags `.cache()` on a tf.data pipeline when an earlier `.map(f)` (since the previous `cache`)
+//! Flags `.cache()` on a tf.data pipeline when an earlier `.map(f)` (since the previous `cache`
+//! or `take`: caching a `take(n)` sample freezes it on purpose)
 //! applies a function `f` (a lambda or a function of this file, followed into the file's
 //! functions it calls) that uses a random operation: `tf.random.*` (not the deterministic
 //! `stateless_*`, `set_seed`, `fold_in`, `split`), `tf.image.random_*`, TF 1 `tf.random_*`, or a
@@ -83,7 +84,8 @@ fn check_cache(ctx: &Context, sink: &mut Sink, step: &Step) {
     let random_names = RefCell::new(HashMap::new());
     for &value in flow.values_of_call(node) {
         let chain = flow.chain(value);
-        let Some(index) = earliest_since(&chain, ctx.source, "cache", |step| {
+        // A `take` between them caches a sample frozen on purpose.
+        let Some(index) = earliest_since(&chain, ctx.source, &["cache", "take"], |step| {
             step.method(ctx.source) == "map" && is_random_map(ctx, step, &random_names)
         }) else {
             continue;

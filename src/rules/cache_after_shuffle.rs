@@ -3,8 +3,10 @@
 //! ## What it does
 //! Flags `.cache()` (in memory or to a file) on a tf.data pipeline when a `.shuffle(...)` comes
 //! earlier in the pipeline, since the previous `cache`. The pipeline is followed through
-//! reassignments, parenthesised chains and helper functions. A shuffle with
-//! `reshuffle_each_iteration=False` is not reported (its order is fixed on purpose).
+//! reassignments, parenthesised chains and helper functions. Not reported for a shuffle with
+//! `reshuffle_each_iteration=False` (its order is fixed on purpose), when a `take` sits between
+//! them (a subset chosen once, cached on purpose), or when the pipeline is shuffled again after
+//! the cache on its way to every consumer (each epoch still gets a new order).
 //!
 //! ## Why is this bad?
 //! `cache` stores the elements in the order the first epoch produced them and replays that
@@ -30,7 +32,9 @@
 //! function or a branch); `cache(...)` moves, arguments and layout kept, to just before the
 //! shuffle.
 
-use crate::analysis::dataflow::{Step, earliest_since, in_one_block, move_step_before};
+use crate::analysis::dataflow::{
+    Input, Step, ValueId, earliest_since, in_one_block, move_step_before,
+};
 use crate::analysis::{Context, RuleMatch, Sink, call};
 use crate::finding::{FixSafety, Severity};
 use crate::rules::RuleDef;
@@ -63,13 +67,17 @@ fn check_cache(ctx: &Context, sink: &mut Sink, step: &Step) {
     let flow = ctx.dataflow();
     for &value in flow.values_of_call(node) {
         let chain = flow.chain(value);
-        let Some(index) = earliest_since(&chain, ctx.source, "cache", |step| {
+        // A `take` between them caches a subset chosen once, deliberately.
+        let Some(index) = earliest_since(&chain, ctx.source, &["cache", "take"], |step| {
             step.method(ctx.source) == "shuffle"
                 && call::keyword(ctx.source, step.call, "reshuffle_each_iteration")
                     .is_none_or(|v| v.kind() != "false")
         }) else {
             continue;
         };
+        if reshuffled_after(ctx, value) {
+            continue;
+        }
         let (shuffle, cache) = (chain[index], chain[chain.len() - 1]);
         let finding = sink.report_range(
             cache.method_node.start_byte()..cache.call.end_byte(),
@@ -84,4 +92,25 @@ fn check_cache(ctx: &Context, sink: &mut Sink, step: &Step) {
         }
         return;
     }
+}
+
+/// Whether the cached pipeline is shuffled again on its way to every consumer (or, with no
+/// consumer in this file, on some later step): each epoch then still gets a new order.
+fn reshuffled_after(ctx: &Context, cached: ValueId) -> bool {
+    let flow = ctx.dataflow();
+    let is_shuffle = |s: &Step| s.method(ctx.source) == "shuffle";
+    let mut consumed = false;
+    for consumer in flow.consumers() {
+        let Input::Pipeline(id) = consumer.input else {
+            continue;
+        };
+        let Some(steps) = flow.steps_between(cached, id) else {
+            continue;
+        };
+        consumed = true;
+        if !steps.iter().any(is_shuffle) {
+            return false;
+        }
+    }
+    consumed || flow.later_step(cached, is_shuffle, |_| false)
 }

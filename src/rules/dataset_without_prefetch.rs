@@ -3,28 +3,34 @@
 //! ## What it does
 //! Flags a tf.data pipeline consumed by `fit`/`evaluate`/`predict` (as `x` or
 //! `validation_data`), a `for` loop or `iter()`, whose last transformation is not `prefetch`
-//! (a trailing `repeat`/`take`/`skip`/`shard`/`with_options` after a prefetch is fine). The
+//! (a trailing `repeat`/`take`/`skip`/`shard`/`enumerate`/`with_options` after a prefetch is fine). The
 //! finding sits on that last transformation. The pipeline is followed through reassignments,
 //! parenthesised chains and helper functions of the same file (a helper that adds the prefetch
-//! counts). Loops count only when the pipeline is batched and not a `take(n)` peek (n ≤ 10).
+//! counts). Loops count only when the pipeline is batched, is not a `take(n)` peek (n ≤ 10) or
+//! a `next(iter(ds))` look, and the loop body does more than print, plot or inspect.
 //! `keras.utils.*_dataset_from_*` and `tfds.load` results already end in a prefetch: they are
 //! only reported when transformations follow them.
 //!
 //! ## Why is this bad?
 //! Without a prefetch, producing the next batch and running the training step alternate instead
 //! of overlapping. Keras `fit` does not add one to a `tf.data.Dataset` (it does for NumPy arrays,
-//! generators and `PyDataset`). But tf.data itself injects a prefetch by default since TF 2.12:
-//! `inject_prefetch` "defaults to True" ("inject prefetch transformation as the last
-//! transformation when the last transformation is a synchronous transformation",
+//! generators and `PyDataset`). But tf.data itself injects a prefetch by default (the
+//! `OptimizationOptions` docs of TF 2.12+ say `inject_prefetch` "defaults to True": "inject
+//! prefetch transformation as the last transformation when the last transformation is a
+//! synchronous transformation"; the r2.10 page still said False,
 //! <https://www.tensorflow.org/api_docs/python/tf/data/experimental/OptimizationOptions>).
-//! Measured on TF 2.21: a pipeline with no `prefetch` ran one batch ahead of the model (lead
-//! 64 ms, one step), exactly like an explicit `.prefetch(tf.data.AUTOTUNE)`; only with
-//! `inject_prefetch=False` or the default optimisations off did the lead drop to ~1 ms (and
-//! throughput in a Python-map pipeline fell from 39 to 20 steps/s). So this is a **hint**: the
-//! explicit prefetch the [tf.data performance guide](https://www.tensorflow.org/guide/data_performance#prefetching)
-//! recommends documents the overlap and keeps it when options or an older TF turn injection
+//! Measured on TF 2.21 (CPU): a pipeline with no `prefetch` ran one batch ahead of the model
+//! (lead 64 ms, one step), exactly like an explicit `.prefetch(tf.data.AUTOTUNE)`; only with
+//! `inject_prefetch=False` or the default optimisations off did the lead drop to ~1 ms. So this
+//! is a **hint**: the explicit prefetch that the
+//! [tf.data performance guide](https://www.tensorflow.org/guide/data_performance#prefetching)
+//! recommends documents the overlap and keeps it where options or an older TF turn injection
 //! off. When the pipeline's own `with_options(...)` sets `inject_prefetch = False` or
-//! `apply_default_optimizations = False`, the finding is raised to information.
+//! `apply_default_optimizations = False`, the finding is raised to information: input and
+//! training then alternate (in one throughput run of a Python-map pipeline, 19.6 steps/s
+//! without any prefetch against 39.2 with one; CPU throughput figures are coarse).
+//! `keras.utils` dataset builders and `tfds.load` (`ReadConfig(skip_prefetch=False)`) end in
+//! their own prefetch.
 //!
 //! ## Example
 //! ```python
@@ -47,6 +53,8 @@
 use crate::analysis::dataflow::{
     BATCHING, ConsumerKind, Input, SourceKind, Step, append_to_call, autotune_expr,
 };
+use tree_sitter::Node;
+
 use crate::analysis::{Context, RuleMatch, Sink};
 use crate::finding::{FixSafety, Severity};
 use crate::rules::RuleDef;
@@ -73,10 +81,60 @@ const AFTER_PREFETCH: &[&str] = &[
     "with_options",
     "assert_cardinality",
     "ignore_errors",
+    "enumerate",
 ];
 
 /// A loop over `ds.take(n)` with n at most this is a peek at the data, not a training loop.
 const PEEK_MAX: i64 = 10;
+
+/// Calls that only look at the data (a loop made of them is not a training loop).
+const INSPECTION_CALLS: &[&str] = &[
+    "print",
+    "display",
+    "pprint",
+    "repr",
+    "str",
+    "len",
+    "list",
+    "tuple",
+    "dict",
+    "set",
+    "type",
+    "isinstance",
+    "enumerate",
+    "zip",
+    "range",
+    "format",
+    "numpy",
+    "get_shape",
+    "append",
+    "extend",
+    "items",
+    "keys",
+    "values",
+    "join",
+    "tolist",
+    "decode",
+    "imshow",
+    "title",
+    "axis",
+    "subplot",
+    "subplots",
+    "show",
+    "figure",
+    "plot",
+    "xlabel",
+    "ylabel",
+    "legend",
+    "set_title",
+    "tight_layout",
+    "flatten",
+    "as_list",
+    "map_structure",
+];
+
+/// Nodes visited when deciding whether a loop body only inspects.
+const MAX_LOOP_NODES: usize = 20_000;
 
 fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
     if m.get("module").is_none() {
@@ -98,7 +156,7 @@ fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
         let batched = chain
             .iter()
             .any(|s| BATCHING.contains(&s.method(ctx.source)));
-        if is_loop && (peek || !batched) {
+        if is_loop && (peek || !batched || only_inspects(ctx, consumer.kind, consumer.node)) {
             continue;
         }
         let (source_kind, source_call) = flow.source(id);
@@ -123,7 +181,7 @@ fn report(
     sink: &mut Sink,
     consumer: ConsumerKind,
     last: Option<Step>,
-    source_call: tree_sitter::Node,
+    source_call: Node,
     injection_disabled: bool,
 ) {
     let (range, call, what) = match &last {
@@ -149,7 +207,7 @@ fn report(
     let why = if injection_disabled {
         ", and its options turn off tf.data's injected prefetch: input and training do not overlap (measured lead ~1 ms instead of one step)"
     } else {
-        "; tf.data injects one by default since TF 2.12 (measured: same lead as an explicit prefetch), so an explicit one only documents the overlap"
+        "; tf.data injects one by default (TF 2.12+; measured: same lead as an explicit prefetch), so an explicit one only documents the overlap"
     };
     let (autotune, import) = autotune_expr(ctx, call.end_byte());
     let core = format!(".prefetch({autotune})");
@@ -181,6 +239,45 @@ fn is_prefetch(ctx: &Context, step: &Step) -> bool {
     }
 }
 
+/// A look at the data rather than a training loop: `next(iter(ds))`, or a `for` loop whose body
+/// calls nothing but printing, plotting and introspection.
+fn only_inspects(ctx: &Context, kind: ConsumerKind, node: Node) -> bool {
+    if kind == ConsumerKind::Iter {
+        let next_call = node
+            .parent()
+            .filter(|p| p.kind() == "argument_list")
+            .and_then(|p| p.parent())
+            .and_then(|c| c.child_by_field_name("function"));
+        return next_call.is_some_and(|f| f.kind() == "identifier" && ctx.text(f) == "next");
+    }
+    let Some(body) = node.child_by_field_name("body") else {
+        return false;
+    };
+    let mut stack = vec![body];
+    let mut budget = MAX_LOOP_NODES;
+    while let Some(current) = stack.pop() {
+        budget = budget.saturating_sub(1);
+        if budget == 0 {
+            return false;
+        }
+        if current.kind() == "call" {
+            let name = current
+                .child_by_field_name("function")
+                .map(|f| match f.kind() {
+                    "attribute" => f.child_by_field_name("attribute").unwrap_or(f),
+                    _ => f,
+                })
+                .map_or("", |f| ctx.text(f));
+            if !INSPECTION_CALLS.contains(&name) {
+                return false;
+            }
+        }
+        let mut cursor = current.walk();
+        stack.extend(current.named_children(&mut cursor));
+    }
+    true
+}
+
 /// `take(n)` with a small literal `n`.
 fn is_peek(ctx: &Context, step: &Step) -> bool {
     if step.method(ctx.source) != "take" {
@@ -205,6 +302,51 @@ mod tests {
             .into_iter()
             .map(|f| (f.code, src[f.range].to_string()))
             .collect()
+    }
+
+    fn fixed(src: &str) -> String {
+        let settings =
+            Settings::from_layers(&[serde_json::json!({"select": ["KRS301", "KRS302"]})]).0;
+        crate::fix::fix_source(src, &settings, false).text
+    }
+
+    #[test]
+    fn fixes_spell_autotune_like_the_file() {
+        let body = "ds = Dataset.range(4).map(f).batch(2)\nmodel.fit(ds)\n";
+        // (imports, expected pipeline line, whether `import tensorflow as tf` gets added)
+        let cases = [
+            (
+                "from tensorflow.data import Dataset\n",
+                "ds = Dataset.range(4).map(f, num_parallel_calls=tf.data.AUTOTUNE).batch(2).prefetch(tf.data.AUTOTUNE)\n",
+                true,
+            ),
+            (
+                "import tensorflow\nfrom tensorflow.data import Dataset\n",
+                "ds = Dataset.range(4).map(f, num_parallel_calls=tensorflow.data.AUTOTUNE).batch(2).prefetch(tensorflow.data.AUTOTUNE)\n",
+                false,
+            ),
+            (
+                "from tensorflow import data as tf_data\nfrom tensorflow.data import Dataset\n",
+                "ds = Dataset.range(4).map(f, num_parallel_calls=tf_data.AUTOTUNE).batch(2).prefetch(tf_data.AUTOTUNE)\n",
+                false,
+            ),
+            (
+                "import tensorflow as tf\nfrom tensorflow.data import Dataset\nAUTOTUNE = tf.data.experimental.AUTOTUNE\n",
+                "ds = Dataset.range(4).map(f, num_parallel_calls=AUTOTUNE).batch(2).prefetch(AUTOTUNE)\n",
+                false,
+            ),
+        ];
+        for (header, expected, adds_import) in cases {
+            let out = fixed(&format!("{header}{body}"));
+            assert!(out.contains(expected), "{out}");
+            let imports = |text: &str| text.matches("import tensorflow as tf\n").count();
+            assert_eq!(
+                imports(&out),
+                imports(header) + usize::from(adds_import),
+                "{out}"
+            );
+            assert_eq!(fixed(&out), out, "not idempotent");
+        }
     }
 
     #[test]

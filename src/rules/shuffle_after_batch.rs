@@ -6,7 +6,8 @@
 //! pipeline with no `unbatch()` (nor `flat_map`/`interleave`/`window`, which may regroup
 //! elements) between them. The pipeline is followed through reassignments, parenthesised chains
 //! and helper functions. Not reported when the examples were already shuffled before batching
-//! (a second, batch-level shuffle is then deliberate).
+//! (a second, batch-level shuffle is then deliberate), nor when the pipeline is batched again
+//! after the shuffle (the first `batch` built the examples: character sequences, windows).
 //!
 //! ## Why is this bad?
 //! Dataset methods have "no concept of examples vs. batches" (`tf.data.Dataset.prefetch` docs):
@@ -118,6 +119,14 @@ fn batch_before<'t>(
         }
     }
     let index = batch?;
+    // Batched again later: the first batch built the examples (sequences, windows).
+    if flow.later_step(
+        value,
+        |s| BATCHING.contains(&s.method(ctx.source)),
+        |s| REGROUP.contains(&s.method(ctx.source)) || is_apply_unbatch(ctx, s),
+    ) {
+        return None;
+    }
     Some((*shuffle, earlier[index], index + 1 == earlier.len()))
 }
 
