@@ -857,6 +857,8 @@ struct Builder<'a, 't> {
     /// Consumers of templates seen in the function scope being analysed.
     template_consumes: Vec<(ConsumerKind, Node<'t>, Node<'t>, ValueId)>,
     seen_consumers: HashSet<(usize, usize, ValueId)>,
+    /// Call node id -> whether it constructs a pipeline (imports only, so computed once).
+    source_kinds: HashMap<usize, Option<SourceKind>>,
     /// (call site, template, actual value) whose consumers were already replayed.
     replayed: HashSet<(usize, ValueId, ValueId)>,
 }
@@ -875,6 +877,7 @@ pub fn build<'t>(source: &str, root: Node<'t>, imports: &Imports) -> Dataflow<'t
         template_memo: HashMap::new(),
         template_consumes: Vec::new(),
         seen_consumers: HashSet::new(),
+        source_kinds: HashMap::new(),
         replayed: HashSet::new(),
     };
     builder.collect_definitions(root);
@@ -895,10 +898,13 @@ pub fn build<'t>(source: &str, root: Node<'t>, imports: &Imports) -> Dataflow<'t
     }
     let mut module_env = Env::default();
     builder.block(root, &mut module_env);
+    let before = builder.summary_fingerprint();
     for &func in &functions {
         builder.function_scope(func, &module_env);
     }
-    builder.block(root, &mut Env::default());
+    if builder.summary_fingerprint() != before {
+        builder.block(root, &mut Env::default());
+    }
     let mut flow = builder.flow;
     flow.function_ranges = functions.iter().map(|f| f.byte_range()).collect();
     flow.autotune_spelling = autotune_spelling(source, imports, &flow);
@@ -932,6 +938,20 @@ impl<'a, 't> Builder<'a, 't> {
                 }
             }
         }
+    }
+
+    /// What module code can see of the helpers: which return pipelines and how many consumers
+    /// they replay (a later module pass is needed only when this changes).
+    fn summary_fingerprint(&self) -> (usize, usize, usize) {
+        self.summaries
+            .values()
+            .fold((0, 0, 0), |(one, tuple, consumes), summary| {
+                match summary.returned {
+                    Some(Returned::One(_)) => (one + 1, tuple, consumes + summary.consumes.len()),
+                    Some(Returned::Tuple(_)) => (one, tuple + 1, consumes + summary.consumes.len()),
+                    None => (one, tuple, consumes + summary.consumes.len()),
+                }
+            })
     }
 
     fn collect_function(&mut self, node: Node<'t>) {
@@ -1653,7 +1673,16 @@ impl<'a, 't> Builder<'a, 't> {
     }
 
     /// Whether a call constructs a tf.data pipeline, and of which kind.
-    fn source_kind(&self, call: Node<'t>) -> Option<SourceKind> {
+    fn source_kind(&mut self, call: Node<'t>) -> Option<SourceKind> {
+        if let Some(&known) = self.source_kinds.get(&call.id()) {
+            return known;
+        }
+        let kind = self.resolve_source_kind(call);
+        self.source_kinds.insert(call.id(), kind);
+        kind
+    }
+
+    fn resolve_source_kind(&self, call: Node<'t>) -> Option<SourceKind> {
         let func = call.child_by_field_name("function")?;
         let path = self.imports.resolve(self.source, func)?;
         if let Some(rest) = path.strip_prefix("tensorflow.data.") {
