@@ -358,9 +358,10 @@ mod tests {
             ")".repeat(depth)
         );
         let _ = codes(&nested);
+        // A chain of 2,500 calls is 5,000 nodes deep (call, attribute, call, ...).
         let chain = format!(
             "import tensorflow as tf\nds = tf.data.Dataset.range(3){}\nmodel.fit(ds.shuffle(2).cache())\n",
-            ".map(f).batch(2)".repeat(depth / 2)
+            ".map(f).batch(2)".repeat(depth / 4)
         );
         let _ = codes(&chain);
         let lambdas = format!(
