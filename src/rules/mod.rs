@@ -51,7 +51,8 @@ pub struct RuleDef {
     pub module: &'static str,
     /// Benchmark scenario that measures this pitfall, if any.
     pub scenario: Option<&'static str>,
-    pub check: fn(&Context, &RuleMatch, &mut Sink),
+    /// Checks one match; the match's nodes come from the context's tree.
+    pub check: for<'t> fn(&Context<'t>, &RuleMatch<'t>, &mut Sink),
 }
 
 impl RuleDef {
