@@ -515,7 +515,12 @@ pub fn analyze_program(program: &VirtualProgram, settings: &Settings) -> Vec<Cel
 
 /// Rewrites `line N` in a message (a line of the program) as a line of its cell: `line R`
 /// in the finding's own cell, `line R of cell C` in another (C counts from 1 by id).
-fn cell_line_refs(message: &str, program: &VirtualProgram, lines: &LineIndex, own: usize) -> String {
+fn cell_line_refs(
+    message: &str,
+    program: &VirtualProgram,
+    lines: &LineIndex,
+    own: usize,
+) -> String {
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
     while let Some(pos) = rest.find("line ") {
@@ -532,7 +537,10 @@ fn cell_line_refs(message: &str, program: &VirtualProgram, lines: &LineIndex, ow
             continue;
         };
         let start = program.cells[cell].start;
-        let row = program.original[start..start + offset].matches('\n').count() + 1;
+        let row = program.original[start..start + offset]
+            .matches('\n')
+            .count()
+            + 1;
         out.push_str(&row.to_string());
         if cell != own {
             out.push_str(&format!(" of cell {}", program.cells[cell].id + 1));
@@ -691,9 +699,7 @@ impl ImportPlacement {
             "\n"
         };
         let statement = content.trim_matches(['\r', '\n']);
-        let after_import = self
-            .imports_cell
-            .is_some_and(|(_, end)| end == range.start)
+        let after_import = self.imports_cell.is_some_and(|(_, end)| end == range.start)
             || (self.after_import && range.start == self.engine_offset);
         if after_import {
             format!("{newline}{statement}")
@@ -735,7 +741,8 @@ pub fn fix_cells(
         let mut count = 0;
         for fix in fixes {
             let span = &fix.span;
-            if last_end.is_some_and(|end| span.start < end || (span.start == end && span.is_empty()))
+            if last_end
+                .is_some_and(|end| span.start < end || (span.start == end && span.is_empty()))
             {
                 continue;
             }
@@ -759,7 +766,9 @@ pub fn fix_cells(
             break;
         }
         if error_count(&build(&new_sources).text) > baseline_errors {
-            tracing::warn!("a notebook fix round would introduce syntax errors; it was not applied");
+            tracing::warn!(
+                "a notebook fix round would introduce syntax errors; it was not applied"
+            );
             break;
         }
         sources = new_sources;
@@ -908,9 +917,7 @@ impl Notebook {
                     ));
                 }
                 None => {
-                    return Err(format!(
-                        "not a valid notebook: cell {n} has no `cell_type`"
-                    ));
+                    return Err(format!("not a valid notebook: cell {n} has no `cell_type`"));
                 }
             };
             let (source, form) = match obj.get("source") {
@@ -933,15 +940,15 @@ impl Notebook {
                     return Err(format!("not a valid notebook: cell {n} has no `source`"));
                 }
             };
-            let span = span.ok_or_else(|| format!("not a valid notebook: cell {n} has no `source`"))?;
+            let span =
+                span.ok_or_else(|| format!("not a valid notebook: cell {n} has no `source`"))?;
             let cell_language = obj
                 .get("metadata")
                 .and_then(|m| m.get("vscode"))
                 .and_then(|v| v.get("languageId"))
                 .and_then(Value::as_str);
-            let python = kind == CellKind::Code
-                && notebook_python
-                && cell_language.is_none_or(is_python);
+            let python =
+                kind == CellKind::Code && notebook_python && cell_language.is_none_or(is_python);
             parsed.push(NotebookCell {
                 kind,
                 source,
@@ -988,10 +995,8 @@ impl Notebook {
         settings: &Settings,
         include_unsafe: bool,
     ) -> (Vec<(usize, String)>, usize) {
-        let cells: Vec<(usize, String)> = self
-            .code_cells()
-            .map(|(i, s)| (i, s.to_string()))
-            .collect();
+        let cells: Vec<(usize, String)> =
+            self.code_cells().map(|(i, s)| (i, s.to_string())).collect();
         let (sources, applied) = fix_cells(&cells, settings, include_unsafe, None);
         let changes = cells
             .iter()
@@ -1052,7 +1057,10 @@ impl Notebook {
                 Some(unit) => {
                     let key_indent = line_indent_at(&self.raw, cell.span.start);
                     let nl = self.style.newline;
-                    (format!("{nl}{key_indent}{unit}"), format!("{nl}{key_indent}"))
+                    (
+                        format!("{nl}{key_indent}{unit}"),
+                        format!("{nl}{key_indent}"),
+                    )
                 }
                 None => (String::new(), String::new()),
             },
@@ -1207,8 +1215,8 @@ pub fn split_lines(s: &str) -> Vec<&str> {
                     i + 1
                 }
             }
-            '\n' | '\u{0b}' | '\u{0c}' | '\u{1c}' | '\u{1d}' | '\u{1e}' | '\u{85}'
-            | '\u{2028}' | '\u{2029}' => i + c.len_utf8(),
+            '\n' | '\u{0b}' | '\u{0c}' | '\u{1c}' | '\u{1d}' | '\u{1e}' | '\u{85}' | '\u{2028}'
+            | '\u{2029}' => i + c.len_utf8(),
             _ => continue,
         };
         lines.push(&s[start..end]);
@@ -1441,7 +1449,9 @@ mod tests {
 
     #[test]
     fn keeps_statements_of_time_magics_and_masks_assigned_shell() {
-        let out = masked("files = !ls data/*.csv\n%time loss, acc = model.evaluate(x)\n%timeit -n 1 -r 3 next(it)\n");
+        let out = masked(
+            "files = !ls data/*.csv\n%time loss, acc = model.evaluate(x)\n%timeit -n 1 -r 3 next(it)\n",
+        );
         assert_eq!(
             out,
             "files = 0             \n0;    loss, acc = model.evaluate(x)\n0;                next(it)\n"
@@ -1502,15 +1512,26 @@ mod tests {
         let lines = LineIndex::new(&program.text);
         let own = 1;
         assert_eq!(
-            cell_line_refs("set on line 2, used on line 5 (not pipeline 3)", &program, &lines, own),
+            cell_line_refs(
+                "set on line 2, used on line 5 (not pipeline 3)",
+                &program,
+                &lines,
+                own
+            ),
             "set on line 2 of cell 1, used on line 3 (not pipeline 3)"
         );
-        assert_eq!(cell_line_refs("line 99; deadline 2", &program, &lines, own), "line 99; deadline 2");
+        assert_eq!(
+            cell_line_refs("line 99; deadline 2", &program, &lines, own),
+            "line 99; deadline 2"
+        );
     }
 
     #[test]
     fn json_strings_match_python() {
-        assert_eq!(json_string("a\"b\\\n\t\u{1}é", false), "\"a\\\"b\\\\\\n\\t\\u0001é\"");
+        assert_eq!(
+            json_string("a\"b\\\n\t\u{1}é", false),
+            "\"a\\\"b\\\\\\n\\t\\u0001é\""
+        );
         assert_eq!(json_string("é😀", true), "\"\\u00e9\\ud83d\\ude00\"");
         assert_eq!(split_lines("a\nb\r\nc\rd"), ["a\n", "b\r\n", "c\r", "d"]);
         assert!(split_lines("").is_empty());
@@ -1556,9 +1577,18 @@ mod tests {
             ("{\"worksheets\": []}", "nbformat 3"),
             ("{\"nbformat\": 4}", "missing `cells`"),
             ("{\"nbformat\": 4, \"cells\": {}}", "not an array"),
-            ("{\"nbformat\": 4, \"cells\": [{\"source\": \"\"}]}", "no `cell_type`"),
-            ("{\"nbformat\": 4, \"cells\": [{\"cell_type\": \"code\"}]}", "no `source`"),
-            ("{\"nbformat\": 4, \"cells\": [{\"cell_type\": \"code\", \"source\": [1]}]}", "not a string"),
+            (
+                "{\"nbformat\": 4, \"cells\": [{\"source\": \"\"}]}",
+                "no `cell_type`",
+            ),
+            (
+                "{\"nbformat\": 4, \"cells\": [{\"cell_type\": \"code\"}]}",
+                "no `source`",
+            ),
+            (
+                "{\"nbformat\": 4, \"cells\": [{\"cell_type\": \"code\", \"source\": [1]}]}",
+                "not a string",
+            ),
             ("{\"nbformat\": 4, \"cells\": [7]}", "not an object"),
         ];
         for (raw, expected) in cases {

@@ -28,7 +28,11 @@ fn workspace(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("train.py"), SCRIPT).unwrap();
-    std::fs::write(dir.join("clean.py"), "import keras\nprint(keras.__version__)\n").unwrap();
+    std::fs::write(
+        dir.join("clean.py"),
+        "import keras\nprint(keras.__version__)\n",
+    )
+    .unwrap();
     std::fs::copy(NOTEBOOK, dir.join("mp.ipynb")).unwrap();
     dir
 }
@@ -46,15 +50,35 @@ fn codes(out: &Output) -> Vec<String> {
 #[test]
 fn exit_codes_and_exit_zero() {
     let dir = workspace("exit");
-    assert_eq!(run(&["check"], &[&dir.join("clean.py")]).status.code(), Some(0));
+    assert_eq!(
+        run(&["check"], &[&dir.join("clean.py")]).status.code(),
+        Some(0)
+    );
     assert_eq!(run(&["check"], &[&dir]).status.code(), Some(1));
-    assert_eq!(run(&["check"], &[&dir.join("mp.ipynb")]).status.code(), Some(1));
+    assert_eq!(
+        run(&["check"], &[&dir.join("mp.ipynb")]).status.code(),
+        Some(1)
+    );
     let zero = run(&["check", "--exit-zero"], &[&dir]);
     assert_eq!(zero.status.code(), Some(0));
-    assert!(stdout(&zero).contains("KRS201"), "--exit-zero still reports");
-    assert_eq!(run(&["check"], &[&dir.join("missing.py")]).status.code(), Some(2));
-    assert_eq!(run(&["check", "--exit-zero"], &[&dir.join("missing.py")]).status.code(), Some(2));
-    assert_eq!(run(&["check", "--no-such-flag"], &[&dir]).status.code(), Some(2));
+    assert!(
+        stdout(&zero).contains("KRS201"),
+        "--exit-zero still reports"
+    );
+    assert_eq!(
+        run(&["check"], &[&dir.join("missing.py")]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["check", "--exit-zero"], &[&dir.join("missing.py")])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["check", "--no-such-flag"], &[&dir]).status.code(),
+        Some(2)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -71,10 +95,22 @@ fn select_and_ignore_by_code_prefix_and_name() {
     };
     assert_eq!(with(&["--select", "KRS503"]), ["KRS503"]);
     assert_eq!(with(&["--select", "KRS5"]), ["KRS503", "KRS502"]);
-    assert_eq!(with(&["--select", "checkpoint-too-frequent,KRS601"]), ["KRS201", "KRS601"]);
-    assert_eq!(with(&["--ignore", "KRS5,run-eagerly-in-training"]), ["KRS201"]);
-    assert_eq!(with(&["--select", "KRS2", "--ignore", "KRS201"]), Vec::<String>::new());
-    let none = run(&["check", "--select", "KRS201", "--ignore", "KRS201"], &[&dir]);
+    assert_eq!(
+        with(&["--select", "checkpoint-too-frequent,KRS601"]),
+        ["KRS201", "KRS601"]
+    );
+    assert_eq!(
+        with(&["--ignore", "KRS5,run-eagerly-in-training"]),
+        ["KRS201"]
+    );
+    assert_eq!(
+        with(&["--select", "KRS2", "--ignore", "KRS201"]),
+        Vec::<String>::new()
+    );
+    let none = run(
+        &["check", "--select", "KRS201", "--ignore", "KRS201"],
+        &[&dir],
+    );
     assert_eq!(none.status.code(), Some(0));
     assert_eq!(stdout(&none), "All checks passed!\n");
     let _ = std::fs::remove_dir_all(&dir);
@@ -126,9 +162,16 @@ fn github_annotations() {
     assert_eq!(lines.len(), 4, "{text}");
     for line in &lines {
         let (level, props, message) = annotation(line);
-        assert!(["error", "warning", "notice"].contains(&level.as_str()), "{line}");
+        assert!(
+            ["error", "warning", "notice"].contains(&level.as_str()),
+            "{line}"
+        );
         let keys: Vec<&str> = props.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, ["title", "file", "line", "col", "endLine", "endColumn"], "{line}");
+        assert_eq!(
+            keys,
+            ["title", "file", "line", "col", "endLine", "endColumn"],
+            "{line}"
+        );
         for (k, v) in &props[2..] {
             assert!(v.parse::<u32>().is_ok_and(|n| n >= 1), "{k}={v}");
         }
@@ -155,7 +198,10 @@ fn assert_valid_sarif(doc: &Value) {
     assert!(!runs.is_empty());
     for run in runs {
         let driver = &run["tool"]["driver"];
-        assert!(driver["name"].as_str().is_some_and(|n| !n.is_empty()), "tool.driver.name");
+        assert!(
+            driver["name"].as_str().is_some_and(|n| !n.is_empty()),
+            "tool.driver.name"
+        );
         let rules = driver["rules"].as_array().map(Vec::as_slice).unwrap_or(&[]);
         for rule in rules {
             assert!(rule["id"].is_string(), "reportingDescriptor.id");
@@ -165,18 +211,27 @@ fn assert_valid_sarif(doc: &Value) {
                 }
             }
             let level = &rule["defaultConfiguration"]["level"];
-            assert!(level.is_null() || ["none", "note", "warning", "error"].contains(&level.as_str().unwrap()));
+            assert!(
+                level.is_null()
+                    || ["none", "note", "warning", "error"].contains(&level.as_str().unwrap())
+            );
         }
         for result in run["results"].as_array().expect("results") {
             let message = &result["message"];
-            assert!(message["text"].is_string() || message["id"].is_string(), "result.message");
+            assert!(
+                message["text"].is_string() || message["id"].is_string(),
+                "result.message"
+            );
             if let Some(level) = result.get("level") {
                 assert!(["none", "note", "warning", "error"].contains(&level.as_str().unwrap()));
             }
             if let Some(index) = result.get("ruleIndex") {
                 let index = index.as_i64().unwrap();
                 assert!(index >= 0);
-                assert_eq!(rules[index as usize]["id"], result["ruleId"], "ruleIndex points at ruleId");
+                assert_eq!(
+                    rules[index as usize]["id"], result["ruleId"],
+                    "ruleIndex points at ruleId"
+                );
             }
             for location in result["locations"].as_array().expect("locations") {
                 let physical = &location["physicalLocation"];
@@ -204,16 +259,27 @@ fn sarif_has_the_schemas_required_fields() {
     assert_eq!(results.len(), 4);
     let notebook = results.iter().find(|r| r["ruleId"] == "KRS503").unwrap();
     assert_eq!(notebook["properties"]["cell"], 5);
-    assert!(notebook["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].as_str().unwrap().ends_with("mp.ipynb"));
+    assert!(
+        notebook["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("mp.ipynb")
+    );
     // No findings: still a valid log with an empty results array.
-    let clean = run(&["check", "--output-format", "sarif"], &[&dir.join("clean.py")]);
+    let clean = run(
+        &["check", "--output-format", "sarif"],
+        &[&dir.join("clean.py")],
+    );
     assert_eq!(clean.status.code(), Some(0));
     let doc: Value = serde_json::from_slice(&clean.stdout).unwrap();
     assert_valid_sarif(&doc);
     assert_eq!(doc["runs"][0]["results"], serde_json::json!([]));
     // The validator itself rejects what the schema rejects.
     let mut broken = doc.clone();
-    broken["runs"][0]["tool"]["driver"].as_object_mut().unwrap().remove("name");
+    broken["runs"][0]["tool"]["driver"]
+        .as_object_mut()
+        .unwrap()
+        .remove("name");
     assert!(std::panic::catch_unwind(|| assert_valid_sarif(&broken)).is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -231,7 +297,11 @@ fn documented_ci_commands_run() {
         .map(str::to_string)
         .collect();
     assert!(commands.len() >= 2, "docs/ci.md has the workflow steps");
-    assert!(commands.iter().any(|c| c.contains("--output-format github")));
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.contains("--output-format github"))
+    );
     assert!(commands.iter().any(|c| c.contains("--output-format sarif")));
     assert!(docs.contains("github/codeql-action/upload-sarif"));
     let entries: Vec<String> = hooks
@@ -248,14 +318,26 @@ fn documented_ci_commands_run() {
         let args: Vec<&str> = command.split_whitespace().filter(|a| *a != ".").collect();
         let out = run(&args, &[&dir]);
         let code = out.status.code();
-        assert!(matches!(code, Some(0 | 1)), "`keras-lsp {command}`: {code:?} {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            matches!(code, Some(0 | 1)),
+            "`keras-lsp {command}`: {code:?} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         if command.contains("sarif") {
             assert_valid_sarif(&serde_json::from_slice(&out.stdout).unwrap());
-            assert_eq!(code, Some(0), "the SARIF step uses --exit-zero so the upload runs");
+            assert_eq!(
+                code,
+                Some(0),
+                "the SARIF step uses --exit-zero so the upload runs"
+            );
         }
         if command.contains("github") {
             assert!(stdout(&out).starts_with("::"));
-            assert_eq!(code, Some(1), "the annotation step fails the job on findings");
+            assert_eq!(
+                code,
+                Some(1),
+                "the annotation step fails the job on findings"
+            );
         }
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -76,7 +76,10 @@ fn expectations(text: &str) -> BTreeMap<String, (Vec<Expected>, usize)> {
                 .or_else(|| rest.strip_prefix("row "))
                 .unwrap_or_else(|| panic!("{name} cell {cell}: no row after {code}"));
             let (rows, after) = rows.split_once('(').unwrap();
-            let severity: String = after.chars().take_while(char::is_ascii_alphabetic).collect();
+            let severity: String = after
+                .chars()
+                .take_while(char::is_ascii_alphabetic)
+                .collect();
             for row in rows.split(|c: char| c == ',' || c.is_whitespace()) {
                 if let Ok(row) = row.parse::<usize>() {
                     entry
@@ -95,7 +98,11 @@ fn expectations_parser_reads_every_should_entry() {
     let all = expectations(&text);
     assert_eq!(all.len(), notebooks().len(), "one section per notebook");
     for (name, (expected, total)) in &all {
-        assert_eq!(expected.len(), *total, "{name}: parsed entries vs stated total");
+        assert_eq!(
+            expected.len(),
+            *total,
+            "{name}: parsed entries vs stated total"
+        );
     }
     let nb04 = &all["04_fixes_need_imports.ipynb"].0;
     assert!(nb04.contains(&(5, "KRS101".into(), 8, "info".into())));
@@ -150,7 +157,9 @@ fn notebook_findings_match_expected_md() {
         checked += expected.len();
         let found = findings(&path);
         if found != expected {
-            failures.push(format!("{name}\n  expected {expected:?}\n  found    {found:?}"));
+            failures.push(format!(
+                "{name}\n  expected {expected:?}\n  found    {found:?}"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -275,7 +284,12 @@ fn check_fix_preserves_layout(include_unsafe: bool) {
             args.push("--unsafe-fixes");
         }
         let out = keras_lsp(&args, &[&path]);
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let after = std::fs::read_to_string(&path).unwrap();
         let name = path.display();
         // Byte-identical outside the sources, and parsed equal without them.
@@ -284,7 +298,11 @@ fn check_fix_preserves_layout(include_unsafe: bool) {
             serde_json::from_str(&before).unwrap(),
             serde_json::from_str(&after).expect("fixed notebook is valid JSON"),
         );
-        assert_eq!(without_sources(old.clone()), without_sources(new.clone()), "{name}");
+        assert_eq!(
+            without_sources(old.clone()),
+            without_sources(new.clone()),
+            "{name}"
+        );
         // Unchanged cells keep their exact bytes; changed cells are ones the fixes name.
         let (old_sources, new_sources) = (cell_sources(&old), cell_sources(&new));
         let (old_spans, new_spans) = (source_spans(&before), source_spans(&after));
@@ -302,17 +320,28 @@ fn check_fix_preserves_layout(include_unsafe: bool) {
                 // nbformat's layout: one JSON string per line, each line but the last ends in \n.
                 let lines = new["cells"][i]["source"].as_array().unwrap();
                 for line in &lines[..lines.len() - 1] {
-                    assert!(line.as_str().unwrap().ends_with('\n'), "{name} cell {}", i + 1);
+                    assert!(
+                        line.as_str().unwrap().ends_with('\n'),
+                        "{name} cell {}",
+                        i + 1
+                    );
                 }
             }
         }
-        assert!(changed.is_subset(&allowed), "{name}: changed {changed:?}, fixable {allowed:?}");
+        assert!(
+            changed.is_subset(&allowed),
+            "{name}: changed {changed:?}, fixable {allowed:?}"
+        );
         assert_eq!(changed.is_empty(), before == after, "{name}");
         changed_any |= !changed.is_empty();
         // A second run changes nothing.
         let again = keras_lsp(&args, &[&path]);
         assert_eq!(again.status.code(), Some(0));
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), after, "{name}: not idempotent");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            after,
+            "{name}: not idempotent"
+        );
     }
     if include_unsafe {
         assert!(changed_any, "no notebook was fixed");
@@ -336,12 +365,23 @@ fn fix_changes_only_cell_sources_with_safe_fixes() {
 fn cross_cell_fix_lands_in_each_cell() {
     let dir = temp_dir("cross");
     let path = dir.join("03.ipynb");
-    std::fs::copy(Path::new(DIR).join("03_mixed_precision_across_cells.ipynb"), &path).unwrap();
+    std::fs::copy(
+        Path::new(DIR).join("03_mixed_precision_across_cells.ipynb"),
+        &path,
+    )
+    .unwrap();
     let diff = keras_lsp(&["fix", "--unsafe-fixes", "--diff"], &[&path]);
-    assert_eq!(diff.status.code(), Some(1), "--diff exits 1 when something would change");
+    assert_eq!(
+        diff.status.code(),
+        Some(1),
+        "--diff exits 1 when something would change"
+    );
     let diff = String::from_utf8(diff.stdout).unwrap();
     for cell in [5, 6, 7] {
-        assert!(diff.contains(&format!("+++ {}:cell {cell}\n", path.display())), "{diff}");
+        assert!(
+            diff.contains(&format!("+++ {}:cell {cell}\n", path.display())),
+            "{diff}"
+        );
     }
     assert_eq!(
         std::fs::read(&path).unwrap(),
@@ -349,7 +389,8 @@ fn cross_cell_fix_lands_in_each_cell() {
         "--diff must not write"
     );
     keras_lsp(&["fix", "--unsafe-fixes"], &[&path]);
-    let sources = cell_sources(&serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap());
+    let sources =
+        cell_sources(&serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap());
     assert!(sources[4].contains("layers.Dense(10, activation=\"softmax\", dtype=\"float32\")"));
     assert!(sources[5].contains("LossScaleOptimizer(keras.optimizers.SGD("));
     assert!(sources[6].contains("optimizer.scale_loss(loss)"));
@@ -371,7 +412,8 @@ fn write_notebook(path: &Path, cells: &[(&str, &str)]) {
             cell
         })
         .collect();
-    let nb = serde_json::json!({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5});
+    let nb =
+        serde_json::json!({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5});
     std::fs::write(path, serde_json::to_string_pretty(&nb).unwrap() + "\n").unwrap();
 }
 
@@ -385,23 +427,60 @@ fn added_import_goes_to_the_first_cell_with_imports() {
         &[
             ("markdown", "# Mixed precision with from-imports only"),
             ("code", "!pip install -q keras"),
-            ("code", "from keras.optimizers import SGD\nfrom keras import layers, Sequential\nimport tensorflow as tf"),
-            ("code", "import numpy as np\nfrom keras.mixed_precision import set_global_policy\nset_global_policy(\"mixed_float16\")"),
-            ("code", "model = Sequential([layers.Dense(10)])\nopt = SGD()"),
-            ("code", "%%time\n@tf.function\ndef step(x, y):\n    with tf.GradientTape() as tape:\n        loss = model(x)\n    grads = tape.gradient(loss, model.trainable_variables)\n    opt.apply_gradients(zip(grads, model.trainable_variables))"),
+            (
+                "code",
+                "from keras.optimizers import SGD\nfrom keras import layers, Sequential\nimport tensorflow as tf",
+            ),
+            (
+                "code",
+                "import numpy as np\nfrom keras.mixed_precision import set_global_policy\nset_global_policy(\"mixed_float16\")",
+            ),
+            (
+                "code",
+                "model = Sequential([layers.Dense(10)])\nopt = SGD()",
+            ),
+            (
+                "code",
+                "%%time\n@tf.function\ndef step(x, y):\n    with tf.GradientTape() as tape:\n        loss = model(x)\n    grads = tape.gradient(loss, model.trainable_variables)\n    opt.apply_gradients(zip(grads, model.trainable_variables))",
+            ),
         ],
     );
     let found = findings(&path);
     assert_eq!(found, [(5, "KRS502".to_string(), 2, "warning".to_string())]);
-    assert_eq!(keras_lsp(&["fix", "--unsafe-fixes"], &[&path]).status.code(), Some(0));
-    let sources = cell_sources(&serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap());
-    assert!(sources[1] == "!pip install -q keras", "no import in the pip cell");
-    assert_eq!(sources[3].matches("import").count(), 2, "the later imports cell is untouched");
+    assert_eq!(
+        keras_lsp(&["fix", "--unsafe-fixes"], &[&path])
+            .status
+            .code(),
+        Some(0)
+    );
+    let sources =
+        cell_sources(&serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap());
+    assert!(
+        sources[1] == "!pip install -q keras",
+        "no import in the pip cell"
+    );
+    assert_eq!(
+        sources[3].matches("import").count(),
+        2,
+        "the later imports cell is untouched"
+    );
     let added: Vec<&str> = sources[2].lines().skip(3).collect();
-    assert_eq!(added.len(), 1, "one import added to cell 3: {:?}", sources[2]);
+    assert_eq!(
+        added.len(),
+        1,
+        "one import added to cell 3: {:?}",
+        sources[2]
+    );
     assert!(added[0].starts_with("from keras") || added[0].starts_with("import keras"));
-    assert!(sources[4].contains("LossScaleOptimizer(SGD())"), "{}", sources[4]);
-    assert!(sources[5].starts_with("%%time\n"), "the cell magic stays first");
+    assert!(
+        sources[4].contains("LossScaleOptimizer(SGD())"),
+        "{}",
+        sources[4]
+    );
+    assert!(
+        sources[5].starts_with("%%time\n"),
+        "the cell magic stays first"
+    );
     assert_eq!(keras_lsp(&["check"], &[&path]).status.code(), Some(0));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -415,15 +494,27 @@ fn ipython_syntax_is_masked_not_reported() {
     write_notebook(
         &path,
         &[
-            ("code", "%load_ext tensorboard\n!pip install keras \\\n    tensorflow\nimport keras\nfiles = !ls\n?keras\nkeras.Model.fit??"),
-            ("code", "%%writefile script.py\nimport keras\nkeras.callbacks.ModelCheckpoint(\"c\", save_freq=1)\n"),
+            (
+                "code",
+                "%load_ext tensorboard\n!pip install keras \\\n    tensorflow\nimport keras\nfiles = !ls\n?keras\nkeras.Model.fit??",
+            ),
+            (
+                "code",
+                "%%writefile script.py\nimport keras\nkeras.callbacks.ModelCheckpoint(\"c\", save_freq=1)\n",
+            ),
             ("code", "%%bash\nfor f in *; do echo $f; done\n"),
-            ("code", "for i in range(2):\n    !echo {i}\n%time x = [i for i in range(3)]"),
+            (
+                "code",
+                "for i in range(2):\n    !echo {i}\n%time x = [i for i in range(3)]",
+            ),
             ("code", model),
         ],
     );
     // Only the real finding, in the last cell: the %%writefile body is not analysed.
-    assert_eq!(findings(&path), [(5, "KRS503".to_string(), 2, "warning".to_string())]);
+    assert_eq!(
+        findings(&path),
+        [(5, "KRS503".to_string(), 2, "warning".to_string())]
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -438,7 +529,11 @@ fn walks_folders_for_notebooks() {
         .iter()
         .map(|f| f["filename"].as_str().unwrap())
         .collect();
-    assert!(files.iter().any(|f| f.ends_with("03_mixed_precision_across_cells.ipynb")));
+    assert!(
+        files
+            .iter()
+            .any(|f| f.ends_with("03_mixed_precision_across_cells.ipynb"))
+    );
 }
 
 #[test]
@@ -446,11 +541,31 @@ fn bad_notebooks_are_clear_errors_not_panics() {
     let dir = temp_dir("bad");
     let cases = [
         ("invalid.ipynb", "{\"cells\": [", "invalid JSON"),
-        ("v3.ipynb", "{\"nbformat\": 3, \"nbformat_minor\": 0, \"worksheets\": [], \"metadata\": {}}", "nbformat 3"),
-        ("nocells.ipynb", "{\"nbformat\": 4, \"nbformat_minor\": 5, \"metadata\": {}}", "missing `cells`"),
-        ("nosource.ipynb", "{\"nbformat\": 4, \"cells\": [{\"cell_type\": \"code\", \"metadata\": {}}]}", "cell 1 has no `source`"),
-        ("badsource.ipynb", "{\"nbformat\": 4, \"cells\": [{\"cell_type\": \"code\", \"source\": 3}]}", "neither a string nor a list"),
-        ("nul.ipynb", "{\"nbformat\": 4, \"cells\": [\u{0}]}", "invalid JSON"),
+        (
+            "v3.ipynb",
+            "{\"nbformat\": 3, \"nbformat_minor\": 0, \"worksheets\": [], \"metadata\": {}}",
+            "nbformat 3",
+        ),
+        (
+            "nocells.ipynb",
+            "{\"nbformat\": 4, \"nbformat_minor\": 5, \"metadata\": {}}",
+            "missing `cells`",
+        ),
+        (
+            "nosource.ipynb",
+            "{\"nbformat\": 4, \"cells\": [{\"cell_type\": \"code\", \"metadata\": {}}]}",
+            "cell 1 has no `source`",
+        ),
+        (
+            "badsource.ipynb",
+            "{\"nbformat\": 4, \"cells\": [{\"cell_type\": \"code\", \"source\": 3}]}",
+            "neither a string nor a list",
+        ),
+        (
+            "nul.ipynb",
+            "{\"nbformat\": 4, \"cells\": [\u{0}]}",
+            "invalid JSON",
+        ),
     ];
     for (file, text, message) in cases {
         let path = dir.join(file);
@@ -459,13 +574,24 @@ fn bad_notebooks_are_clear_errors_not_panics() {
             let out = keras_lsp(&[command], &[&path]);
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{command} {file}: {stderr}");
-            assert!(stderr.contains(file) && stderr.contains(message), "{command} {file}: {stderr}");
+            assert!(
+                stderr.contains(file) && stderr.contains(message),
+                "{command} {file}: {stderr}"
+            );
             assert!(!stderr.contains("panicked"), "{stderr}");
         }
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "fix must not touch {file}");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            text,
+            "fix must not touch {file}"
+        );
     }
     // The good notebooks next to a bad one are still checked.
-    std::fs::copy(Path::new(DIR).join("03_mixed_precision_across_cells.ipynb"), dir.join("good.ipynb")).unwrap();
+    std::fs::copy(
+        Path::new(DIR).join("03_mixed_precision_across_cells.ipynb"),
+        dir.join("good.ipynb"),
+    )
+    .unwrap();
     let out = keras_lsp(&["check", "--output-format", "json"], &[&dir]);
     assert_eq!(out.status.code(), Some(2));
     let items: Value = serde_json::from_slice(&out.stdout).unwrap();

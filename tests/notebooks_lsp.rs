@@ -41,9 +41,11 @@ fn code(n: usize, text: &str) -> Cell {
     }
 }
 
-const IMPORTS: &str = "import keras\nimport tensorflow as tf\nfrom keras import layers\n%matplotlib inline\n";
+const IMPORTS: &str =
+    "import keras\nimport tensorflow as tf\nfrom keras import layers\n%matplotlib inline\n";
 const POLICY: &str = "keras.mixed_precision.set_global_policy(\"mixed_float16\")\n";
-const MODEL: &str = "model = keras.Sequential([\n    layers.Dense(10, activation=\"softmax\"),\n])\n?model.fit\n";
+const MODEL: &str =
+    "model = keras.Sequential([\n    layers.Dense(10, activation=\"softmax\"),\n])\n?model.fit\n";
 const OPTIMIZER: &str = "opt = keras.optimizers.SGD()\n!nvidia-smi\n";
 const STEP: &str = "@tf.function\ndef step(x, y):\n    with tf.GradientTape() as tape:\n        loss = model(x)\n    grads = tape.gradient(loss, model.trainable_variables)\n    opt.apply_gradients(zip(grads, model.trainable_variables))\n";
 const DATA: &str = "train_ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(64)\n";
@@ -113,7 +115,8 @@ impl Notebook {
             .collect();
         cell.text = apply_edits(&cell.text, edits, false);
         cell.version += 1;
-        let content = json!([{"document": {"uri": uri, "version": cell.version}, "changes": changes}]);
+        let content =
+            json!([{"document": {"uri": uri, "version": cell.version}, "changes": changes}]);
         self.change(client, json!({"textContent": content}));
     }
 
@@ -141,10 +144,7 @@ fn wait_codes(client: &mut Client, uri: &str, codes: &[&str]) -> Value {
     let message = client
         .try_wait_for(
             "textDocument/publishDiagnostics",
-            |p| {
-                p["uri"] == uri
-                    && tracked(p["diagnostics"].as_array().unwrap()) == codes
-            },
+            |p| p["uri"] == uri && tracked(p["diagnostics"].as_array().unwrap()) == codes,
             Duration::from_secs(20),
         )
         .unwrap_or_else(|| panic!("no diagnostics {codes:?} for {uri}"));
@@ -152,7 +152,10 @@ fn wait_codes(client: &mut Client, uri: &str, codes: &[&str]) -> Value {
 }
 
 fn start(start: &Value) -> (u64, u64) {
-    (start["line"].as_u64().unwrap(), start["character"].as_u64().unwrap())
+    (
+        start["line"].as_u64().unwrap(),
+        start["character"].as_u64().unwrap(),
+    )
 }
 
 fn find<'a>(params: &'a Value, code: &str) -> &'a Value {
@@ -195,7 +198,14 @@ fn cli_fix(cells: &[Cell]) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| c["source"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect())
+        .map(|c| {
+            c["source"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l.as_str().unwrap())
+                .collect()
+        })
         .collect()
 }
 
@@ -205,15 +215,28 @@ fn notebook_sync_cross_cell_findings_and_fixes() {
     let init = client.initialize(json!({}), Value::Null);
     let sync = &init["capabilities"]["notebookDocumentSync"];
     assert_eq!(sync["notebookSelector"][0]["notebook"], "jupyter-notebook");
-    assert_eq!(sync["notebookSelector"][0]["cells"][0]["language"], "python");
+    assert_eq!(
+        sync["notebookSelector"][0]["cells"][0]["language"],
+        "python"
+    );
     let kinds = init["capabilities"]["codeActionProvider"]["codeActionKinds"].to_string();
-    assert!(kinds.contains("notebook.source.fixAll.keras-lsp"), "{kinds}");
+    assert!(
+        kinds.contains("notebook.source.fixAll.keras-lsp"),
+        "{kinds}"
+    );
 
     // Open: every finding needs other cells (imports in cell 1, the policy in cell 2, the
     // pipeline in cell 6); IPython lines in cells 1, 3, 4 and 7 cause nothing.
     let mut nb = notebook();
     nb.open(&mut client);
-    let (c1, c2, c3, c4, c5, c7) = (cell_uri(1), cell_uri(2), cell_uri(3), cell_uri(4), cell_uri(5), cell_uri(7));
+    let (c1, c2, c3, c4, c5, c7) = (
+        cell_uri(1),
+        cell_uri(2),
+        cell_uri(3),
+        cell_uri(4),
+        cell_uri(5),
+        cell_uri(7),
+    );
     for uri in [&c1, &c2, &c5, &cell_uri(6)] {
         wait_codes(&mut client, uri, &[]);
     }
@@ -226,7 +249,10 @@ fn notebook_sync_cross_cell_findings_and_fixes() {
     let krs403 = find(&fit, "KRS403");
     assert_eq!(start(&krs403["range"]["start"]), (1, 30));
     assert!(
-        krs403["message"].as_str().unwrap().contains("on line 1 of cell 7"),
+        krs403["message"]
+            .as_str()
+            .unwrap()
+            .contains("on line 1 of cell 7"),
         "line numbers in messages refer to cells: {}",
         krs403["message"]
     );
@@ -241,20 +267,42 @@ fn notebook_sync_cross_cell_findings_and_fixes() {
         json!({"textDocument": {"uri": c4}, "range": diagnostic["range"], "context": {"diagnostics": [diagnostic]}}),
     );
     let actions = actions.as_array().unwrap();
-    let quick_fix = actions.iter().find(|a| a["title"].as_str().unwrap().starts_with("Fix KRS502")).unwrap();
+    let quick_fix = actions
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Fix KRS502"))
+        .unwrap();
     let changes = quick_fix["edit"]["changes"].as_object().unwrap();
     let touched: BTreeSet<&str> = changes.keys().map(String::as_str).collect();
     assert_eq!(touched, BTreeSet::from([c4.as_str(), c5.as_str()]));
-    let noqa = actions.iter().find(|a| a["title"] == "Disable KRS502 for this line").unwrap();
+    let noqa = actions
+        .iter()
+        .find(|a| a["title"] == "Disable KRS502 for this line")
+        .unwrap();
     let noqa_edits = noqa["edit"]["changes"][&c4].as_array().unwrap();
-    assert!(apply_edits(OPTIMIZER, noqa_edits, false).starts_with("opt = keras.optimizers.SGD()  # noqa: KRS502\n"));
-    let (edits4, edits5) = (changes[&c4].as_array().unwrap().clone(), changes[&c5].as_array().unwrap().clone());
+    assert!(
+        apply_edits(OPTIMIZER, noqa_edits, false)
+            .starts_with("opt = keras.optimizers.SGD()  # noqa: KRS502\n")
+    );
+    let (edits4, edits5) = (
+        changes[&c4].as_array().unwrap().clone(),
+        changes[&c5].as_array().unwrap().clone(),
+    );
     nb.edit_cell(&mut client, &c4, &edits4);
     nb.edit_cell(&mut client, &c5, &edits5);
     let fixed = wait_codes(&mut client, &c4, &[]);
     assert_eq!(fixed["version"], 2);
-    assert!(nb.cells[4].text.contains("LossScaleOptimizer(keras.optimizers.SGD())"), "{}", nb.cells[4].text);
-    assert!(nb.cells[5].text.contains("scale_loss(loss)"), "{}", nb.cells[5].text);
+    assert!(
+        nb.cells[4]
+            .text
+            .contains("LossScaleOptimizer(keras.optimizers.SGD())"),
+        "{}",
+        nb.cells[4].text
+    );
+    assert!(
+        nb.cells[5].text.contains("scale_loss(loss)"),
+        "{}",
+        nb.cells[5].text
+    );
     let state = client.call("keras-lsp/documentState", json!({"uri": c5}));
     assert_eq!(state["text"], nb.cells[5].text.as_str());
     assert_eq!(state["version"], 2);
@@ -276,7 +324,12 @@ fn notebook_sync_cross_cell_findings_and_fixes() {
     assert!(cleared["version"].is_null());
     wait_codes(&mut client, &c3, &[]);
     wait_codes(&mut client, &c7, &[]);
-    assert!(client.request("keras-lsp/documentState", json!({"uri": c1})).get("error").is_some());
+    assert!(
+        client
+            .request("keras-lsp/documentState", json!({"uri": c1}))
+            .get("error")
+            .is_some()
+    );
 
     // Add a new imports cell in its place: the findings come back.
     let imports = code(8, IMPORTS);
@@ -310,7 +363,13 @@ fn notebook_sync_cross_cell_findings_and_fixes() {
         "textDocument/hover",
         json!({"textDocument": {"uri": c3}, "position": {"line": 2, "character": 6}}),
     );
-    assert!(hover["contents"]["value"].as_str().unwrap().starts_with("**KRS503"), "{hover}");
+    assert!(
+        hover["contents"]["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("**KRS503"),
+        "{hover}"
+    );
     let nothing = client.call(
         "textDocument/hover",
         json!({"textDocument": {"uri": c2}, "position": {"line": 0, "character": 6}}),
@@ -346,7 +405,10 @@ fn notebook_sync_cross_cell_findings_and_fixes() {
     };
     let cell_changes = fix_all(&mut client, &c7, "source.fixAll.keras-lsp");
     let fit_edits = cell_changes[&c7].as_array().unwrap();
-    assert_eq!(apply_edits(FIT, fit_edits, false), "%%time\nmodel.fit(train_ds, epochs=1)\n");
+    assert_eq!(
+        apply_edits(FIT, fit_edits, false),
+        "%%time\nmodel.fit(train_ds, epochs=1)\n"
+    );
     let all_changes = fix_all(&mut client, &c3, "notebook.source.fixAll.keras-lsp");
     let mut after = nb.cells.clone();
     for cell in &mut after {
@@ -357,11 +419,22 @@ fn notebook_sync_cross_cell_findings_and_fixes() {
     let expected = cli_fix(&nb.cells);
     let got: Vec<String> = after.iter().map(|c| c.text.clone()).collect();
     assert_eq!(got, expected, "notebook fix-all equals `keras-lsp fix`");
-    assert_ne!(got, nb.cells.iter().map(|c| c.text.clone()).collect::<Vec<_>>());
+    assert_ne!(
+        got,
+        nb.cells.iter().map(|c| c.text.clone()).collect::<Vec<_>>()
+    );
 
     // Close: every cell's diagnostics are cleared and its document is gone.
-    let code_cells: Vec<String> = nb.cells.iter().filter(|c| !c.markdown).map(|c| c.uri.clone()).collect();
-    client.notify("notebookDocument/didSave", json!({"notebookDocument": {"uri": NOTEBOOK}}));
+    let code_cells: Vec<String> = nb
+        .cells
+        .iter()
+        .filter(|c| !c.markdown)
+        .map(|c| c.uri.clone())
+        .collect();
+    client.notify(
+        "notebookDocument/didSave",
+        json!({"notebookDocument": {"uri": NOTEBOOK}}),
+    );
     client.notify(
         "notebookDocument/didClose",
         json!({"notebookDocument": {"uri": NOTEBOOK},
@@ -377,7 +450,12 @@ fn notebook_sync_cross_cell_findings_and_fixes() {
             .unwrap_or_else(|| panic!("{uri} not cleared"));
         assert_eq!(params["params"]["diagnostics"], json!([]));
     }
-    assert!(client.request("keras-lsp/documentState", json!({"uri": c3})).get("error").is_some());
+    assert!(
+        client
+            .request("keras-lsp/documentState", json!({"uri": c3}))
+            .get("error")
+            .is_some()
+    );
     assert_eq!(client.shutdown(), Some(0));
 }
 
@@ -411,10 +489,23 @@ fn notebook_pull_diagnostics_follow_other_cells() {
     nb.replace(&mut client, &c2, "mixed_float16", "float32");
     client.wait_for("workspace/diagnostic/refresh", |_| true);
     let changed = pull(&mut client, &report["resultId"]);
-    assert_eq!(changed["kind"], "full", "cell 3 did not change, its findings did");
-    assert_eq!(tracked(changed["items"].as_array().unwrap()), Vec::<String>::new());
-    assert!(client
-        .try_wait_for("textDocument/publishDiagnostics", |_| true, Duration::from_millis(300))
-        .is_none(), "no push in pull mode");
+    assert_eq!(
+        changed["kind"], "full",
+        "cell 3 did not change, its findings did"
+    );
+    assert_eq!(
+        tracked(changed["items"].as_array().unwrap()),
+        Vec::<String>::new()
+    );
+    assert!(
+        client
+            .try_wait_for(
+                "textDocument/publishDiagnostics",
+                |_| true,
+                Duration::from_millis(300)
+            )
+            .is_none(),
+        "no push in pull mode"
+    );
     assert_eq!(client.shutdown(), Some(0));
 }

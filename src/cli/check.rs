@@ -39,14 +39,23 @@ pub fn lint_python(filename: &str, text: &str, settings: &Settings) -> Vec<Repor
 }
 
 /// Lints one Jupyter notebook (its code cells as one program).
-pub fn lint_notebook(filename: &str, text: &str, settings: &Settings) -> Result<Vec<Reported>, String> {
+pub fn lint_notebook(
+    filename: &str,
+    text: &str,
+    settings: &Settings,
+) -> Result<Vec<Reported>, String> {
     let notebook = Notebook::parse(text).map_err(|e| format!("{filename}: {e}"))?;
-    Ok(output::place_notebook(filename, &notebook, notebook.analyze(settings)))
+    Ok(output::place_notebook(
+        filename,
+        &notebook,
+        notebook.analyze(settings),
+    ))
 }
 
 /// Whether a path is a Jupyter notebook.
 pub fn is_notebook(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("ipynb"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("ipynb"))
 }
 
 /// Lints one file of any supported kind.

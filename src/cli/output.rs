@@ -91,9 +91,7 @@ pub fn place_notebook(
     let mut indexes: HashMap<usize, LineIndex> = HashMap::new();
     let mut locate = |cell: usize, offset: usize| {
         let text = notebook.cells.get(cell).map_or("", |c| c.source.as_str());
-        let index = indexes
-            .entry(cell)
-            .or_insert_with(|| LineIndex::new(text));
+        let index = indexes.entry(cell).or_insert_with(|| LineIndex::new(text));
         location(text, index, offset)
     };
     findings

@@ -81,7 +81,13 @@ pub fn pull(
     let notebook = backend
         .state
         .notebook_of(&uri)
-        .and_then(|n| backend.state.notebooks.get(&n).map(|n| format!(":{}", n.version)))
+        .and_then(|n| {
+            backend
+                .state
+                .notebooks
+                .get(&n)
+                .map(|n| format!(":{}", n.version))
+        })
         .unwrap_or_default();
     let result_id = format!("{version}:{generation}{notebook}");
     if params.previous_result_id.as_deref() == Some(result_id.as_str()) {

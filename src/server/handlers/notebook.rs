@@ -19,8 +19,7 @@ use crate::notebook::{VirtualProgram, analyze_program, fix_cells};
 use crate::server::Backend;
 use crate::server::convert::{self, PositionMapper, fix_from_data, minimal_edit};
 use crate::server::state::{
-    AnalysedCell, NotebookCellRef, NotebookFindings, NotebookKey, OpenDocument, OpenNotebook,
-    State,
+    AnalysedCell, NotebookCellRef, NotebookFindings, NotebookKey, OpenDocument, OpenNotebook, State,
 };
 
 /// The notebook type this server syncs (Jupyter, as VS Code names it).
@@ -368,7 +367,11 @@ fn notebook_diagnostics(state: &State, notebook: &Uri) -> Option<Vec<(Uri, i32, 
         (0..found.cells.len())
             .map(|i| {
                 let diagnostics = diagnostics_of(state, notebook, &found, i, &mut indexes);
-                (found.cells[i].uri.clone(), found.cells[i].version, diagnostics)
+                (
+                    found.cells[i].uri.clone(),
+                    found.cells[i].version,
+                    diagnostics,
+                )
             })
             .collect(),
     )
@@ -600,9 +603,10 @@ pub fn code_action(
             })
         })
     };
-    let has_safe_fix = params.context.diagnostics.iter().any(|d| {
-        fix_from_data(d.data.as_ref()).is_some_and(|(f, _)| f.safety == FixSafety::Safe)
-    });
+    let has_safe_fix =
+        params.context.diagnostics.iter().any(|d| {
+            fix_from_data(d.data.as_ref()).is_some_and(|(f, _)| f.safety == FixSafety::Safe)
+        });
     let cell_fix_all = requested(FIX_ALL_KIND, "source");
     if cell_fix_all || (only.is_none() && has_safe_fix) {
         let changes = fix_all_changes(state, notebook, Some(&uri));
@@ -625,7 +629,11 @@ pub fn code_action(
     Ok(Some(actions))
 }
 
-fn fix_all_action(title: &str, kind: &'static str, changes: HashMap<Uri, Vec<TextEdit>>) -> CodeActionOrCommand {
+fn fix_all_action(
+    title: &str,
+    kind: &'static str,
+    changes: HashMap<Uri, Vec<TextEdit>>,
+) -> CodeActionOrCommand {
     CodeActionOrCommand::CodeAction(CodeAction {
         title: title.to_string(),
         kind: Some(CodeActionKind::new(kind)),
