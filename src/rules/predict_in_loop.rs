@@ -77,7 +77,7 @@ pub const RULE: RuleDef = RuleDef {
     options: &[],
     query: include_str!("../../queries/python/predict-in-loop.scm"),
     module: "predict_in_loop",
-    scenario: None,
+    scenario: Some("predict_loop"),
     check,
 };
 
@@ -88,7 +88,7 @@ const MAX_NESTING: usize = 400;
 /// Nodes visited at most by one scan (of a scope, a loop body, a target).
 const MAX_SCAN: usize = 500_000;
 
-fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
+fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     let Some(module) = m.get("module") else {
         return;
     };
