@@ -398,6 +398,28 @@ fn cross_cell_fix_lands_in_each_cell() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// EXPECTED.md on 04: with safe fixes only cells 3 and 4 change, and the `tf` import both fixes
+/// need is added once, to cell 3 (the first code cell with imports), not to the `!pip` cell.
+#[test]
+fn safe_fixes_of_04_add_one_import_to_the_imports_cell() {
+    let dir = temp_dir("nb04");
+    let path = dir.join("04.ipynb");
+    std::fs::copy(Path::new(DIR).join("04_fixes_need_imports.ipynb"), &path).unwrap();
+    let before =
+        cell_sources(&serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap());
+    assert_eq!(keras_lsp(&["fix"], &[&path]).status.code(), Some(0));
+    let after =
+        cell_sources(&serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap());
+    let changed: Vec<usize> = (0..before.len())
+        .filter(|&i| before[i] != after[i])
+        .map(|i| i + 1)
+        .collect();
+    assert_eq!(changed, [3, 4]);
+    assert_eq!(after[2], format!("{}\nimport tensorflow as tf", before[2]));
+    assert!(after[3].ends_with(".map(normalize, num_parallel_calls=tf.data.AUTOTUNE).shuffle(10_000).batch(128).prefetch(tf.data.AUTOTUNE)"), "{}", after[3]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Writes a notebook in nbformat's layout (indent 1, sorted keys, source as lines).
 fn write_notebook(path: &Path, cells: &[(&str, &str)]) {
     let cells: Vec<Value> = cells

@@ -509,3 +509,46 @@ fn notebook_pull_diagnostics_follow_other_cells() {
     );
     assert_eq!(client.shutdown(), Some(0));
 }
+
+/// Out-of-range structure changes, changes to unknown notebooks or cells, and repeated opens
+/// and closes are survived; the notebook keeps working.
+#[test]
+fn bad_notebook_notifications_are_survived() {
+    let mut client = Client::start();
+    client.initialize(json!({}), Value::Null);
+    client.notify(
+        "notebookDocument/didChange",
+        json!({"notebookDocument": {"uri": "file:///nope.ipynb", "version": 2}, "change": {}}),
+    );
+    client.notify(
+        "notebookDocument/didClose",
+        json!({"notebookDocument": {"uri": "file:///nope.ipynb"}, "cellTextDocuments": []}),
+    );
+    let mut nb = Notebook {
+        version: 1,
+        cells: vec![code(1, IMPORTS), code(2, POLICY), code(3, MODEL)],
+    };
+    nb.open(&mut client);
+    wait_codes(&mut client, &cell_uri(3), &["KRS503"]);
+    nb.change(
+        &mut client,
+        json!({"structure": {"array": {"start": 99, "deleteCount": 99, "cells": []}},
+               "textContent": [{"document": {"uri": "vscode-notebook-cell:/nope#X", "version": 5},
+                                "changes": [{"range": {"start": {"line": 900, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "x"}]}]}),
+    );
+    // A junk range in a real cell is clamped, as for any document.
+    nb.change(
+        &mut client,
+        json!({"textContent": [{"document": {"uri": cell_uri(2), "version": 2},
+                                "changes": [{"range": {"start": {"line": 900, "character": 5}, "end": {"line": 0, "character": 0}}, "text": "\n"}]}]}),
+    );
+    let state = client.call("keras-lsp/documentState", json!({"uri": cell_uri(2)}));
+    assert_eq!(state["version"], 2);
+    assert_eq!(state["text"], format!("{POLICY}\n"));
+    nb.cells[1].text.push('\n');
+    nb.cells[1].version = 2;
+    nb.replace(&mut client, &cell_uri(2), "mixed_float16", "float32");
+    wait_codes(&mut client, &cell_uri(3), &[]);
+    assert!(client.is_alive());
+    assert_eq!(client.shutdown(), Some(0));
+}
