@@ -1527,6 +1527,57 @@ mod tests {
     }
 
     #[test]
+    fn added_imports_go_to_the_first_imports_cell_unless_it_comes_later() {
+        let settings = Settings::default();
+        let pipeline = "train_ds = tfds.load(\"mnist\").map(f).batch(2)\nmodel.fit(train_ds)\n";
+        let cells = vec![
+            (0, "!pip install tfds\n".to_string()),
+            (
+                1,
+                "import tensorflow_datasets as tfds\nimport keras".to_string(),
+            ),
+            (2, "import numpy as np\n".to_string()),
+            (4, pipeline.to_string()),
+        ];
+        let (fixed, applied) = fix_cells(&cells, &settings, false, None);
+        assert!(applied >= 1);
+        assert_eq!(fixed[0], cells[0].1);
+        assert_eq!(
+            fixed[1],
+            "import tensorflow_datasets as tfds\nimport keras\nimport tensorflow as tf"
+        );
+        assert_eq!(fixed[2], cells[2].1);
+        assert!(fixed[3].contains("tf.data.AUTOTUNE"), "{}", fixed[3]);
+        // Only cell 4 may change when fixes are restricted to it; the import still goes to 1.
+        let (only, _) = fix_cells(&cells, &settings, false, Some(4));
+        assert_eq!(only, fixed);
+        let (none, applied) = fix_cells(&cells, &settings, false, Some(2));
+        assert_eq!(
+            (none.as_slice(), applied),
+            (
+                cells
+                    .iter()
+                    .map(|c| c.1.clone())
+                    .collect::<Vec<_>>()
+                    .as_slice(),
+                0
+            )
+        );
+        // The imports come after the code that needs them: the import goes on top of that code.
+        let late = vec![
+            (0, pipeline.to_string()),
+            (1, "import tensorflow_datasets as tfds\n".to_string()),
+        ];
+        let (fixed, _) = fix_cells(&late, &settings, false, None);
+        assert!(
+            fixed[0].starts_with("import tensorflow as tf\ntrain_ds = "),
+            "{}",
+            fixed[0]
+        );
+        assert_eq!(fixed[1], late[1].1);
+    }
+
+    #[test]
     fn json_strings_match_python() {
         assert_eq!(
             json_string("a\"b\\\n\t\u{1}é", false),
