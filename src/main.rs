@@ -15,8 +15,8 @@ fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Server) {
-        Command::Server => {
+    match cli.command.unwrap_or(Command::Server { stdio: true }) {
+        Command::Server { .. } => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -28,6 +28,8 @@ fn main() -> ExitCode {
                 }
             };
             runtime.block_on(keras_lsp::server::run_stdio());
+            // The stdin reader may still be parked in a blocking read: do not wait for it.
+            runtime.shutdown_background();
             ExitCode::SUCCESS
         }
         Command::Check(args) => cli::check::run(args),

@@ -148,7 +148,7 @@ fn every_rule_has_query_docs_and_fixtures() {
         if !rule
             .name
             .chars()
-            .all(|c| c.is_ascii_lowercase() || c == '-')
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         {
             problems.push(format!(
                 "{}: name `{}` must be kebab-case",

@@ -3,6 +3,8 @@
 pub mod dataflow;
 pub mod imports;
 pub mod layers;
+pub mod model;
+pub mod policy;
 pub mod suppression;
 
 use std::cell::OnceCell;
@@ -179,31 +181,45 @@ impl<'a> Context<'a> {
     /// `value` as a Python string literal, quoted like the strings of the statement around
     /// `near` (else the file's dominant quote style).
     pub fn string_literal_near(&self, near: Node, value: &str) -> String {
-        let mut statement = near;
-        while let Some(parent) = statement.parent() {
-            if parent.kind() == "module" || parent.kind() == "block" {
+        // The closest string wins: search `near`, then each enclosing node up to the statement.
+        let mut scope = Some(near);
+        while let Some(node) = scope {
+            if let Some(quote) = self.first_string_quote(node) {
+                return format!("{quote}{value}{quote}");
+            }
+            if matches!(
+                node.parent().map(|p| p.kind()),
+                Some("module" | "block") | None
+            ) {
                 break;
             }
-            statement = parent;
-        }
-        let mut stack = vec![statement];
-        while let Some(node) = stack.pop() {
-            if node.kind() == "string" {
-                let quote = self
-                    .text(node)
-                    .trim_start_matches(|c: char| c.is_ascii_alphabetic());
-                if quote.starts_with('\'') {
-                    return format!("'{value}'");
-                }
-                if quote.starts_with('"') {
-                    return format!("\"{value}\"");
-                }
-            }
-            let mut cursor = node.walk();
-            let children: Vec<Node> = node.named_children(&mut cursor).collect();
-            stack.extend(children.into_iter().rev());
+            scope = node.parent();
         }
         self.string_literal(value)
+    }
+
+    /// The quote character of the first plain string literal inside `node`.
+    fn first_string_quote(&self, node: Node) -> Option<char> {
+        let mut stack = vec![node];
+        let mut visited = 0;
+        while let Some(n) = stack.pop() {
+            visited += 1;
+            if visited > 10_000 {
+                return None;
+            }
+            if n.kind() == "string" {
+                let quote = self
+                    .text(n)
+                    .trim_start_matches(|c: char| c.is_ascii_alphabetic());
+                if let Some(q) = quote.chars().next().filter(|q| *q == '\'' || *q == '"') {
+                    return Some(q);
+                }
+            }
+            let mut cursor = n.walk();
+            let children: Vec<Node> = n.named_children(&mut cursor).collect();
+            stack.extend(children.into_iter().rev());
+        }
+        None
     }
 
     /// `value` as a Python string literal in the file's dominant quote style.
@@ -377,8 +393,22 @@ pub mod call {
             let comma = last.end_byte() + between.find(',')? + 1;
             let multiline = between.contains('\n');
             if multiline {
+                // After the comma and any comment that ends its line.
                 let indent = line_indent(source, last.start_byte());
-                return Some(Edit::insert(comma, format!("\n{indent}{new_arg},")));
+                let mut line_end =
+                    comma + source[comma..].find('\n').unwrap_or(source.len() - comma);
+                if line_end > comma && source.as_bytes()[line_end - 1] == b'\r' {
+                    line_end -= 1;
+                }
+                let newline = if source[line_end..].starts_with("\r\n") {
+                    "\r\n"
+                } else {
+                    "\n"
+                };
+                return Some(Edit::insert(
+                    line_end,
+                    format!("{newline}{indent}{new_arg},"),
+                ));
             }
             return Some(Edit::insert(comma, format!(" {new_arg}")));
         }
@@ -506,4 +536,51 @@ fn finish(
     let suppressions = suppression::Suppressions::new(source, tree);
     findings.retain(|f| !suppressions.is_suppressed(source, f));
     findings
+}
+
+/// Every node under `root` (itself included) in document order; iterative, no recursion.
+pub fn descendants<'t>(root: Node<'t>) -> impl Iterator<Item = Node<'t>> {
+    let mut cursor = root.walk();
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let node = cursor.node();
+        if cursor.goto_first_child() {
+            return Some(node);
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                return Some(node);
+            }
+            if !cursor.goto_parent() {
+                done = true;
+                return Some(node);
+            }
+        }
+    })
+}
+
+/// The value of a plain Python string literal (`'a'`, `"a"`, `r"a"`, triple quotes); `None` for
+/// f-strings, byte strings and anything that is not a single string literal.
+pub fn string_value<'s>(source: &'s str, node: Node) -> Option<&'s str> {
+    if node.kind() != "string" {
+        return None;
+    }
+    let text = imports::text(source, node);
+    let body = text.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    let prefix = &text[..text.len() - body.len()];
+    if prefix.chars().any(|c| matches!(c, 'f' | 'F' | 'b' | 'B')) {
+        return None;
+    }
+    for quote in ["\"\"\"", "'''", "\"", "'"] {
+        if let Some(inner) = body
+            .strip_prefix(quote)
+            .and_then(|rest| rest.strip_suffix(quote))
+        {
+            return Some(inner);
+        }
+    }
+    None
 }

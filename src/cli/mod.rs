@@ -19,6 +19,9 @@ use crate::finding::Severity;
     about = "Finds Keras/TensorFlow training pitfalls: a language server and a linter."
 )]
 pub struct Cli {
+    /// Accepted for clients that pass it without a subcommand (`keras-lsp --stdio`).
+    #[arg(long, hide = true)]
+    pub stdio: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -26,7 +29,11 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Serve the Language Server Protocol on stdin/stdout (the default).
-    Server,
+    Server {
+        /// Accepted for clients that always pass it (stdio is the only transport).
+        #[arg(long)]
+        stdio: bool,
+    },
     /// Report pitfalls in files and folders (respects .gitignore).
     Check(CheckArgs),
     /// Apply fixes (safe ones unless --unsafe-fixes).

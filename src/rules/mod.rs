@@ -3,11 +3,21 @@
 use crate::analysis::{Context, RuleMatch, Sink};
 use crate::finding::{FixSafety, Severity};
 
+mod batch_size_ignored_with_dataset;
 mod checkpoint_too_frequent;
 mod constant_kernel_initializer;
+mod custom_loop_without_loss_scaling;
+mod float16_output_layer;
 mod he_init_with_saturating_activation;
+mod large_batch_size;
+mod loss_scale_optimizer_static;
+mod predict_in_loop;
+mod removed_mixed_precision_api;
 mod run_eagerly_in_training;
 mod selu_without_lecun_normal;
+mod softmax_output_with_from_logits;
+mod tensorboard_heavy_logging;
+mod tensorboard_per_batch_logging;
 mod unscaled_kernel_initializer;
 
 include!(concat!(env!("OUT_DIR"), "/rule_docs.rs"));
@@ -74,7 +84,17 @@ pub static ALL: &[RuleDef] = &[
     selu_without_lecun_normal::RULE,
     he_init_with_saturating_activation::RULE,
     checkpoint_too_frequent::RULE,
+    tensorboard_per_batch_logging::RULE,
+    tensorboard_heavy_logging::RULE,
+    large_batch_size::RULE,
+    predict_in_loop::RULE,
+    batch_size_ignored_with_dataset::RULE,
+    removed_mixed_precision_api::RULE,
+    custom_loop_without_loss_scaling::RULE,
+    float16_output_layer::RULE,
+    loss_scale_optimizer_static::RULE,
     run_eagerly_in_training::RULE,
+    softmax_output_with_from_logits::RULE,
 ];
 
 /// A rule by code (`KRS201`, any case) or name (`checkpoint-too-frequent`).

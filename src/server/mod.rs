@@ -3,6 +3,7 @@
 pub mod convert;
 pub mod handlers;
 pub mod state;
+pub mod transport;
 
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
@@ -69,13 +70,25 @@ impl LanguageServer for Backend {
     }
 }
 
+impl Backend {
+    /// `keras-lsp/documentState`: the server's view of a document (for tests and bug reports).
+    async fn document_state(
+        &self,
+        params: handlers::debug::DocumentStateParams,
+    ) -> Result<serde_json::Value> {
+        handlers::debug::document_state(self, params)
+    }
+}
+
 /// Serves LSP on stdin/stdout until the client exits.
 pub async fn run_stdio() {
-    let stdin = tokio::io::stdin();
+    let stdin = transport::guarded(tokio::io::stdin());
     let stdout = tokio::io::stdout();
-    let (service, socket) = LspService::new(|client| Backend {
+    let (service, socket) = LspService::build(|client| Backend {
         client,
         state: std::sync::Arc::new(State::default()),
-    });
+    })
+    .custom_method(handlers::debug::DOCUMENT_STATE, Backend::document_state)
+    .finish();
     Server::new(stdin, stdout, socket).serve(service).await;
 }

@@ -3,6 +3,7 @@
 pub mod code_action;
 pub mod command;
 pub mod config;
+pub mod debug;
 pub mod diagnostics;
 pub mod hover;
 pub mod lifecycle;

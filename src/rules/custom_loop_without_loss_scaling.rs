@@ -1,0 +1,520 @@
+//! KRS502 custom-loop-without-loss-scaling: a float16 GradientTape loop applies unscaled gradients.
+//!
+//! ## What it does
+//! When the file sets the `mixed_float16` policy (any spelling: `set_global_policy`,
+//! `keras.config.set_dtype_policy`, a `Policy` object, a variable holding the name), flags a
+//! custom training step (a function, or the module, with a `tf.GradientTape` block) that calls
+//! `optimizer.apply_gradients(...)` or `optimizer.apply(...)` where `optimizer` is not a
+//! `LossScaleOptimizer`. The finding sits on the optimizer's construction when it is in the
+//! file, else on the `apply_gradients` call.
+//!
+//! Never reported for `mixed_bfloat16`, for `compile`/`fit` (they wrap the optimizer
+//! themselves), for `self.optimizer`/`model.optimizer` set by `compile`, or when the step already
+//! scales the loss (`scale_loss`, `get_scaled_loss`) or the optimizer has a `loss_scale_factor`.
+//!
+//! ## Why is this bad?
+//! float16 cannot represent gradients below about 6e-8: they flush to zero. Measured with a
+//! GradientTape step and `loss = 1e-5 * mean(output)`: without loss scaling **100%** of the
+//! first layer's float16 gradients were 0; with a 2^15 loss scale the error against float32 was
+//! 0.9%; bfloat16 without scaling had no zeros. `fit` scales the loss for you (`compile` wraps the
+//! optimizer in a `LossScaleOptimizer` under `mixed_float16`), but "if a `tf.GradientTape` is
+//! used ... you must scale the loss and gradients manually"
+//! (<https://keras.io/2/api/mixed_precision/loss_scale_optimizer>,
+//! <https://www.tensorflow.org/guide/mixed_precision>).
+//!
+//! ## Example
+//! ```python
+//! keras.mixed_precision.set_global_policy("mixed_float16")
+//! optimizer = keras.optimizers.Adam()
+//!
+//! with tf.GradientTape() as tape:
+//!     loss = loss_fn(y, model(x, training=True))
+//! grads = tape.gradient(loss, model.trainable_variables)
+//! optimizer.apply_gradients(zip(grads, model.trainable_variables))
+//! ```
+//!
+//! ## Use instead
+//! Keras 3 (and `tf.keras` on TF 2.16 or later): scale the loss inside the tape; `apply_gradients`
+//! unscales and skips steps with non-finite gradients.
+//! ```python
+//! optimizer = keras.mixed_precision.LossScaleOptimizer(keras.optimizers.Adam())
+//!
+//! with tf.GradientTape() as tape:
+//!     loss = loss_fn(y, model(x, training=True))
+//!     scaled_loss = optimizer.scale_loss(loss)
+//! grads = tape.gradient(scaled_loss, model.trainable_variables)
+//! optimizer.apply_gradients(zip(grads, model.trainable_variables))
+//! ```
+//! tf_keras / Keras 2 (`TF_USE_LEGACY_KERAS=1`): `get_scaled_loss` and `get_unscaled_gradients`.
+//! ```python
+//! optimizer = tf_keras.mixed_precision.LossScaleOptimizer(tf_keras.optimizers.Adam())
+//!
+//! with tf.GradientTape() as tape:
+//!     loss = loss_fn(y, model(x, training=True))
+//!     scaled_loss = optimizer.get_scaled_loss(loss)
+//! scaled_grads = tape.gradient(scaled_loss, model.trainable_variables)
+//! grads = optimizer.get_unscaled_gradients(scaled_grads)
+//! optimizer.apply_gradients(zip(grads, model.trainable_variables))
+//! ```
+//!
+//! ## Fix safety
+//! Unsafe: it changes the numbers training computes (that is the point) and the optimizer's
+//! type and checkpoint layout. It wraps the construction and rewrites every step that uses the
+//! optimizer, in the style of the file's Keras; when one of those steps cannot be rewritten
+//! (the loss is not assigned in the tape's block, gradients are not `tape.gradient(loss, ...)`)
+//! no fix is offered, because a wrapped optimizer with an unscaled loss would be wrong in Keras 3.
+
+use tree_sitter::Node;
+
+use crate::analysis::imports::{KerasRoot, KerasSymbol};
+use crate::analysis::model::{assigned_value, enclosing_scope, root_of, scope_nodes};
+use crate::analysis::policy::{self, KerasFlavor};
+use crate::analysis::{Context, RuleMatch, Sink, call, descendants};
+use crate::finding::{Edit, FixSafety, Severity};
+use crate::rules::RuleDef;
+
+pub const RULE: RuleDef = RuleDef {
+    code: "KRS502",
+    name: "custom-loop-without-loss-scaling",
+    severity: Severity::Warning,
+    fix: Some(FixSafety::Unsafe),
+    options: &[],
+    query: include_str!("../../queries/python/custom-loop-without-loss-scaling.scm"),
+    module: "custom_loop_without_loss_scaling",
+    scenario: Some("mixed_precision"),
+    check,
+};
+
+const MESSAGE: &str = "custom GradientTape loop under `mixed_float16` applies gradients without loss scaling: small float16 gradients flush to zero (measured: 100% of first-layer gradients were 0)";
+
+/// What the optimizer used by a step was built from.
+enum Built<'t> {
+    /// A Keras optimizer without loss scaling.
+    Plain(Node<'t>, KerasSymbol),
+    /// Some other optimizer class (TF1, Addons): reported without a fix.
+    Foreign(Node<'t>),
+    /// A `LossScaleOptimizer`, or an optimizer with `loss_scale_factor=`.
+    Scaled,
+    /// Not known (a helper function of this file, a non-optimizer value).
+    Unknown,
+}
+
+fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
+    let (Some(apply), Some(receiver)) = (m.get("apply"), m.get("optimizer")) else {
+        return;
+    };
+    if !matches!(receiver.kind(), "identifier" | "attribute") {
+        return;
+    }
+    let scope = enclosing_scope(apply);
+    if tapes(ctx, scope).is_empty() || scales_loss(ctx, scope, ctx.text(receiver)) {
+        return;
+    }
+    if policy::mixed_float16(ctx).is_none() {
+        return;
+    }
+    let name = ctx.text(receiver);
+    let Some(value) = assigned_value(ctx, name, apply) else {
+        report_unresolved(ctx, apply, receiver, sink);
+        return;
+    };
+    match classify(ctx, value) {
+        Built::Plain(construction, symbol) => {
+            let fix = wrap_and_scale(ctx, construction, &symbol, name);
+            let finding = sink.report(construction, MESSAGE);
+            if let Some((title, edits)) = fix {
+                finding.with_fix(title, FixSafety::Unsafe, edits);
+            }
+        }
+        Built::Foreign(construction) => {
+            sink.report(construction, MESSAGE);
+        }
+        Built::Scaled | Built::Unknown => {}
+    }
+}
+
+/// An optimizer whose construction is not in the file: `self.optimizer`/`model.optimizer` come
+/// from `compile` (already wrapped); a bare name (a parameter, an import) is reported at the
+/// call unless the file passes that parameter a `LossScaleOptimizer` or something unknown.
+fn report_unresolved(ctx: &Context, apply: Node, receiver: Node, sink: &mut Sink) {
+    if receiver.kind() != "identifier" {
+        return;
+    }
+    let method = apply
+        .child_by_field_name("function")
+        .and_then(|f| f.child_by_field_name("attribute"))
+        .map_or("", |a| ctx.text(a));
+    let name = ctx.text(receiver);
+    if method != "apply_gradients" && !name.to_ascii_lowercase().contains("opt") {
+        return;
+    }
+    let passed = passed_arguments(ctx, apply, name);
+    let covered = passed.into_iter().any(|argument| {
+        let value = match argument.kind() {
+            "identifier" => assigned_value(ctx, ctx.text(argument), argument),
+            _ => Some(argument),
+        };
+        value.is_none_or(|v| matches!(classify(ctx, v), Built::Scaled | Built::Unknown))
+    });
+    if covered {
+        return;
+    }
+    sink.report(apply, MESSAGE);
+}
+
+/// When `name` is a parameter of the function around `node`, the arguments the file's calls of
+/// that function pass for it.
+fn passed_arguments<'t>(ctx: &Context, node: Node<'t>, name: &str) -> Vec<Node<'t>> {
+    let function = enclosing_scope(node);
+    if function.kind() != "function_definition" {
+        return Vec::new();
+    }
+    let (Some(function_name), Some(parameters)) = (
+        function.child_by_field_name("name"),
+        function.child_by_field_name("parameters"),
+    ) else {
+        return Vec::new();
+    };
+    let mut cursor = parameters.walk();
+    let index = parameters.named_children(&mut cursor).position(|p| {
+        let id = match p.kind() {
+            "identifier" => Some(p),
+            "default_parameter" | "typed_default_parameter" => p.child_by_field_name("name"),
+            "typed_parameter" => p.named_child(0),
+            _ => None,
+        };
+        id.is_some_and(|id| ctx.text(id) == name)
+    });
+    let Some(index) = index else {
+        return Vec::new();
+    };
+    let function_name = ctx.text(function_name);
+    descendants(root_of(node))
+        .filter(|n| {
+            n.kind() == "call"
+                && n.child_by_field_name("function")
+                    .is_some_and(|f| f.kind() == "identifier" && ctx.text(f) == function_name)
+        })
+        .filter_map(|c| call::argument(ctx.source, c, index, name))
+        .collect()
+}
+
+fn classify<'t>(ctx: &Context, value: Node<'t>) -> Built<'t> {
+    if value.kind() != "call" {
+        return Built::Unknown;
+    }
+    if let Some(symbol) = policy::keras_callee(ctx, value) {
+        if policy::is_loss_scale_optimizer(&symbol) {
+            return Built::Scaled;
+        }
+        if symbol.module() != "optimizers" {
+            return Built::Unknown;
+        }
+        if call::keyword(ctx.source, value, "loss_scale_factor").is_some() {
+            return Built::Scaled;
+        }
+        return Built::Plain(value, symbol);
+    }
+    let Some(callee) = value.child_by_field_name("function") else {
+        return Built::Unknown;
+    };
+    match policy::resolve(ctx, callee) {
+        Some(path) if path.to_ascii_lowercase().contains("optimizer") => Built::Foreign(value),
+        _ => Built::Unknown,
+    }
+}
+
+/// `with tf.GradientTape() as <name>:` statements of a scope, with the tape's name.
+fn tapes<'t>(ctx: &Context, scope: Node<'t>) -> Vec<(Node<'t>, String)> {
+    let mut out = Vec::new();
+    for node in scope_nodes(scope, false) {
+        if node.kind() != "with_item" {
+            continue;
+        }
+        let Some(value) = node.child_by_field_name("value") else {
+            continue;
+        };
+        let (expr, alias) = if value.kind() == "as_pattern" {
+            let alias = value
+                .child_by_field_name("alias")
+                .and_then(|a| a.named_child(0))
+                .map_or("", |a| ctx.text(a));
+            (value.named_child(0), alias)
+        } else {
+            (Some(value), "")
+        };
+        let is_tape = expr
+            .filter(|e| e.kind() == "call")
+            .and_then(|e| e.child_by_field_name("function"))
+            .and_then(|f| policy::resolve(ctx, f))
+            .is_some_and(|p| p.starts_with("tensorflow.") && p.ends_with(".GradientTape"));
+        let with_statement = node.parent().and_then(|clause| clause.parent());
+        if let (true, Some(statement)) = (is_tape, with_statement) {
+            out.push((statement, alias.to_string()));
+        }
+    }
+    out
+}
+
+/// Whether the step already scales its loss or unscales its gradients with this optimizer.
+fn scales_loss(ctx: &Context, scope: Node, optimizer: &str) -> bool {
+    scope_nodes(scope, false).into_iter().any(|n| {
+        n.kind() == "attribute"
+            && n.child_by_field_name("object")
+                .is_some_and(|o| ctx.text(o) == optimizer)
+            && n.child_by_field_name("attribute").is_some_and(|a| {
+                matches!(
+                    ctx.text(a),
+                    "scale_loss" | "get_scaled_loss" | "get_unscaled_gradients"
+                )
+            })
+    })
+}
+
+/// The fix: wrap the construction in `LossScaleOptimizer(...)` and scale the loss in every
+/// step that applies gradients with this optimizer. `None` when a step cannot be rewritten.
+fn wrap_and_scale(
+    ctx: &Context,
+    construction: Node,
+    symbol: &KerasSymbol,
+    optimizer: &str,
+) -> Option<(String, Vec<Edit>)> {
+    let flavor = if symbol.path.contains("legacy") {
+        KerasFlavor::Keras2
+    } else {
+        policy::keras_flavor(ctx, symbol.root)
+    };
+    let (import, bound) = match symbol.root {
+        KerasRoot::Keras => ("from keras import mixed_precision", "mixed_precision"),
+        KerasRoot::TfKeras => (
+            "from tensorflow.keras import mixed_precision",
+            "mixed_precision",
+        ),
+        KerasRoot::TfKerasLegacy => ("from tf_keras import mixed_precision", "mixed_precision"),
+    };
+    let path = format!(
+        "{}.mixed_precision.LossScaleOptimizer",
+        symbol.root.module()
+    );
+    let (lso, import_edit) = ctx.expr_or_import(&path, import, bound, "LossScaleOptimizer");
+    let mut edits = vec![
+        Edit::insert(construction.start_byte(), format!("{lso}(")),
+        Edit::insert(construction.end_byte(), ")"),
+    ];
+    edits.extend(import_edit);
+    let steps: Vec<Node> = descendants(root_of(construction))
+        .filter(|n| is_apply_on(ctx, *n, optimizer))
+        .filter(|n| assigned_value(ctx, optimizer, *n).is_some_and(|v| v.id() == construction.id()))
+        .collect();
+    if steps.is_empty() {
+        return None;
+    }
+    for apply in steps {
+        edits.extend(scale_step(ctx, apply, optimizer, flavor)?);
+    }
+    let title = match flavor {
+        KerasFlavor::Keras3 => {
+            format!("Wrap in `{lso}` and scale the loss with `{optimizer}.scale_loss`")
+        }
+        KerasFlavor::Keras2 => {
+            format!("Wrap in `{lso}` and use `get_scaled_loss`/`get_unscaled_gradients` (Keras 2)")
+        }
+    };
+    Some((title, edits))
+}
+
+fn is_apply_on(ctx: &Context, node: Node, optimizer: &str) -> bool {
+    if node.kind() != "call" {
+        return false;
+    }
+    let Some(function) = node.child_by_field_name("function") else {
+        return false;
+    };
+    function.kind() == "attribute"
+        && function
+            .child_by_field_name("attribute")
+            .is_some_and(|a| matches!(ctx.text(a), "apply_gradients" | "apply"))
+        && function
+            .child_by_field_name("object")
+            .is_some_and(|o| ctx.text(o) == optimizer)
+}
+
+/// Edits scaling the loss of one step:
+/// `loss = ...` in the tape's block gets `scaled_loss = opt.scale_loss(loss)` after it, and
+/// `tape.gradient(loss, ...)` differentiates `scaled_loss` (Keras 2: then unscales the gradients).
+fn scale_step(
+    ctx: &Context,
+    apply: Node,
+    optimizer: &str,
+    flavor: KerasFlavor,
+) -> Option<Vec<Edit>> {
+    let scope = enclosing_scope(apply);
+    let grads = gradients_argument(ctx, apply)?;
+    let grads_name = ctx.text(grads);
+    let gradient_call = assigned_value(ctx, grads_name, apply)?;
+    let assignment = gradient_call
+        .parent()
+        .filter(|p| p.kind() == "assignment")?;
+    let gradient_statement = assignment
+        .parent()
+        .filter(|p| p.kind() == "expression_statement")?;
+    let (tape, loss) = tape_gradient(ctx, gradient_call)?;
+    let loss_name = ctx.text(loss);
+    let with_statement = tapes(ctx, scope)
+        .into_iter()
+        .rev()
+        .find(|(w, alias)| *alias == tape && w.start_byte() < gradient_call.start_byte())
+        .map(|(w, _)| w)?;
+    let loss_statement = last_assignment_in_block(ctx, with_statement, loss_name)?;
+    if loss_statement.end_byte() > gradient_call.start_byte()
+        || !starts_line(ctx.source, loss_statement.start_byte())
+        || !starts_line(ctx.source, gradient_statement.start_byte())
+    {
+        return None;
+    }
+    let scaled_loss = format!("scaled_{loss_name}");
+    let scaled_grads = format!("scaled_{grads_name}");
+    if name_used(ctx, scope, &scaled_loss) || name_used(ctx, scope, &scaled_grads) {
+        return None;
+    }
+    let newline = if ctx.source.contains("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    let indent = call::line_indent(ctx.source, loss_statement.start_byte());
+    let scale = match flavor {
+        KerasFlavor::Keras3 => "scale_loss",
+        KerasFlavor::Keras2 => "get_scaled_loss",
+    };
+    let mut edits = vec![
+        Edit::insert(
+            line_end(ctx.source, loss_statement.end_byte()),
+            format!("{newline}{indent}{scaled_loss} = {optimizer}.{scale}({loss_name})"),
+        ),
+        Edit::replace(loss.byte_range(), scaled_loss.clone()),
+    ];
+    if flavor == KerasFlavor::Keras2 {
+        let target = assignment.child_by_field_name("left")?;
+        let indent = call::line_indent(ctx.source, gradient_statement.start_byte());
+        edits.push(Edit::replace(target.byte_range(), scaled_grads.clone()));
+        edits.push(Edit::insert(
+            line_end(ctx.source, gradient_statement.end_byte()),
+            format!(
+                "{newline}{indent}{grads_name} = {optimizer}.get_unscaled_gradients({scaled_grads})"
+            ),
+        ));
+    }
+    Some(edits)
+}
+
+/// `grads` in `apply_gradients(zip(grads, vars))` or `apply(grads, vars)`.
+fn gradients_argument<'t>(ctx: &Context, apply: Node<'t>) -> Option<Node<'t>> {
+    let first = call::argument(ctx.source, apply, 0, "grads_and_vars")
+        .or_else(|| call::keyword(ctx.source, apply, "grads"))?;
+    let grads = if first.kind() == "call" {
+        let function = first.child_by_field_name("function")?;
+        if ctx.text(function) != "zip" {
+            return None;
+        }
+        call::positional(first, 0)?
+    } else {
+        first
+    };
+    (grads.kind() == "identifier").then_some(grads)
+}
+
+/// `tape.gradient(loss, ...)`: the tape's name and the loss identifier.
+fn tape_gradient<'t>(ctx: &Context, gradient_call: Node<'t>) -> Option<(String, Node<'t>)> {
+    if gradient_call.kind() != "call" {
+        return None;
+    }
+    let function = gradient_call.child_by_field_name("function")?;
+    let method = function.child_by_field_name("attribute")?;
+    let tape = function.child_by_field_name("object")?;
+    if ctx.text(method) != "gradient" || tape.kind() != "identifier" {
+        return None;
+    }
+    let loss = call::argument(ctx.source, gradient_call, 0, "target")?;
+    (loss.kind() == "identifier").then_some((ctx.text(tape).to_string(), loss))
+}
+
+/// The last statement directly in a `with` block that assigns `name` (`=` or `+=`).
+fn last_assignment_in_block<'t>(
+    ctx: &Context,
+    with_statement: Node<'t>,
+    name: &str,
+) -> Option<Node<'t>> {
+    let body = with_statement.child_by_field_name("body")?;
+    let mut cursor = body.walk();
+    body.named_children(&mut cursor)
+        .filter(|statement| {
+            statement.kind() == "expression_statement"
+                && statement.named_child(0).is_some_and(|a| {
+                    matches!(a.kind(), "assignment" | "augmented_assignment")
+                        && a.child_by_field_name("left")
+                            .is_some_and(|l| ctx.text(l) == name)
+                })
+        })
+        .last()
+}
+
+fn name_used(ctx: &Context, scope: Node, name: &str) -> bool {
+    scope_nodes(scope, false)
+        .into_iter()
+        .any(|n| n.kind() == "identifier" && ctx.text(n) == name)
+}
+
+/// Whether only whitespace precedes `offset` on its line.
+fn starts_line(source: &str, offset: usize) -> bool {
+    let line_start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
+    source[line_start..offset].trim().is_empty()
+}
+
+/// Where the line holding `offset` ends (before its `\r\n`/`\n`), after any trailing comment.
+fn line_end(source: &str, offset: usize) -> usize {
+    let end = source[offset..]
+        .find('\n')
+        .map_or(source.len(), |i| offset + i);
+    if end > 0 && source.as_bytes()[end - 1] == b'\r' {
+        end - 1
+    } else {
+        end
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::fix::fix_source;
+    use crate::settings::Settings;
+
+    fn fixed(src: &str) -> String {
+        let settings = Settings::from_layers(&[serde_json::json!({"select": ["KRS502"]})]).0;
+        fix_source(src, &settings, true).text
+    }
+
+    #[test]
+    fn keras3_loop_scales_inside_the_tape() {
+        let src = "import keras\nimport tensorflow as tf\n\nkeras.mixed_precision.set_global_policy(\"mixed_float16\")\nopt = keras.optimizers.SGD(0.1)\n\n\ndef step(model, x, y):\n    with tf.GradientTape() as tape:\n        loss = model.compute_loss(x, y, model(x))  # loss\n    grads = tape.gradient(loss, model.trainable_variables)\n    opt.apply(grads, model.trainable_variables)\n";
+        let expected = "import keras\nimport tensorflow as tf\n\nkeras.mixed_precision.set_global_policy(\"mixed_float16\")\nopt = keras.mixed_precision.LossScaleOptimizer(keras.optimizers.SGD(0.1))\n\n\ndef step(model, x, y):\n    with tf.GradientTape() as tape:\n        loss = model.compute_loss(x, y, model(x))  # loss\n        scaled_loss = opt.scale_loss(loss)\n    grads = tape.gradient(scaled_loss, model.trainable_variables)\n    opt.apply(grads, model.trainable_variables)\n";
+        assert_eq!(fixed(src), expected);
+    }
+
+    #[test]
+    fn keras2_loop_unscales_the_gradients() {
+        let src = "import tensorflow as tf\nimport tf_keras\n\ntf_keras.mixed_precision.set_global_policy('mixed_float16')\noptimizer = tf_keras.optimizers.Adam()\n\n\n@tf.function\ndef train_step(x, y):\n    with tf.GradientTape() as tape:\n        loss = loss_fn(y, model(x, training=True))\n    gradients = tape.gradient(loss, model.trainable_variables)\n    optimizer.apply_gradients(zip(gradients, model.trainable_variables))\n";
+        let expected = "import tensorflow as tf\nimport tf_keras\n\ntf_keras.mixed_precision.set_global_policy('mixed_float16')\noptimizer = tf_keras.mixed_precision.LossScaleOptimizer(tf_keras.optimizers.Adam())\n\n\n@tf.function\ndef train_step(x, y):\n    with tf.GradientTape() as tape:\n        loss = loss_fn(y, model(x, training=True))\n        scaled_loss = optimizer.get_scaled_loss(loss)\n    scaled_gradients = tape.gradient(scaled_loss, model.trainable_variables)\n    gradients = optimizer.get_unscaled_gradients(scaled_gradients)\n    optimizer.apply_gradients(zip(gradients, model.trainable_variables))\n";
+        assert_eq!(fixed(src), expected);
+    }
+
+    #[test]
+    fn crlf_sources_keep_their_line_endings() {
+        let src = "import keras\r\nimport tensorflow as tf\r\nkeras.config.set_dtype_policy('mixed_float16')\r\nopt = keras.optimizers.Adam()\r\nwith tf.GradientTape() as tape:\r\n    loss = f()\r\ngrads = tape.gradient(loss, w)\r\nopt.apply_gradients(zip(grads, w))\r\n";
+        let out = fixed(src);
+        assert!(
+            out.contains("    loss = f()\r\n    scaled_loss = opt.scale_loss(loss)\r\n"),
+            "{out}"
+        );
+        assert!(!out.replace("\r\n", "").contains('\n'), "{out}");
+    }
+}

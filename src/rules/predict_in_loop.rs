@@ -1,0 +1,995 @@
+//! KRS402 predict-in-loop: `model.predict(...)` is called once per iteration of a loop.
+//!
+//! ## What it does
+//! Flags `model.predict(...)` inside the body of a `for` or `while` loop, or inside a
+//! comprehension (its element, its conditions or an inner `for`), when the loop feeds it a
+//! different input each iteration and `model` is known to be a Keras model.
+//!
+//! "A different input each iteration": the arguments use a name the loop binds (its target, or
+//! an assignment or mutation in its body), e.g. `for frame in frames: model.predict(frame)`.
+//! Predicting the same validation set once per epoch is not reported, nor is a loop that
+//! re-creates the model before predicting (k-fold, hyper-parameter sweeps): those call
+//! `predict` once per model on a whole dataset, which is what it is for.
+//!
+//! The receiver counts as a Keras model only with evidence from this file, because other
+//! libraries' models (scikit-learn, XGBoost, ...) also have `predict` and often sit in the same
+//! scripts:
+//! - it is assigned from `Model(...)`/`Sequential(...)`, `models.load_model`/`saving.load_model`,
+//!   `model_from_json`, `clone_model`, a `keras.applications` constructor (`ResNet50(...)`), a
+//!   KerasHub/KerasNLP/KerasCV `models.*.from_preset(...)`, a class of this file that subclasses
+//!   a Keras `Model`, or a function of this file whose returns are all such values;
+//! - or it is compiled in the same scope (`model.compile(optimizer=..., loss=...)`), or its
+//!   `trainable_variables`/`trainable_weights` are used there (a custom training loop);
+//! - or it is a parameter annotated `keras.Model`/`Sequential`;
+//! - or it is `self.model` in a Keras `Callback` subclass, or `self` in a Keras `Model`
+//!   subclass, or `self.<attr>` assigned such a value in the class.
+//!
+//! Every assignment of the name in its scope must be such evidence (a name that is also bound by
+//! a `for` target, a tuple assignment or an unknown call is not reported), unless it is compiled
+//! or trained there. A `predict` in a function that a loop calls is not followed.
+//!
+//! ## Why is this bad?
+//! The Keras `Model.predict` docstring: "Computation is done in batches. This method is designed
+//! for batch processing of large numbers of inputs. It is not intended for use inside of loops
+//! that iterate over your data and process small numbers of inputs at a time. For small numbers
+//! of inputs that fit in one batch, directly use `__call__()` for faster execution, e.g.,
+//! `model(x)`, or `model(x, training=False)` if you have layers such as `BatchNormalization` that
+//! behave differently during inference." (`keras/src/trainers/trainer.py`). Each `predict` call
+//! builds an epoch iterator over a new data adapter and a callback list before computing
+//! anything (verified in `keras/src/backend/tensorflow/trainer.py`), so calling it per sample or
+//! per small batch spends much of the time on that set-up. (Not measured by the bundled
+//! benchmarks.)
+//!
+//! ## Example
+//! ```python
+//! for frame in frames:
+//!     scores = model.predict(frame[None, ...])
+//! ```
+//!
+//! ## Use instead
+//! ```python
+//! for frame in frames:
+//!     scores = model(frame[None, ...], training=False)
+//! ```
+//! Or one `model.predict(all_frames)` outside the loop when all inputs are known up front.
+//!
+//! ## Fix safety
+//! Unsafe: `model(x, training=False)` returns a tensor where `predict` returned a NumPy array
+//! (code using NumPy methods on the result may need `.numpy()`), and runs `x` as one batch. The
+//! fix is only offered for `predict(x)` and `predict(x, verbose=...)` when `x` is not a dataset
+//! or generator.
+
+use std::collections::{HashMap, HashSet};
+
+use tree_sitter::Node;
+
+use crate::analysis::dataflow::ConsumerKind;
+use crate::analysis::imports::KerasSymbol;
+use crate::analysis::{Context, RuleMatch, Sink, call};
+use crate::finding::{Edit, FixSafety, Severity};
+use crate::rules::RuleDef;
+
+pub const RULE: RuleDef = RuleDef {
+    code: "KRS402",
+    name: "predict-in-loop",
+    severity: Severity::Warning,
+    fix: Some(FixSafety::Unsafe),
+    options: &[],
+    query: include_str!("../../queries/python/predict-in-loop.scm"),
+    module: "predict_in_loop",
+    scenario: None,
+    check,
+};
+
+/// How many assignments/returns deep the model evidence is followed.
+const MAX_DEPTH: usize = 4;
+/// Calls nested deeper than this in the tree are not analysed.
+const MAX_NESTING: usize = 400;
+/// Nodes visited at most by one scan (of a scope, a loop body, a target).
+const MAX_SCAN: usize = 500_000;
+
+fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
+    let Some(module) = m.get("module") else {
+        return;
+    };
+    if !ctx.source.contains("predict") {
+        return;
+    }
+    let mut file = FileAnalysis::new(ctx, module);
+    for site in std::mem::take(&mut file.sites) {
+        file.check_site(&site, sink);
+    }
+}
+
+/// A `<receiver>.predict(...)` call with its ancestors (innermost first, up to its scope).
+struct Site<'t> {
+    call: Node<'t>,
+    receiver: Node<'t>,
+    ancestors: Vec<Node<'t>>,
+}
+
+/// A binding of a name (or `self.<attr>`) found in a scope.
+#[derive(Clone, Copy)]
+enum Binding<'t> {
+    /// `name = value` (or `name := value`), with the scope chain the value is evaluated in.
+    Value(Node<'t>, usize),
+    /// A parameter annotated with a Keras model class.
+    ModelParameter,
+    /// Anything else: `for` targets, tuple targets, plain parameters, imports, ...
+    Unknown,
+}
+
+/// What one scope says about one name: its bindings, and whether it is used like a Keras model.
+#[derive(Clone, Default)]
+struct NameFacts<'t> {
+    bindings: Vec<Binding<'t>>,
+    keras_usage: bool,
+}
+
+/// Per-file state: the `predict` sites, the definitions, and memoised answers.
+struct FileAnalysis<'c, 'a, 't> {
+    ctx: &'c Context<'a>,
+    sites: Vec<Site<'t>>,
+    /// Function and class definitions by name (the last one in the file wins).
+    functions: HashMap<&'a str, Node<'t>>,
+    classes: HashMap<&'a str, Node<'t>>,
+    /// Scope chains (innermost first: functions, lambdas, classes, the module), interned.
+    chains: Vec<Vec<Node<'t>>>,
+    /// The chain of each definition's own scope (starting with the definition), by node id.
+    definition_chain: HashMap<usize, usize>,
+    /// Bindings of every name per function/lambda/module scope, by scope node id.
+    scope_facts: HashMap<usize, Facts<'a, 't>>,
+    /// Assignments to every `self.<attr>` per class, by class node id.
+    attribute_facts: HashMap<usize, Facts<'a, 't>>,
+    function_returns_model: HashMap<(usize, usize), bool>,
+    models: HashMap<(usize, &'a str, usize), bool>,
+    loop_bindings: HashMap<usize, HashSet<&'a str>>,
+}
+
+/// What a scope says about each name.
+type Facts<'a, 't> = HashMap<&'a str, NameFacts<'t>>;
+
+fn is_scope(kind: &str) -> bool {
+    matches!(
+        kind,
+        "function_definition" | "lambda" | "class_definition" | "module"
+    )
+}
+
+fn is_comprehension(kind: &str) -> bool {
+    matches!(
+        kind,
+        "list_comprehension"
+            | "set_comprehension"
+            | "dictionary_comprehension"
+            | "generator_expression"
+    )
+}
+
+impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
+    /// Walks the module once: `predict` sites, definitions and their scope chains.
+    fn new(ctx: &'c Context<'a>, module: Node<'t>) -> Self {
+        let mut file = FileAnalysis {
+            ctx,
+            sites: Vec::new(),
+            functions: HashMap::new(),
+            classes: HashMap::new(),
+            chains: vec![vec![module]],
+            definition_chain: HashMap::new(),
+            scope_facts: HashMap::new(),
+            attribute_facts: HashMap::new(),
+            function_returns_model: HashMap::new(),
+            models: HashMap::new(),
+            loop_bindings: HashMap::new(),
+        };
+        file.definition_chain.insert(module.id(), 0);
+        // (node, depth, chain of the scope the node is in)
+        let mut stack = vec![(module, 0usize, 0usize)];
+        let mut path: Vec<Node<'t>> = Vec::new();
+        while let Some((node, depth, chain)) = stack.pop() {
+            path.truncate(depth);
+            path.push(node);
+            let mut inner_chain = chain;
+            if node.kind() != "module" && is_scope(node.kind()) {
+                let mut scopes = vec![node];
+                scopes.extend(file.chains[chain].iter().copied());
+                file.chains.push(scopes);
+                inner_chain = file.chains.len() - 1;
+                file.definition_chain.insert(node.id(), inner_chain);
+                file.record_definition(node);
+            }
+            if let Some(receiver) = file.predict_receiver(node)
+                && depth < MAX_NESTING
+            {
+                // Ancestors up to the innermost scope (inclusive): loops end there.
+                let mut ancestors = Vec::new();
+                for &ancestor in path.iter().rev().skip(1) {
+                    ancestors.push(ancestor);
+                    if is_scope(ancestor.kind()) {
+                        break;
+                    }
+                }
+                file.sites.push(Site {
+                    call: node,
+                    receiver,
+                    ancestors,
+                });
+            }
+            if depth >= MAX_NESTING {
+                continue;
+            }
+            let mut cursor = node.walk();
+            let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+            for child in children.into_iter().rev() {
+                stack.push((child, depth + 1, inner_chain));
+            }
+        }
+        file.sites.sort_by_key(|s| s.call.start_byte());
+        file
+    }
+
+    fn text(&self, node: Node) -> &'a str {
+        self.ctx.text(node)
+    }
+
+    fn record_definition(&mut self, node: Node<'t>) {
+        let Some(name) = node.child_by_field_name("name") else {
+            return;
+        };
+        let name = self.text(name);
+        let map = match node.kind() {
+            "function_definition" => &mut self.functions,
+            "class_definition" => &mut self.classes,
+            _ => return,
+        };
+        let later = map
+            .get(name)
+            .is_none_or(|previous| previous.start_byte() < node.start_byte());
+        if later {
+            map.insert(name, node);
+        }
+    }
+
+    /// `receiver` of `receiver.predict(...)`.
+    fn predict_receiver(&self, node: Node<'t>) -> Option<Node<'t>> {
+        if node.kind() != "call" {
+            return None;
+        }
+        let function = node.child_by_field_name("function")?;
+        if function.kind() != "attribute" {
+            return None;
+        }
+        let method = function.child_by_field_name("attribute")?;
+        if self.text(method) != "predict" {
+            return None;
+        }
+        function.child_by_field_name("object")
+    }
+
+    fn check_site(&mut self, site: &Site<'t>, sink: &mut Sink) {
+        let Some(loop_kind) = self.varying_loop(site) else {
+            return;
+        };
+        // A comprehension variable (`[m.predict(x) for m in models]`) is not a known model.
+        let receiver_root = root_name(self.ctx, site.receiver);
+        let comprehension_bound = site.ancestors.iter().any(|a| {
+            is_comprehension(a.kind()) && comprehension_binds(self.ctx, *a, receiver_root)
+        });
+        if comprehension_bound {
+            return;
+        }
+        let Some(&chain) = site
+            .ancestors
+            .iter()
+            .find(|a| is_scope(a.kind()))
+            .and_then(|scope| self.definition_chain.get(&scope.id()))
+        else {
+            return;
+        };
+        if !self.is_keras_model(site.receiver, chain, 0) {
+            return;
+        }
+        let receiver_text = self.text(site.receiver);
+        let finding = sink.report(
+            site.call,
+            format!(
+                "`{receiver_text}.predict()` inside a {loop_kind}: `predict` is \"not intended \
+                 for use inside of loops\" and sets up a whole prediction loop per call; call \
+                 `{receiver_text}(x, training=False)` for small inputs"
+            ),
+        );
+        if let Some(edits) = direct_call_edits(self.ctx, site.call, site.receiver) {
+            finding.with_fix(
+                format!(
+                    "Call the model directly (`{receiver_text}(x, training=False)`, returns a \
+                     tensor)"
+                ),
+                FixSafety::Unsafe,
+                edits,
+            );
+        }
+    }
+
+    /// The innermost loop (in the same function) that calls `predict` on a different input at
+    /// each iteration with the same model: the arguments use a name the loop (re)binds (its
+    /// target, or an assignment in its body) and the receiver is not re-created in that loop.
+    fn varying_loop(&mut self, site: &Site<'t>) -> Option<&'static str> {
+        let args = site.call.child_by_field_name("arguments")?;
+        let used = used_names(self.ctx, args);
+        let receiver = self.text(site.receiver);
+        let mut child = site.call;
+        for &parent in &site.ancestors {
+            let kind = match parent.kind() {
+                kind if is_scope(kind) => return None,
+                "for_statement" if is_field(parent, "body", child) => "`for` loop",
+                "while_statement" if is_field(parent, "body", child) => "`while` loop",
+                kind if is_comprehension(kind) => {
+                    // The first `for ... in <iterable>` is evaluated once; all else per element.
+                    let mut cursor = parent.walk();
+                    let first = parent
+                        .named_children(&mut cursor)
+                        .find(|c| c.kind() == "for_in_clause");
+                    if first.is_some_and(|c| c.id() == child.id()) {
+                        child = parent;
+                        continue;
+                    }
+                    "comprehension"
+                }
+                _ => {
+                    child = parent;
+                    continue;
+                }
+            };
+            let bound = self.loop_bindings(parent);
+            if used.iter().any(|u| bound.contains(u)) {
+                // A model re-created per iteration (k-fold, sweeps) predicts once per model.
+                return (!bound.contains(&receiver)).then_some(kind);
+            }
+            child = parent;
+        }
+        None
+    }
+
+    /// Names a loop binds per iteration: its targets and everything assigned in its body.
+    fn loop_bindings(&mut self, loop_node: Node<'t>) -> &HashSet<&'a str> {
+        let ctx = self.ctx;
+        self.loop_bindings.entry(loop_node.id()).or_insert_with(|| {
+            let mut bound = Vec::new();
+            if is_comprehension(loop_node.kind()) {
+                let mut cursor = loop_node.walk();
+                for clause in loop_node.named_children(&mut cursor) {
+                    if clause.kind() == "for_in_clause"
+                        && let Some(left) = clause.child_by_field_name("left")
+                    {
+                        target_names(ctx, left, &mut bound);
+                    }
+                }
+            } else {
+                if let Some(left) = loop_node.child_by_field_name("left") {
+                    target_names(ctx, left, &mut bound);
+                }
+                if let Some(body) = loop_node.child_by_field_name("body") {
+                    assigned_names(ctx, body, &mut bound);
+                }
+            }
+            bound.into_iter().collect()
+        })
+    }
+
+    /// Whether `expr`, evaluated in scope chain `chain`, is known to be a Keras model.
+    fn is_keras_model(&mut self, expr: Node<'t>, chain: usize, depth: usize) -> bool {
+        if depth > MAX_DEPTH {
+            return false;
+        }
+        match expr.kind() {
+            "parenthesized_expression" => expr
+                .named_child(0)
+                .is_some_and(|inner| self.is_keras_model(inner, chain, depth + 1)),
+            "call" => self.is_model_construction(expr, depth),
+            "identifier" if self.text(expr) == "self" => self
+                .enclosing_class(chain)
+                .is_some_and(|class| self.class_is_keras_model(class, depth)),
+            "identifier" => self.name_is_model(self.text(expr), chain, depth),
+            "attribute" => self.self_attribute_is_model(expr, chain, depth),
+            _ => false,
+        }
+    }
+
+    /// `Model(...)`, `load_model(...)`, `ResNet50(...)`, `LocalModel(...)`, `build_model()`, ...
+    fn is_model_construction(&mut self, call_node: Node<'t>, depth: usize) -> bool {
+        let Some(callee) = call_node.child_by_field_name("function") else {
+            return false;
+        };
+        if let Some(symbol) = self.ctx.keras(callee) {
+            return is_model_factory(&symbol);
+        }
+        if let Some(path) = self.ctx.resolve(callee) {
+            let hub = ["keras_hub.", "keras_nlp.", "keras_cv."]
+                .iter()
+                .any(|p| path.starts_with(p));
+            return hub && path.contains(".models.") && path.ends_with(".from_preset");
+        }
+        if callee.kind() != "identifier" {
+            return false;
+        }
+        let name = self.text(callee);
+        if let Some(&class) = self.classes.get(name) {
+            return self.class_is_keras_model(class, depth + 1);
+        }
+        let Some(&function) = self.functions.get(name) else {
+            return false;
+        };
+        let (Some(body), Some(&chain)) = (
+            function.child_by_field_name("body"),
+            self.definition_chain.get(&function.id()),
+        ) else {
+            return false;
+        };
+        let key = (function.id(), depth);
+        if let Some(&known) = self.function_returns_model.get(&key) {
+            return known;
+        }
+        // Provisional answer while evaluating (breaks recursion).
+        self.function_returns_model.insert(key, false);
+        let mut returns = Vec::new();
+        scan_scope(body, |node| {
+            if node.kind() == "return_statement" {
+                returns.push(node);
+            }
+        });
+        let answer = !returns.is_empty()
+            && returns.into_iter().all(|ret| {
+                ret.named_child(0)
+                    .is_some_and(|value| self.is_keras_model(value, chain, depth + 1))
+            });
+        self.function_returns_model.insert(key, answer);
+        answer
+    }
+
+    /// Whether a class of this file subclasses a Keras model (directly or through local classes).
+    fn class_is_keras_model(&mut self, class: Node<'t>, depth: usize) -> bool {
+        base_classes(class).into_iter().any(|base| {
+            if let Some(symbol) = self.ctx.keras(base) {
+                return is_model_class(&symbol);
+            }
+            if depth >= MAX_DEPTH || base.kind() != "identifier" {
+                return false;
+            }
+            self.classes
+                .get(self.text(base))
+                .copied()
+                .is_some_and(|parent| self.class_is_keras_model(parent, depth + 1))
+        })
+    }
+
+    /// The class whose method the chain is in.
+    fn enclosing_class(&self, chain: usize) -> Option<Node<'t>> {
+        self.chains[chain]
+            .iter()
+            .find(|s| s.kind() == "class_definition")
+            .copied()
+    }
+
+    /// Whether the local or global `name` only ever holds Keras models, seen from `chain`.
+    fn name_is_model(&mut self, name: &'a str, chain: usize, depth: usize) -> bool {
+        // Python resolves names through functions and the module, never through class bodies.
+        let scopes: Vec<Node<'t>> = self.chains[chain]
+            .iter()
+            .filter(|s| s.kind() != "class_definition")
+            .copied()
+            .collect();
+        for scope in scopes {
+            let facts = self.facts_in_scope(scope).get(name).cloned();
+            let Some(facts) = facts.or_else(|| (scope.kind() == "module").then(NameFacts::default))
+            else {
+                continue;
+            };
+            let key = (scope.id(), name, depth);
+            if let Some(&known) = self.models.get(&key) {
+                return known;
+            }
+            // Provisional answer while evaluating (breaks `a = b; b = a` cycles).
+            self.models.insert(key, false);
+            let answer = facts.keras_usage || self.all_models(&facts.bindings, depth);
+            self.models.insert(key, answer);
+            return answer;
+        }
+        false
+    }
+
+    /// Bindings of every name in one function, lambda or module scope (computed once).
+    fn facts_in_scope(&mut self, scope: Node<'t>) -> &Facts<'a, 't> {
+        let ctx = self.ctx;
+        let chain = self.definition_chain.get(&scope.id()).copied().unwrap_or(0);
+        self.scope_facts
+            .entry(scope.id())
+            .or_insert_with(|| collect_scope_facts(ctx, scope, chain))
+    }
+
+    /// `self.<attr>` in a class: the Keras callback's `self.model`, or attributes assigned
+    /// models in the class's methods.
+    fn self_attribute_is_model(&mut self, attr: Node<'t>, chain: usize, depth: usize) -> bool {
+        let (Some(object), Some(name)) = (
+            attr.child_by_field_name("object"),
+            attr.child_by_field_name("attribute"),
+        ) else {
+            return false;
+        };
+        if object.kind() != "identifier" || self.text(object) != "self" {
+            return false;
+        }
+        let Some(class) = self.enclosing_class(chain) else {
+            return false;
+        };
+        let name = self.text(name);
+        if name == "model" && class_is_keras_callback(self.ctx, class) {
+            return true;
+        }
+        let key = (class.id(), name, depth);
+        if let Some(&known) = self.models.get(&key) {
+            return known;
+        }
+        self.models.insert(key, false);
+        let facts = self.facts_in_class(class).get(name).cloned();
+        let answer =
+            facts.is_some_and(|facts| facts.keras_usage || self.all_models(&facts.bindings, depth));
+        self.models.insert(key, answer);
+        answer
+    }
+
+    /// Assignments to every `self.<attr>` in the methods of `class` (computed once).
+    fn facts_in_class(&mut self, class: Node<'t>) -> &Facts<'a, 't> {
+        let ctx = self.ctx;
+        let chains = &self.definition_chain;
+        self.attribute_facts
+            .entry(class.id())
+            .or_insert_with(|| collect_class_facts(ctx, class, chains))
+    }
+
+    fn all_models(&mut self, bindings: &[Binding<'t>], depth: usize) -> bool {
+        !bindings.is_empty()
+            && bindings.iter().all(|b| match *b {
+                Binding::Value(value, chain) => self.is_keras_model(value, chain, depth + 1),
+                Binding::ModelParameter => true,
+                Binding::Unknown => false,
+            })
+    }
+}
+
+/// The root identifier of `a` or `a.b.c` (`""` for anything else).
+fn root_name<'a>(ctx: &Context<'a>, expr: Node) -> &'a str {
+    let mut node = expr;
+    for _ in 0..MAX_NESTING {
+        match node.kind() {
+            "identifier" => return ctx.text(node),
+            "attribute" => match node.child_by_field_name("object") {
+                Some(object) => node = object,
+                None => return "",
+            },
+            _ => return "",
+        }
+    }
+    ""
+}
+
+fn comprehension_binds(ctx: &Context, comprehension: Node, name: &str) -> bool {
+    let mut cursor = comprehension.walk();
+    comprehension
+        .named_children(&mut cursor)
+        .filter(|c| c.kind() == "for_in_clause")
+        .filter_map(|c| c.child_by_field_name("left"))
+        .any(|left| bound_identifiers(ctx, left).contains(&name))
+}
+
+fn is_field(parent: Node, field: &str, child: Node) -> bool {
+    parent
+        .child_by_field_name(field)
+        .is_some_and(|f| f.id() == child.id())
+}
+
+/// Names and `a.b` chains an expression reads (not attribute or keyword names on their own).
+fn used_names<'a>(ctx: &Context<'a>, expr: Node) -> Vec<&'a str> {
+    let mut names = Vec::new();
+    let mut stack = vec![expr];
+    let mut visited = 0;
+    while let Some(node) = stack.pop() {
+        visited += 1;
+        if visited > MAX_SCAN {
+            break;
+        }
+        match node.kind() {
+            "identifier" => names.push(ctx.text(node)),
+            "attribute" => {
+                names.push(ctx.text(node));
+                stack.extend(node.child_by_field_name("object"));
+            }
+            "keyword_argument" => stack.extend(node.child_by_field_name("value")),
+            _ => {
+                let mut cursor = node.walk();
+                stack.extend(node.named_children(&mut cursor));
+            }
+        }
+    }
+    names
+}
+
+/// Names (and `self.x` chains) bound or mutated by an assignment target.
+fn target_names<'a>(ctx: &Context<'a>, target: Node, out: &mut Vec<&'a str>) {
+    let mut stack = vec![target];
+    let mut visited = 0;
+    while let Some(node) = stack.pop() {
+        visited += 1;
+        if visited > MAX_SCAN {
+            break;
+        }
+        match node.kind() {
+            "identifier" => out.push(ctx.text(node)),
+            "attribute" => {
+                out.push(ctx.text(node));
+                stack.extend(node.child_by_field_name("object"));
+            }
+            // `x[i] = v` mutates `x`.
+            "subscript" => stack.extend(node.child_by_field_name("value")),
+            _ => {
+                let mut cursor = node.walk();
+                stack.extend(node.named_children(&mut cursor));
+            }
+        }
+    }
+}
+
+/// Everything assigned inside a loop body (not inside nested functions).
+fn assigned_names<'a>(ctx: &Context<'a>, body: Node, out: &mut Vec<&'a str>) {
+    scan_scope(body, |node| {
+        let target = match node.kind() {
+            "assignment" | "augmented_assignment" | "for_statement" | "for_in_clause" => {
+                node.child_by_field_name("left")
+            }
+            "named_expression" => node.child_by_field_name("name"),
+            "as_pattern" => node.child_by_field_name("alias"),
+            _ => None,
+        };
+        if let Some(target) = target {
+            target_names(ctx, target, out);
+        }
+    });
+}
+
+/// Edits turning `model.predict(x)` / `model.predict(x=x, verbose=0)` into
+/// `model(x, training=False)`, keeping the argument layout (and comments); `None` for other
+/// arguments (`batch_size`, `steps`, `callbacks`, splats) and for dataset or generator inputs.
+fn direct_call_edits(ctx: &Context, call_node: Node, receiver: Node) -> Option<Vec<Edit>> {
+    let args = call_node.child_by_field_name("arguments")?;
+    let mut cursor = args.walk();
+    let mut x = None;
+    let mut verbose = None;
+    for arg in args.named_children(&mut cursor) {
+        match arg.kind() {
+            "comment" => {}
+            "keyword_argument" => match ctx.text(arg.child_by_field_name("name")?) {
+                "verbose" if verbose.is_none() => verbose = Some(arg),
+                "x" if x.is_none() => x = Some(arg),
+                _ => return None,
+            },
+            "list_splat" | "dictionary_splat" => return None,
+            _ if x.is_none() => x = Some(arg),
+            _ => return None,
+        }
+    }
+    let x = x?;
+    // A dataset or generator cannot be passed to `__call__`.
+    let batches_itself = ctx
+        .dataflow()
+        .consumers()
+        .iter()
+        .any(|c| c.node.id() == call_node.id() && c.kind == ConsumerKind::Predict);
+    if batches_itself {
+        return None;
+    }
+    // `model.predict(` -> `model(`.
+    let mut edits = vec![Edit::delete(receiver.end_byte()..args.start_byte())];
+    if x.kind() == "keyword_argument" {
+        let value = x.child_by_field_name("value")?;
+        edits.push(Edit::replace(x.byte_range(), ctx.text(value)));
+    }
+    match verbose {
+        Some(verbose) => edits.push(Edit::replace(verbose.byte_range(), "training=False")),
+        None => edits.push(call::append_argument(
+            ctx.source,
+            call_node,
+            "training=False",
+        )?),
+    }
+    Some(edits)
+}
+
+/// Keras callables that return a model.
+fn is_model_factory(symbol: &KerasSymbol) -> bool {
+    let name = symbol.name();
+    let module = symbol.module();
+    if is_model_class(symbol) {
+        return true;
+    }
+    let loader = matches!(
+        name,
+        "load_model" | "model_from_json" | "model_from_yaml" | "model_from_config" | "clone_model"
+    );
+    if loader && matches!(module, "models" | "saving") {
+        return true;
+    }
+    // `applications.ResNet50(...)`, not `applications.resnet50.preprocess_input(...)`.
+    module == "applications" && name.starts_with(|c: char| c.is_ascii_uppercase())
+}
+
+/// `Model`, `Sequential` or `Functional` of any Keras spelling.
+fn is_model_class(symbol: &KerasSymbol) -> bool {
+    matches!(symbol.name(), "Model" | "Sequential" | "Functional")
+        && (symbol.path == symbol.name() || matches!(symbol.module(), "models" | "engine"))
+}
+
+/// Whether a class of this file subclasses a Keras callback (where `self.model` is the model).
+fn class_is_keras_callback(ctx: &Context, class: Node) -> bool {
+    base_classes(class)
+        .into_iter()
+        .any(|base| ctx.keras(base).is_some_and(|s| s.module() == "callbacks"))
+}
+
+fn base_classes(class: Node) -> Vec<Node> {
+    let Some(bases) = class.child_by_field_name("superclasses") else {
+        return Vec::new();
+    };
+    let mut cursor = bases.walk();
+    bases
+        .named_children(&mut cursor)
+        .filter(|b| b.kind() != "keyword_argument")
+        .collect()
+}
+
+/// `a = b = value` -> `value`.
+fn final_value(mut value: Node) -> Node {
+    for _ in 0..MAX_NESTING {
+        if value.kind() != "assignment" {
+            break;
+        }
+        match value.child_by_field_name("right") {
+            Some(right) => value = right,
+            None => break,
+        }
+    }
+    value
+}
+
+/// Bindings of every name in a function, lambda or module scope: parameters, assignments,
+/// other binders (as unknown values), and Keras-only usage.
+fn collect_scope_facts<'a, 't>(ctx: &Context<'a>, scope: Node<'t>, chain: usize) -> Facts<'a, 't> {
+    let mut facts: Facts<'a, 't> = HashMap::new();
+    if let Some(params) = scope
+        .child_by_field_name("parameters")
+        .filter(|_| scope.kind() != "module")
+    {
+        let mut cursor = params.walk();
+        for param in params.named_children(&mut cursor) {
+            let annotation = match param.kind() {
+                "typed_parameter" | "typed_default_parameter" => param.child_by_field_name("type"),
+                _ => None,
+            };
+            let annotated_model = annotation
+                .and_then(|t| t.named_child(0))
+                .and_then(|t| ctx.keras(t))
+                .is_some_and(|s| is_model_class(&s));
+            // The default value is not a binding target.
+            let target = param.child_by_field_name("name").unwrap_or(param);
+            let target = if param.kind() == "typed_parameter" {
+                param.named_child(0).unwrap_or(param)
+            } else {
+                target
+            };
+            for name in bound_identifiers(ctx, target) {
+                let binding = if annotated_model {
+                    Binding::ModelParameter
+                } else {
+                    Binding::Unknown
+                };
+                facts.entry(name).or_default().bindings.push(binding);
+            }
+        }
+    }
+    let body = scope.child_by_field_name("body").unwrap_or(scope);
+    scan_scope(body, |node| {
+        if let Some(receiver) = keras_usage_receiver(ctx, node)
+            && receiver.kind() == "identifier"
+        {
+            facts.entry(ctx.text(receiver)).or_default().keras_usage = true;
+        }
+        let mut push = |name: &'a str, binding: Binding<'t>| {
+            facts.entry(name).or_default().bindings.push(binding);
+        };
+        match node.kind() {
+            "assignment" => {
+                let Some(left) = node.child_by_field_name("left") else {
+                    return;
+                };
+                if left.kind() == "identifier" {
+                    // `x: T` alone binds nothing.
+                    if let Some(right) = node.child_by_field_name("right") {
+                        push(ctx.text(left), Binding::Value(final_value(right), chain));
+                    }
+                    return;
+                }
+                for name in bound_identifiers(ctx, left) {
+                    push(name, Binding::Unknown);
+                }
+            }
+            "named_expression" => {
+                if let (Some(name), Some(value)) = (
+                    node.child_by_field_name("name"),
+                    node.child_by_field_name("value"),
+                ) {
+                    push(ctx.text(name), Binding::Value(value, chain));
+                }
+            }
+            kind => {
+                let target = match kind {
+                    "augmented_assignment" | "for_statement" => node.child_by_field_name("left"),
+                    "as_pattern" => node.child_by_field_name("alias"),
+                    "function_definition" | "class_definition" => node.child_by_field_name("name"),
+                    "global_statement"
+                    | "nonlocal_statement"
+                    | "import_statement"
+                    | "import_from_statement" => Some(node),
+                    _ => None,
+                };
+                for name in target.map_or_else(Vec::new, |t| bound_identifiers(ctx, t)) {
+                    push(name, Binding::Unknown);
+                }
+            }
+        }
+    });
+    facts
+}
+
+/// Assignments to every `self.<attr>` in the methods of a class, and Keras-only usage of them.
+fn collect_class_facts<'a, 't>(
+    ctx: &Context<'a>,
+    class: Node<'t>,
+    chains: &HashMap<usize, usize>,
+) -> Facts<'a, 't> {
+    let mut facts: Facts<'a, 't> = HashMap::new();
+    let Some(body) = class.child_by_field_name("body") else {
+        return facts;
+    };
+    // `self.<attr>` -> `attr`.
+    let self_attribute = |node: Node| -> Option<&'a str> {
+        if node.kind() != "attribute" {
+            return None;
+        }
+        let object = node.child_by_field_name("object")?;
+        if object.kind() != "identifier" || ctx.text(object) != "self" {
+            return None;
+        }
+        Some(ctx.text(node.child_by_field_name("attribute")?))
+    };
+    let mut cursor = body.walk();
+    for statement in body.named_children(&mut cursor) {
+        let method = match statement.kind() {
+            "decorated_definition" => statement.child_by_field_name("definition"),
+            "function_definition" => Some(statement),
+            _ => None,
+        };
+        let Some(method) = method.filter(|m| m.kind() == "function_definition") else {
+            continue;
+        };
+        let (Some(method_body), Some(&chain)) =
+            (method.child_by_field_name("body"), chains.get(&method.id()))
+        else {
+            continue;
+        };
+        scan_scope(method_body, |node| {
+            if let Some(name) = keras_usage_receiver(ctx, node).and_then(self_attribute) {
+                facts.entry(name).or_default().keras_usage = true;
+            }
+            if node.kind() != "assignment" {
+                return;
+            }
+            let (Some(left), Some(right)) = (
+                node.child_by_field_name("left"),
+                node.child_by_field_name("right"),
+            ) else {
+                return;
+            };
+            if let Some(name) = self_attribute(left) {
+                let binding = Binding::Value(final_value(right), chain);
+                facts.entry(name).or_default().bindings.push(binding);
+                return;
+            }
+            // `self.a, self.b = ...`
+            let mut stack = vec![left];
+            while let Some(target) = stack.pop() {
+                if let Some(name) = self_attribute(target) {
+                    facts
+                        .entry(name)
+                        .or_default()
+                        .bindings
+                        .push(Binding::Unknown);
+                } else if matches!(
+                    target.kind(),
+                    "pattern_list" | "tuple_pattern" | "list_pattern" | "tuple" | "list"
+                ) {
+                    let mut cursor = target.walk();
+                    stack.extend(target.named_children(&mut cursor));
+                }
+            }
+        });
+    }
+    facts
+}
+
+/// The names a binding target (or binding statement) binds: `name`, `(name, other)`,
+/// `import name`; not `name.attr = ...` or `name[i] = ...` (which mutate `name`).
+fn bound_identifiers<'a>(ctx: &Context<'a>, target: Node) -> Vec<&'a str> {
+    let mut names = Vec::new();
+    let mut stack = vec![target];
+    let mut visited = 0;
+    while let Some(node) = stack.pop() {
+        visited += 1;
+        if visited > MAX_SCAN {
+            break;
+        }
+        match node.kind() {
+            "identifier" => names.push(ctx.text(node)),
+            "attribute" | "subscript" => {}
+            _ => {
+                let mut cursor = node.walk();
+                stack.extend(node.named_children(&mut cursor));
+            }
+        }
+    }
+    names
+}
+
+/// The receiver of usage only a Keras model has: `<receiver>.compile(optimizer=..., loss=...)`
+/// (not `torch.nn.Module.compile()`), or `<receiver>.trainable_variables` /
+/// `.trainable_weights` (a TensorFlow object that also has `predict`).
+fn keras_usage_receiver<'t>(ctx: &Context, node: Node<'t>) -> Option<Node<'t>> {
+    match node.kind() {
+        "attribute" => {
+            let attribute = ctx.text(node.child_by_field_name("attribute")?);
+            matches!(attribute, "trainable_variables" | "trainable_weights")
+                .then(|| node.child_by_field_name("object"))
+                .flatten()
+        }
+        "call" => {
+            let func = node.child_by_field_name("function")?;
+            if func.kind() != "attribute"
+                || ctx.text(func.child_by_field_name("attribute")?) != "compile"
+            {
+                return None;
+            }
+            let keras_arguments = call::keyword(ctx.source, node, "optimizer").is_some()
+                || call::keyword(ctx.source, node, "loss").is_some();
+            keras_arguments
+                .then(|| func.child_by_field_name("object"))
+                .flatten()
+        }
+        _ => None,
+    }
+}
+
+/// Visits the nodes of one scope, not entering nested functions, lambdas or classes (whose
+/// definitions themselves are visited).
+fn scan_scope<'t>(body: Node<'t>, mut visit: impl FnMut(Node<'t>)) {
+    let mut stack = vec![body];
+    let mut visited = 0;
+    while let Some(node) = stack.pop() {
+        visited += 1;
+        if visited > MAX_SCAN {
+            return;
+        }
+        visit(node);
+        if node.id() != body.id() && is_scope(node.kind()) {
+            continue;
+        }
+        let mut cursor = node.walk();
+        stack.extend(node.named_children(&mut cursor));
+    }
+}
