@@ -1,6 +1,7 @@
 //! keras-lsp: finds Keras/TensorFlow training pitfalls; shared by the language server and the CLI.
 
 pub mod analysis;
+pub mod bench;
 pub mod cli;
 pub mod document;
 pub mod finding;

@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         Command::Fix(args) => cli::fix::run(args),
         Command::Rules(args) => cli::rules(args),
         Command::Rule { code } => cli::rule(&code),
+        Command::Bench(args) => keras_lsp::bench::run_cli(args),
         Command::Debug { command } => match command {
             DebugCommand::ParseOnly { paths } => cli::debug_parse_only(&paths),
         },

@@ -45,6 +45,8 @@ pub enum Command {
         /// Code (KRS201) or name (checkpoint-too-frequent).
         code: String,
     },
+    /// Measure what a fix buys with a bundled micro-benchmark (scenario or finding code).
+    Bench(crate::bench::BenchArgs),
     /// Internal tools for benchmarks and debugging.
     #[command(hide = true)]
     Debug {

@@ -129,6 +129,14 @@ fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
         Built::Foreign(construction) => {
             sink.report(construction, MESSAGE);
         }
+        Built::Unknown
+            if value.kind() == "identifier"
+                && is_parameter(ctx, value)
+                && plain_self_attribute(ctx, apply, receiver) =>
+        {
+            // `self.optimizer = optimizer` from the constructor: built by the caller.
+            sink.report(apply, MESSAGE);
+        }
         Built::Scaled | Built::Unknown => {}
     }
 }
@@ -137,6 +145,12 @@ fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
 /// from `compile` (already wrapped); a bare name (a parameter, an import) is reported at the
 /// call unless the file passes that parameter a `LossScaleOptimizer` or something unknown.
 fn report_unresolved(ctx: &Context, apply: Node, receiver: Node, sink: &mut Sink) {
+    if receiver.kind() == "attribute" {
+        if plain_self_attribute(ctx, apply, receiver) {
+            sink.report(apply, MESSAGE);
+        }
+        return;
+    }
     if receiver.kind() != "identifier" {
         return;
     }
@@ -160,6 +174,40 @@ fn report_unresolved(ctx: &Context, apply: Node, receiver: Node, sink: &mut Sink
         return;
     }
     sink.report(apply, MESSAGE);
+}
+
+/// `self.optimizer` in a plain class (no base class, so no Keras `compile` wrapped it).
+fn plain_self_attribute(ctx: &Context, apply: Node, receiver: Node) -> bool {
+    let is_self = receiver.kind() == "attribute"
+        && receiver
+            .child_by_field_name("object")
+            .is_some_and(|o| ctx.text(o) == "self");
+    is_self
+        && crate::analysis::model::enclosing_class(apply).is_some_and(|c| {
+            c.child_by_field_name("superclasses").is_none_or(|b| {
+                let mut cursor = b.walk();
+                b.named_children(&mut cursor)
+                    .all(|base| ctx.text(base) == "object")
+            })
+        })
+}
+
+/// Whether `value` is a parameter of the function it appears in (`self.opt = opt` in `__init__`).
+fn is_parameter(ctx: &Context, value: Node) -> bool {
+    let function = enclosing_scope(value);
+    let Some(parameters) = function.child_by_field_name("parameters") else {
+        return false;
+    };
+    let name = ctx.text(value);
+    let mut cursor = parameters.walk();
+    parameters.named_children(&mut cursor).any(|p| {
+        let id = if p.kind() == "identifier" {
+            Some(p)
+        } else {
+            p.child_by_field_name("name").or_else(|| p.named_child(0))
+        };
+        id.is_some_and(|i| ctx.text(i) == name)
+    })
 }
 
 /// When `name` is a parameter of the function around `node`, the arguments the file's calls of

@@ -77,7 +77,7 @@ pub const RULE: RuleDef = RuleDef {
     options: &[],
     query: include_str!("../../queries/python/predict-in-loop.scm"),
     module: "predict_in_loop",
-    scenario: None,
+    scenario: Some("predict_loop"),
     check,
 };
 

@@ -68,6 +68,10 @@ impl LanguageServer for Backend {
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
         handlers::command::execute_command(self, params).await
     }
+
+    async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
+        handlers::bench::code_lens(self, params)
+    }
 }
 
 impl Backend {
@@ -77,6 +81,11 @@ impl Backend {
         params: handlers::debug::DocumentStateParams,
     ) -> Result<serde_json::Value> {
         handlers::debug::document_state(self, params)
+    }
+
+    /// `window/workDoneProgress/cancel` (not part of the `LanguageServer` trait).
+    async fn work_done_progress_cancel(&self, params: WorkDoneProgressCancelParams) {
+        handlers::bench::progress_cancel(self, params).await
     }
 }
 
@@ -89,6 +98,10 @@ pub async fn run_stdio() {
         state: std::sync::Arc::new(State::default()),
     })
     .custom_method(handlers::debug::DOCUMENT_STATE, Backend::document_state)
+    .custom_method(
+        handlers::bench::PROGRESS_CANCEL,
+        Backend::work_done_progress_cancel,
+    )
     .finish();
     Server::new(stdin, stdout, socket).serve(service).await;
 }

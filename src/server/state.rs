@@ -41,6 +41,8 @@ pub struct State {
     pub pull_diagnostics: AtomicBool,
     pub refresh_support: AtomicBool,
     pub root: RwLock<Option<PathBuf>>,
+    /// Benchmarks started from the editor (one at a time).
+    pub bench: super::handlers::bench::BenchState,
 }
 
 impl Default for State {
@@ -53,6 +55,7 @@ impl Default for State {
             pull_diagnostics: AtomicBool::new(false),
             refresh_support: AtomicBool::new(false),
             root: RwLock::new(None),
+            bench: Default::default(),
         }
     }
 }

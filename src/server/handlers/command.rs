@@ -1,8 +1,10 @@
-//! `workspace/executeCommand`: `keras-lsp.fixAll` applies every safe fix through `workspace/applyEdit`.
+//! `workspace/executeCommand`: `keras-lsp.fixAll` applies every safe fix through `workspace/applyEdit`;
+//! `keras-lsp.runBenchmark` / `keras-lsp.cancelBenchmark` are handled in `bench`.
 
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 
+use super::bench;
 use super::code_action::{fix_all_edit, workspace_edit};
 use crate::server::Backend;
 use crate::server::convert::PositionMapper;
@@ -10,7 +12,11 @@ use crate::server::convert::PositionMapper;
 pub const FIX_ALL_COMMAND: &str = "keras-lsp.fixAll";
 
 /// Commands this server executes.
-pub const COMMANDS: &[&str] = &[FIX_ALL_COMMAND];
+pub const COMMANDS: &[&str] = &[
+    FIX_ALL_COMMAND,
+    bench::RUN_BENCHMARK_COMMAND,
+    bench::CANCEL_BENCHMARK_COMMAND,
+];
 
 pub async fn execute_command(
     backend: &Backend,
@@ -18,6 +24,11 @@ pub async fn execute_command(
 ) -> Result<Option<LSPAny>> {
     match params.command.as_str() {
         FIX_ALL_COMMAND => fix_all(backend, params.arguments).await,
+        bench::RUN_BENCHMARK_COMMAND => {
+            let token = params.work_done_progress_params.work_done_token;
+            bench::run_benchmark(backend, params.arguments, token).await
+        }
+        bench::CANCEL_BENCHMARK_COMMAND => bench::cancel_command(backend),
         other => Err(Error::invalid_params(format!("unknown command: {other}"))),
     }
 }

@@ -35,6 +35,7 @@ pub fn initialize(backend: &Backend, params: InitializeParams) -> Result<Initial
         .and_then(|d| d.refresh_support)
         .unwrap_or(false);
     state.refresh_support.store(refresh, Ordering::SeqCst);
+    super::bench::client_capabilities(&state.bench, caps);
 
     let root = params
         .workspace_folders
@@ -88,6 +89,9 @@ pub fn initialize(backend: &Backend, params: InitializeParams) -> Result<Initial
                 work_done_progress_options: Default::default(),
             })),
             hover_provider: Some(HoverProviderCapability::Simple(true)),
+            code_lens_provider: Some(CodeLensOptions {
+                resolve_provider: Some(false),
+            }),
             diagnostic_provider,
             execute_command_provider: Some(ExecuteCommandOptions {
                 commands: crate::server::handlers::command::COMMANDS

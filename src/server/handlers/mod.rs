@@ -1,5 +1,6 @@
 //! One module per LSP request or notification family; the `LanguageServer` impl delegates here.
 
+pub mod bench;
 pub mod code_action;
 pub mod command;
 pub mod config;
