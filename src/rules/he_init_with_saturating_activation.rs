@@ -38,7 +38,7 @@
 
 use crate::analysis::layers::initializers::{InitKind, initializer, replacement};
 use crate::analysis::layers::stack::stack_around;
-use crate::analysis::layers::{call_of_argument, weight_layer};
+use crate::analysis::layers::{ActivationFamily, call_of_argument, weight_layer};
 use crate::analysis::{Context, RuleMatch, Sink};
 use crate::finding::{Edit, FixSafety, Severity};
 use crate::rules::RuleDef;
@@ -71,17 +71,17 @@ fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
     if !init.kind.is_he() {
         return;
     }
-    let stack = stack_around(ctx, call);
     let own = layer.own_activation(ctx);
-    let activation = if own.is_nonlinear() {
-        own
-    } else if own.family == crate::analysis::layers::ActivationFamily::Linear {
-        let Some(after) = stack.activation_after(stack.index) else {
-            return;
-        };
-        after
-    } else {
-        return;
+    let activation = match own.family {
+        ActivationFamily::Linear => {
+            let stack = stack_around(ctx, call);
+            let Some(after) = stack.activation_after(stack.index) else {
+                return;
+            };
+            after
+        }
+        ActivationFamily::Unknown => return,
+        _ => own,
     };
     if !activation.is_saturating() {
         return;
