@@ -2,12 +2,15 @@
 
 pub mod dataflow;
 pub mod imports;
+pub mod index;
 pub mod layers;
 pub mod model;
 pub mod policy;
 pub mod suppression;
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::LazyLock;
 
 use streaming_iterator::StreamingIterator;
@@ -18,6 +21,8 @@ use crate::rules::{self, RuleDef};
 use crate::settings::Settings;
 use dataflow::Dataflow;
 use imports::{Imports, KerasSymbol};
+use index::{FileIndex, ScopeIndex};
+use policy::PolicySetting;
 
 /// Whether a file can contain Keras code at all; files that mention neither `keras` nor
 /// `tensorflow`/`tf` are skipped before parsing.
@@ -123,13 +128,20 @@ impl<'t> RuleMatch<'t> {
     }
 }
 
-/// Everything a rule may ask about the file being analysed.
+/// Everything a rule may ask about the file being analysed. File-level facts are computed on
+/// first use and kept for the rest of the analysis: rules ask these instead of walking the file.
 pub struct Context<'a> {
     pub source: &'a str,
     pub tree: &'a Tree,
     pub imports: Imports,
     pub settings: &'a Settings,
     dataflow: OnceCell<Dataflow<'a>>,
+    index: OnceCell<FileIndex<'a>>,
+    scopes: RefCell<HashMap<(usize, bool), Rc<ScopeIndex<'a>>>>,
+    policy: OnceCell<Vec<PolicySetting<'a>>>,
+    quote: OnceCell<char>,
+    newline: OnceCell<&'static str>,
+    legacy_keras: OnceCell<bool>,
 }
 
 impl<'a> Context<'a> {
@@ -140,7 +152,53 @@ impl<'a> Context<'a> {
             imports: Imports::collect(source, tree),
             settings,
             dataflow: OnceCell::new(),
+            index: OnceCell::new(),
+            scopes: RefCell::new(HashMap::new()),
+            policy: OnceCell::new(),
+            quote: OnceCell::new(),
+            newline: OnceCell::new(),
+            legacy_keras: OnceCell::new(),
         }
+    }
+
+    /// Whole-file lookups (calls, definitions, identifiers by name), built on first use.
+    pub fn file_index(&self) -> &FileIndex<'a> {
+        self.index
+            .get_or_init(|| FileIndex::build(self.source, self.tree.root_node()))
+    }
+
+    /// The indexed nodes of a scope (see [`index::scope_nodes`]), built once per scope.
+    pub fn scope(&self, scope: Node<'a>, enter_functions: bool) -> Rc<ScopeIndex<'a>> {
+        let key = (scope.id(), enter_functions);
+        if let Some(found) = self.scopes.borrow().get(&key) {
+            return found.clone();
+        }
+        let built = Rc::new(ScopeIndex::build(self.source, scope, enter_functions));
+        self.scopes.borrow_mut().insert(key, built.clone());
+        built
+    }
+
+    /// Every call that sets a mixed global dtype policy (see [`policy::policy_settings`]).
+    pub fn policy_settings(&self) -> &[PolicySetting<'a>] {
+        self.policy.get_or_init(|| policy::collect_settings(self))
+    }
+
+    /// The file's line break: `\r\n` when it has any, else `\n`.
+    pub fn newline(&self) -> &'static str {
+        self.newline.get_or_init(|| {
+            if self.source.contains("\r\n") {
+                "\r\n"
+            } else {
+                "\n"
+            }
+        })
+    }
+
+    /// Whether the file opts into Keras 2 (`TF_USE_LEGACY_KERAS=1`).
+    pub fn uses_legacy_keras(&self) -> bool {
+        *self
+            .legacy_keras
+            .get_or_init(|| policy::uses_legacy_keras(self.source))
     }
 
     pub fn text(&self, node: Node) -> &'a str {
@@ -224,23 +282,18 @@ impl<'a> Context<'a> {
 
     /// `value` as a Python string literal in the file's dominant quote style.
     pub fn string_literal(&self, value: &str) -> String {
-        let single = self.source.bytes().filter(|&b| b == b'\'').count();
-        let double = self.source.bytes().filter(|&b| b == b'"').count();
-        if single > double {
-            format!("'{value}'")
-        } else {
-            format!("\"{value}\"")
-        }
+        let quote = *self.quote.get_or_init(|| {
+            let single = self.source.bytes().filter(|&b| b == b'\'').count();
+            let double = self.source.bytes().filter(|&b| b == b'"').count();
+            if single > double { '\'' } else { '"' }
+        });
+        format!("{quote}{value}{quote}")
     }
 
     /// An edit that adds `statement` (e.g. `import tensorflow as tf`) where imports belong.
     pub fn add_import_edit(&self, statement: &str) -> Edit {
         let (offset, after_import) = self.imports.import_insertion_offset();
-        let newline = if self.source.contains("\r\n") {
-            "\r\n"
-        } else {
-            "\n"
-        };
+        let newline = self.newline();
         if after_import {
             Edit::insert(offset, format!("{newline}{statement}"))
         } else {
@@ -493,7 +546,7 @@ pub fn analyze(source: &str, tree: &Tree, settings: &Settings) -> Vec<Finding> {
     let names = combined.query.capture_names();
     let mut findings = Vec::new();
     let mut cursor = QueryCursor::new();
-    let mut matches = cursor.matches(&combined.query, tree.root_node(), source.as_bytes());
+    let mut matches = cursor.matches(&combined.query, ctx.tree.root_node(), source.as_bytes());
     while let Some(m) = matches.next() {
         let rule_index = combined.pattern_rule[m.pattern_index];
         if !enabled[rule_index] {

@@ -6,7 +6,8 @@
 use tree_sitter::Node;
 
 use super::imports::KerasSymbol;
-use super::{Context, call, descendants, string_value};
+pub use super::index::scope_nodes;
+use super::{Context, call, string_value};
 
 /// How many assignments or helper calls are followed from a name to its value.
 const MAX_HOPS: usize = 16;
@@ -77,7 +78,7 @@ pub fn model_kind(ctx: &Context, call: Node) -> Option<ModelKind> {
 
 /// The model construction call that `reference` (e.g. `model` in `model.compile`) refers to,
 /// through assignments and helper functions of this file (`model = build_model()`).
-pub fn model_construction<'t>(ctx: &Context, reference: Node<'t>) -> Option<Node<'t>> {
+pub fn model_construction<'t>(ctx: &Context<'t>, reference: Node<'t>) -> Option<Node<'t>> {
     let mut current = reference;
     for _ in 0..MAX_HOPS {
         match current.kind() {
@@ -98,27 +99,21 @@ pub fn model_construction<'t>(ctx: &Context, reference: Node<'t>) -> Option<Node
 }
 
 /// For a call of a function defined in this file, the expression its last `return` gives.
-fn helper_return<'t>(ctx: &Context, call: Node<'t>) -> Option<Node<'t>> {
+fn helper_return<'t>(ctx: &Context<'t>, call: Node<'t>) -> Option<Node<'t>> {
     let callee = call.child_by_field_name("function")?;
     if callee.kind() != "identifier" {
         return None;
     }
-    let name = ctx.text(callee);
-    let function = descendants(root_of(call)).find(|n| {
-        n.kind() == "function_definition"
-            && n.child_by_field_name("name")
-                .is_some_and(|id| ctx.text(id) == name)
-    })?;
+    let function = ctx.file_index().function(ctx.text(callee))?;
     let body = function.child_by_field_name("body")?;
-    scope_nodes(body, false)
-        .into_iter()
-        .rev()
-        .find(|n| n.kind() == "return_statement")
+    ctx.scope(body, false)
+        .returns
+        .last()
         .and_then(|r| r.named_child(0))
 }
 
 /// The layer producing the output of the model built by `model_call`.
-pub fn final_layer<'t>(ctx: &Context, model_call: Node<'t>) -> Option<FinalLayer<'t>> {
+pub fn final_layer<'t>(ctx: &Context<'t>, model_call: Node<'t>) -> Option<FinalLayer<'t>> {
     let producer = match model_kind(ctx, model_call)? {
         ModelKind::Sequential => last_sequential_layer(ctx, model_call)?,
         ModelKind::Functional => {
@@ -130,7 +125,7 @@ pub fn final_layer<'t>(ctx: &Context, model_call: Node<'t>) -> Option<FinalLayer
 }
 
 /// The last layer of a Sequential model: its last `.add(layer)` call, else its list's last item.
-fn last_sequential_layer<'t>(ctx: &Context, model_call: Node<'t>) -> Option<Node<'t>> {
+fn last_sequential_layer<'t>(ctx: &Context<'t>, model_call: Node<'t>) -> Option<Node<'t>> {
     if let Some(added) = last_added_layer(ctx, model_call) {
         return Some(added);
     }
@@ -147,21 +142,24 @@ fn last_sequential_layer<'t>(ctx: &Context, model_call: Node<'t>) -> Option<Node
 }
 
 /// `model = Sequential(...)` followed by `model.add(x)`: the argument of the last such call.
-fn last_added_layer<'t>(ctx: &Context, model_call: Node<'t>) -> Option<Node<'t>> {
+fn last_added_layer<'t>(ctx: &Context<'t>, model_call: Node<'t>) -> Option<Node<'t>> {
     let assignment = model_call.parent().filter(|p| p.kind() == "assignment")?;
     let target = ctx.text(assignment.child_by_field_name("left")?);
     let scope = enclosing_scope(model_call);
     let descend = target.starts_with("self.");
-    scope_nodes(scope, descend)
-        .into_iter()
-        .filter(|n| n.kind() == "call" && n.start_byte() > model_call.end_byte())
-        .filter(|n| {
-            n.child_by_field_name("function").is_some_and(|f| {
-                f.kind() == "attribute"
-                    && f.child_by_field_name("attribute")
-                        .is_some_and(|a| ctx.text(a) == "add")
-                    && f.child_by_field_name("object")
-                        .is_some_and(|o| ctx.text(o) == target)
+    ctx.scope(scope, descend)
+        .attributes("add")
+        .iter()
+        .filter(|f| {
+            f.start_byte() > model_call.end_byte()
+                && f.child_by_field_name("object")
+                    .is_some_and(|o| ctx.text(o) == target)
+        })
+        .filter_map(|f| {
+            f.parent().filter(|c| {
+                c.kind() == "call"
+                    && c.child_by_field_name("function")
+                        .is_some_and(|g| g.id() == f.id())
             })
         })
         .last()
@@ -169,7 +167,7 @@ fn last_added_layer<'t>(ctx: &Context, model_call: Node<'t>) -> Option<Node<'t>>
 }
 
 /// Follows a functional model's `outputs` expression back to the layer constructor producing it.
-fn output_layer<'t>(ctx: &Context, outputs: Node<'t>) -> Option<Node<'t>> {
+fn output_layer<'t>(ctx: &Context<'t>, outputs: Node<'t>) -> Option<Node<'t>> {
     let mut current = outputs;
     for _ in 0..MAX_HOPS {
         match current.kind() {
@@ -242,7 +240,7 @@ pub fn activation_of(ctx: &Context, value: Node) -> Option<Squash> {
 }
 
 /// The Keras loss object passed to `compile` (directly or through a variable).
-pub fn compiled_loss<'t>(ctx: &Context, compile_call: Node<'t>) -> Option<CompiledLoss<'t>> {
+pub fn compiled_loss<'t>(ctx: &Context<'t>, compile_call: Node<'t>) -> Option<CompiledLoss<'t>> {
     let argument = call::argument(ctx.source, compile_call, 1, "loss")?;
     let mut current = argument;
     for _ in 0..MAX_HOPS {
@@ -302,86 +300,45 @@ pub fn enclosing_class(node: Node) -> Option<Node> {
     None
 }
 
-/// The nodes of a scope in document order, not entering nested classes, nor nested functions
-/// unless `enter_functions` (used for `self.x`, assigned in one method and used in another).
-pub fn scope_nodes(scope: Node, enter_functions: bool) -> Vec<Node> {
-    let mut out = Vec::new();
-    let mut stack = vec![scope];
-    while let Some(node) = stack.pop() {
-        out.push(node);
-        let mut cursor = node.walk();
-        let children: Vec<Node> = node.named_children(&mut cursor).collect();
-        for child in children.into_iter().rev() {
-            let nested = match child.kind() {
-                "class_definition" => child.id() != scope.id(),
-                "function_definition" => !enter_functions && child.id() != scope.id(),
-                _ => false,
-            };
-            if !nested {
-                stack.push(child);
-            }
-        }
-    }
-    out
-}
-
 /// The value last assigned to `name` (an identifier or `self.attr` text) before `at`: in the
 /// enclosing function, then at module level; for `self.attr`, anywhere in the enclosing class.
-pub fn assigned_value<'t>(ctx: &Context, name: &str, at: Node<'t>) -> Option<Node<'t>> {
+pub fn assigned_value<'t>(ctx: &Context<'t>, name: &str, at: Node<'t>) -> Option<Node<'t>> {
     if name.starts_with("self.") {
         let class = enclosing_class(at)?;
-        return last_assignment(ctx, class, name, usize::MAX, true);
+        return ctx.scope(class, true).last_assignment(name, usize::MAX);
     }
     if name.contains('.') {
         return None;
     }
     let scope = enclosing_scope(at);
-    if let Some(value) = last_assignment(ctx, scope, name, at.start_byte(), false) {
+    if let Some(value) = ctx
+        .scope(scope, false)
+        .last_assignment(name, at.start_byte())
+    {
         return Some(value);
     }
     if scope.kind() == "module" {
         return None;
     }
     // A module-level name read inside a function: any module-level assignment counts.
-    last_assignment(ctx, root_of(at), name, usize::MAX, false)
-}
-
-fn last_assignment<'t>(
-    ctx: &Context,
-    scope: Node<'t>,
-    name: &str,
-    before: usize,
-    enter_functions: bool,
-) -> Option<Node<'t>> {
-    scope_nodes(scope, enter_functions)
-        .into_iter()
-        .filter(|n| n.kind() == "assignment" && n.start_byte() < before)
-        .filter(|n| {
-            n.child_by_field_name("left")
-                .is_some_and(|l| ctx.text(l) == name)
-        })
-        .filter_map(|n| {
-            let mut right = n.child_by_field_name("right")?;
-            // `a = b = value`
-            let mut guard = 0;
-            while right.kind() == "assignment" && guard < MAX_HOPS {
-                right = right.child_by_field_name("right")?;
-                guard += 1;
-            }
-            Some(right)
-        })
-        .last()
+    ctx.scope(ctx.tree.root_node(), false)
+        .last_assignment(name, usize::MAX)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::descendants;
     use crate::document::parse;
     use crate::settings::Settings;
 
     /// Runs `f` on the context of `src` and the last call in the file whose text starts with
     /// `prefix`.
-    fn with_call<R>(src: &str, prefix: &str, f: impl FnOnce(&Context, Node) -> R) -> R {
+    fn with_call<R>(
+        src: &str,
+        prefix: &str,
+        f: impl for<'t> FnOnce(&Context<'t>, Node<'t>) -> R,
+    ) -> R {
         let tree = parse(src, None);
         let settings = Settings::default();
         let ctx = Context::new(src, &tree, &settings);

@@ -9,7 +9,7 @@ use tree_sitter::Node;
 
 use super::imports::{KerasRoot, KerasSymbol, keras_symbol_from_path};
 use super::model::assigned_value;
-use super::{Context, call, descendants, string_value};
+use super::{Context, call, string_value};
 
 /// How many variables or wrappers are followed from a setter's argument to the policy name.
 const MAX_DEPTH: usize = 8;
@@ -106,15 +106,18 @@ pub fn is_loss_scale_optimizer(symbol: &KerasSymbol) -> bool {
 
 /// Every call in the file that sets a mixed global policy (a conditional argument such as
 /// `"mixed_bfloat16" if tpu else "mixed_float16"` yields one setting per possible policy).
-pub fn policy_settings<'t>(ctx: &Context<'t>) -> Vec<PolicySetting<'t>> {
+/// Computed once per analysis.
+pub fn policy_settings<'c, 't>(ctx: &'c Context<'t>) -> &'c [PolicySetting<'t>] {
+    ctx.policy_settings()
+}
+
+/// Computes [`policy_settings`] (use that: it is cached).
+pub(super) fn collect_settings<'t>(ctx: &Context<'t>) -> Vec<PolicySetting<'t>> {
     if !ctx.source.contains("mixed_") {
         return Vec::new();
     }
     let mut settings = Vec::new();
-    for node in descendants(ctx.tree.root_node()) {
-        if node.kind() != "call" {
-            continue;
-        }
+    for &node in &ctx.file_index().calls {
         let Some(symbol) = keras_callee(ctx, node) else {
             continue;
         };
@@ -138,18 +141,20 @@ pub fn policy_settings<'t>(ctx: &Context<'t>) -> Vec<PolicySetting<'t>> {
 
 /// The first call that may set `mixed_float16` as the global policy.
 pub fn mixed_float16<'t>(ctx: &Context<'t>) -> Option<Node<'t>> {
-    if !ctx.source.contains("mixed_float16") {
-        return None;
-    }
     policy_settings(ctx)
-        .into_iter()
+        .iter()
         .find(|s| s.policy == MixedPolicy::Float16)
         .map(|s| s.call)
 }
 
 /// The mixed policies an expression may evaluate to: a name string, a policy object, a
 /// conditional expression or a variable holding one of those.
-pub fn policies_of(ctx: &Context, expr: Node, depth: usize, out: &mut Vec<MixedPolicy>) {
+pub fn policies_of<'t>(
+    ctx: &Context<'t>,
+    expr: Node<'t>,
+    depth: usize,
+    out: &mut Vec<MixedPolicy>,
+) {
     if depth > MAX_DEPTH {
         return;
     }
@@ -189,14 +194,14 @@ pub fn keras_flavor(ctx: &Context, root: KerasRoot) -> KerasFlavor {
     match root {
         KerasRoot::TfKerasLegacy => KerasFlavor::Keras2,
         KerasRoot::Keras => KerasFlavor::Keras3,
-        KerasRoot::TfKeras if uses_legacy_keras(ctx.source) => KerasFlavor::Keras2,
+        KerasRoot::TfKeras if ctx.uses_legacy_keras() => KerasFlavor::Keras2,
         KerasRoot::TfKeras => KerasFlavor::Keras3,
     }
 }
 
 /// `os.environ["TF_USE_LEGACY_KERAS"] = "1"` (or `True`). Calls of Keras 2's loss-scaling API
 /// are no evidence: a `tf_keras` loop beside a `tf.keras` one has them too.
-fn uses_legacy_keras(source: &str) -> bool {
+pub(super) fn uses_legacy_keras(source: &str) -> bool {
     source.match_indices("TF_USE_LEGACY_KERAS").any(|(i, _)| {
         let rest = &source[i..];
         let line = rest.lines().next().unwrap_or("");
@@ -220,10 +225,7 @@ mod tests {
         let tree = parse(src, None);
         let settings = Settings::default();
         let ctx = Context::new(src, &tree, &settings);
-        policy_settings(&ctx)
-            .into_iter()
-            .map(|s| s.policy)
-            .collect()
+        policy_settings(&ctx).iter().map(|s| s.policy).collect()
     }
 
     #[test]

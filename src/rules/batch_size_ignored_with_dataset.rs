@@ -48,7 +48,7 @@ pub const RULE: RuleDef = RuleDef {
     check,
 };
 
-fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
+fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     let (Some(call_node), Some(argument)) = (m.get("call"), m.get("argument")) else {
         return;
     };

@@ -67,9 +67,9 @@
 use tree_sitter::Node;
 
 use crate::analysis::imports::{KerasRoot, KerasSymbol};
-use crate::analysis::model::{assigned_value, enclosing_scope, root_of, scope_nodes};
+use crate::analysis::model::{assigned_value, enclosing_scope};
 use crate::analysis::policy::{self, KerasFlavor};
-use crate::analysis::{Context, RuleMatch, Sink, call, descendants};
+use crate::analysis::{Context, RuleMatch, Sink, call};
 use crate::finding::{Edit, FixSafety, Severity};
 use crate::rules::RuleDef;
 
@@ -99,18 +99,19 @@ enum Built<'t> {
     Unknown,
 }
 
-fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
+fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     let (Some(apply), Some(receiver)) = (m.get("apply"), m.get("optimizer")) else {
         return;
     };
     if !matches!(receiver.kind(), "identifier" | "attribute") {
         return;
     }
-    let scope = enclosing_scope(apply);
-    if tapes(ctx, scope).is_empty() || scales_loss(ctx, scope, ctx.text(receiver)) {
+    // The file's policy is computed once per analysis: the cheapest test first.
+    if policy::mixed_float16(ctx).is_none() {
         return;
     }
-    if policy::mixed_float16(ctx).is_none() {
+    let scope = enclosing_scope(apply);
+    if tapes(ctx, scope).is_empty() || scales_loss(ctx, scope, ctx.text(receiver)) {
         return;
     }
     let name = ctx.text(receiver);
@@ -144,7 +145,7 @@ fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
 /// An optimizer whose construction is not in the file: `self.optimizer`/`model.optimizer` come
 /// from `compile` (already wrapped); a bare name (a parameter, an import) is reported at the
 /// call unless the file passes that parameter a `LossScaleOptimizer` or something unknown.
-fn report_unresolved(ctx: &Context, apply: Node, receiver: Node, sink: &mut Sink) {
+fn report_unresolved<'t>(ctx: &Context<'t>, apply: Node<'t>, receiver: Node<'t>, sink: &mut Sink) {
     if receiver.kind() == "attribute" {
         if plain_self_attribute(ctx, apply, receiver) {
             sink.report(apply, MESSAGE);
@@ -212,7 +213,7 @@ fn is_parameter(ctx: &Context, value: Node) -> bool {
 
 /// When `name` is a parameter of the function around `node`, the arguments the file's calls of
 /// that function pass for it.
-fn passed_arguments<'t>(ctx: &Context, node: Node<'t>, name: &str) -> Vec<Node<'t>> {
+fn passed_arguments<'t>(ctx: &Context<'t>, node: Node<'t>, name: &str) -> Vec<Node<'t>> {
     let function = enclosing_scope(node);
     if function.kind() != "function_definition" {
         return Vec::new();
@@ -236,18 +237,14 @@ fn passed_arguments<'t>(ctx: &Context, node: Node<'t>, name: &str) -> Vec<Node<'
     let Some(index) = index else {
         return Vec::new();
     };
-    let function_name = ctx.text(function_name);
-    descendants(root_of(node))
-        .filter(|n| {
-            n.kind() == "call"
-                && n.child_by_field_name("function")
-                    .is_some_and(|f| f.kind() == "identifier" && ctx.text(f) == function_name)
-        })
-        .filter_map(|c| call::argument(ctx.source, c, index, name))
+    ctx.file_index()
+        .calls_of(ctx.text(function_name))
+        .iter()
+        .filter_map(|&c| call::argument(ctx.source, c, index, name))
         .collect()
 }
 
-fn classify<'t>(ctx: &Context, value: Node<'t>) -> Built<'t> {
+fn classify<'t>(ctx: &Context<'t>, value: Node<'t>) -> Built<'t> {
     if value.kind() != "call" {
         return Built::Unknown;
     }
@@ -273,12 +270,9 @@ fn classify<'t>(ctx: &Context, value: Node<'t>) -> Built<'t> {
 }
 
 /// `with tf.GradientTape() as <name>:` statements of a scope, with the tape's name.
-fn tapes<'t>(ctx: &Context, scope: Node<'t>) -> Vec<(Node<'t>, String)> {
+fn tapes<'t>(ctx: &Context<'t>, scope: Node<'t>) -> Vec<(Node<'t>, String)> {
     let mut out = Vec::new();
-    for node in scope_nodes(scope, false) {
-        if node.kind() != "with_item" {
-            continue;
-        }
+    for &node in &ctx.scope(scope, false).with_items {
         let Some(value) = node.child_by_field_name("value") else {
             continue;
         };
@@ -305,25 +299,22 @@ fn tapes<'t>(ctx: &Context, scope: Node<'t>) -> Vec<(Node<'t>, String)> {
 }
 
 /// Whether the step already scales its loss or unscales its gradients with this optimizer.
-fn scales_loss(ctx: &Context, scope: Node, optimizer: &str) -> bool {
-    scope_nodes(scope, false).into_iter().any(|n| {
-        n.kind() == "attribute"
-            && n.child_by_field_name("object")
+fn scales_loss<'t>(ctx: &Context<'t>, scope: Node<'t>, optimizer: &str) -> bool {
+    let index = ctx.scope(scope, false);
+    ["scale_loss", "get_scaled_loss", "get_unscaled_gradients"]
+        .iter()
+        .flat_map(|method| index.attributes(method))
+        .any(|n| {
+            n.child_by_field_name("object")
                 .is_some_and(|o| ctx.text(o) == optimizer)
-            && n.child_by_field_name("attribute").is_some_and(|a| {
-                matches!(
-                    ctx.text(a),
-                    "scale_loss" | "get_scaled_loss" | "get_unscaled_gradients"
-                )
-            })
-    })
+        })
 }
 
 /// The fix: wrap the construction in `LossScaleOptimizer(...)` and scale the loss in every
 /// step that applies gradients with this optimizer. `None` when a step cannot be rewritten.
-fn wrap_and_scale(
-    ctx: &Context,
-    construction: Node,
+fn wrap_and_scale<'t>(
+    ctx: &Context<'t>,
+    construction: Node<'t>,
     symbol: &KerasSymbol,
     optimizer: &str,
 ) -> Option<(String, Vec<Edit>)> {
@@ -350,10 +341,17 @@ fn wrap_and_scale(
         Edit::insert(construction.end_byte(), ")"),
     ];
     edits.extend(import_edit);
-    let steps: Vec<Node> = descendants(root_of(construction))
+    let index = ctx.file_index();
+    let mut steps: Vec<Node> = index
+        .method_calls("apply_gradients")
+        .iter()
+        .chain(index.method_calls("apply"))
+        .copied()
         .filter(|n| is_apply_on(ctx, *n, optimizer))
         .filter(|n| assigned_value(ctx, optimizer, *n).is_some_and(|v| v.id() == construction.id()))
         .collect();
+    // Document order (an outer call before the calls nested in it).
+    steps.sort_by_key(|n| (n.start_byte(), std::cmp::Reverse(n.end_byte())));
     if steps.is_empty() {
         return None;
     }
@@ -390,9 +388,9 @@ fn is_apply_on(ctx: &Context, node: Node, optimizer: &str) -> bool {
 /// Edits scaling the loss of one step:
 /// `loss = ...` in the tape's block gets `scaled_loss = opt.scale_loss(loss)` after it, and
 /// `tape.gradient(loss, ...)` differentiates `scaled_loss` (Keras 2: then unscales the gradients).
-fn scale_step(
-    ctx: &Context,
-    apply: Node,
+fn scale_step<'t>(
+    ctx: &Context<'t>,
+    apply: Node<'t>,
     optimizer: &str,
     flavor: KerasFlavor,
 ) -> Option<Vec<Edit>> {
@@ -425,11 +423,7 @@ fn scale_step(
     if name_used(ctx, scope, &scaled_loss) || name_used(ctx, scope, &scaled_grads) {
         return None;
     }
-    let newline = if ctx.source.contains("\r\n") {
-        "\r\n"
-    } else {
-        "\n"
-    };
+    let newline = ctx.newline();
     let indent = call::line_indent(ctx.source, loss_statement.start_byte());
     let scale = match flavor {
         KerasFlavor::Keras3 => "scale_loss",
@@ -507,10 +501,8 @@ fn last_assignment_in_block<'t>(
         .last()
 }
 
-fn name_used(ctx: &Context, scope: Node, name: &str) -> bool {
-    scope_nodes(scope, false)
-        .into_iter()
-        .any(|n| n.kind() == "identifier" && ctx.text(n) == name)
+fn name_used<'t>(ctx: &Context<'t>, scope: Node<'t>, name: &str) -> bool {
+    !ctx.scope(scope, false).identifiers(name).is_empty()
 }
 
 /// Whether only whitespace precedes `offset` on its line.

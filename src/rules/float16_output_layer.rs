@@ -59,7 +59,7 @@ pub const RULE: RuleDef = RuleDef {
     check,
 };
 
-fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
+fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     let model_call = if let Some(model_call) = m.get("model") {
         model_call
     } else {

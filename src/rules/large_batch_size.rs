@@ -73,7 +73,7 @@ const BATCHING: &[&str] = &[
 const MEMORY: &str = "activation memory grows linearly with the batch (measured 175 MiB at 32, \
                       2444 MiB at 1024 for a small CNN); whether it fits depends on the device";
 
-fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
+fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     let Some(call_node) = m.get("call") else {
         return;
     };

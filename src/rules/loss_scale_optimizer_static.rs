@@ -65,7 +65,7 @@ const DROPPABLE: [&str; 4] = [
     "dynamic_growth_steps",
 ];
 
-fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
+fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     let (Some(lso), Some(dynamic)) = (m.get("call"), m.get("dynamic")) else {
         return;
     };
@@ -91,7 +91,7 @@ fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
 
 /// `LossScaleOptimizer(inner, dynamic=False, initial_scale=S)` → `inner` with
 /// `loss_scale_factor=S`, when the inner optimizer's construction is at hand.
-fn static_factor_fix(ctx: &Context, lso: Node) -> Option<(String, Vec<Edit>)> {
+fn static_factor_fix<'t>(ctx: &Context<'t>, lso: Node<'t>) -> Option<(String, Vec<Edit>)> {
     let scale = call::keyword(ctx.source, lso, "initial_scale")?;
     let args = lso.child_by_field_name("arguments")?;
     let mut cursor = args.walk();

@@ -4,9 +4,12 @@ use crate::analysis::{Context, RuleMatch, Sink};
 use crate::finding::{FixSafety, Severity};
 
 mod batch_size_ignored_with_dataset;
+mod cache_after_random_augmentation;
+mod cache_after_shuffle;
 mod checkpoint_too_frequent;
 mod constant_kernel_initializer;
 mod custom_loop_without_loss_scaling;
+mod dataset_without_prefetch;
 mod float16_output_layer;
 mod he_init_with_saturating_activation;
 mod large_batch_size;
@@ -15,6 +18,8 @@ mod predict_in_loop;
 mod removed_mixed_precision_api;
 mod run_eagerly_in_training;
 mod selu_without_lecun_normal;
+mod serial_dataset_transform;
+mod shuffle_after_batch;
 mod softmax_output_with_from_logits;
 mod tensorboard_heavy_logging;
 mod tensorboard_per_batch_logging;
@@ -46,7 +51,8 @@ pub struct RuleDef {
     pub module: &'static str,
     /// Benchmark scenario that measures this pitfall, if any.
     pub scenario: Option<&'static str>,
-    pub check: fn(&Context, &RuleMatch, &mut Sink),
+    /// Checks one match; the match's nodes come from the context's tree.
+    pub check: for<'t> fn(&Context<'t>, &RuleMatch<'t>, &mut Sink),
 }
 
 impl RuleDef {
@@ -86,6 +92,11 @@ pub static ALL: &[RuleDef] = &[
     checkpoint_too_frequent::RULE,
     tensorboard_per_batch_logging::RULE,
     tensorboard_heavy_logging::RULE,
+    dataset_without_prefetch::RULE,
+    serial_dataset_transform::RULE,
+    shuffle_after_batch::RULE,
+    cache_after_random_augmentation::RULE,
+    cache_after_shuffle::RULE,
     large_batch_size::RULE,
     predict_in_loop::RULE,
     batch_size_ignored_with_dataset::RULE,

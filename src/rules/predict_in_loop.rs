@@ -88,7 +88,7 @@ const MAX_NESTING: usize = 400;
 /// Nodes visited at most by one scan (of a scope, a loop body, a target).
 const MAX_SCAN: usize = 500_000;
 
-fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
+fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     let Some(module) = m.get("module") else {
         return;
     };

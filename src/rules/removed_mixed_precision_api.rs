@@ -53,7 +53,7 @@
 use tree_sitter::Node;
 
 use crate::analysis::policy::{self, mixed_precision_member};
-use crate::analysis::{Context, RuleMatch, Sink, call, descendants, string_value};
+use crate::analysis::{Context, RuleMatch, Sink, call, string_value};
 use crate::finding::{Edit, FixSafety, Severity};
 use crate::rules::RuleDef;
 
@@ -105,7 +105,7 @@ impl Rewrite {
     }
 }
 
-fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
+fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     if let Some(import) = m.get("import") {
         check_import(ctx, import, sink);
         return;
@@ -412,8 +412,10 @@ fn import_problems<'t>(ctx: &Context, stmt: Node<'t>) -> Vec<(Node<'t>, String)>
 
 /// The import statement that binds `name` (the last one in the file, as Python would).
 fn binding_statement<'t>(ctx: &Context<'t>, name: &str) -> Option<Node<'t>> {
-    descendants(ctx.tree.root_node())
-        .filter(|n| matches!(n.kind(), "import_statement" | "import_from_statement"))
+    ctx.file_index()
+        .imports
+        .iter()
+        .copied()
         .filter(|stmt| {
             imported_names(*stmt).iter().any(|(imported, alias)| {
                 let bound = match alias {
@@ -520,8 +522,8 @@ fn rename_imported(ctx: &Context, name: Node, alias: Option<Node>, rewrite: &mut
     if alias.is_some() {
         return;
     }
-    for node in descendants(ctx.tree.root_node()) {
-        if node.kind() == "identifier" && ctx.text(node) == "set_policy" && is_reference(node) {
+    for &node in ctx.file_index().identifiers("set_policy") {
+        if is_reference(node) {
             rewrite
                 .edits
                 .push(Edit::replace(node.byte_range(), "set_global_policy"));
@@ -534,16 +536,7 @@ fn rewrite_direct_uses(ctx: &Context, local: &str, imported: &str, rewrite: &mut
     if !matches!(imported, "Policy" | "LossScaleOptimizer") {
         return;
     }
-    for node in descendants(ctx.tree.root_node()) {
-        if node.kind() != "call" {
-            continue;
-        }
-        let Some(callee) = node.child_by_field_name("function") else {
-            continue;
-        };
-        if callee.kind() != "identifier" || ctx.text(callee) != local {
-            continue;
-        }
+    for &node in ctx.file_index().calls_of(local) {
         if let Some(argument) = loss_scale_argument(ctx, node, imported, true) {
             rewrite_loss_scale(ctx, argument, imported, rewrite);
         }
@@ -553,19 +546,10 @@ fn rewrite_direct_uses(ctx: &Context, local: &str, imported: &str, rewrite: &mut
 /// Uses `<module>.<name>` of a module alias that pointed at `mixed_precision.experimental`.
 /// `None` when a used name has no current equivalent.
 fn rewrite_module_uses(ctx: &Context, module: &str, rewrite: &mut Rewrite) -> Option<()> {
-    for node in descendants(ctx.tree.root_node()) {
-        if node.kind() != "attribute" {
-            continue;
-        }
-        let (Some(object), Some(attribute)) = (
-            node.child_by_field_name("object"),
-            node.child_by_field_name("attribute"),
-        ) else {
+    for &node in ctx.file_index().attributes_of(module) {
+        let Some(attribute) = node.child_by_field_name("attribute") else {
             continue;
         };
-        if object.kind() != "identifier" || ctx.text(object) != module {
-            continue;
-        }
         let name = ctx.text(attribute);
         if !MAPPABLE.contains(&name) {
             return None;

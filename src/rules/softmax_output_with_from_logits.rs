@@ -52,7 +52,7 @@ pub const RULE: RuleDef = RuleDef {
     check,
 };
 
-fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
+fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     let (Some(compile), Some(model_ref)) = (m.get("compile"), m.get("model_ref")) else {
         return;
     };

@@ -61,7 +61,7 @@ pub const RULE: RuleDef = RuleDef {
 /// Epoch frequencies at or above this are amortised enough; the fix raises smaller ones to it.
 const MIN_EPOCH_FREQ: i64 = 10;
 
-fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
+fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     let (Some(call), Some(argument), Some(value)) =
         (m.get("call"), m.get("argument"), m.get("value"))
     else {

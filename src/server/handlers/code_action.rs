@@ -18,6 +18,9 @@ pub fn code_action(
     backend: &Backend,
     params: CodeActionParams,
 ) -> Result<Option<CodeActionResponse>> {
+    if let Some(notebook) = backend.state.notebook_of(&params.text_document.uri) {
+        return super::notebook::code_action(backend, params, &notebook);
+    }
     let uri = params.text_document.uri;
     let encoding = backend.state.encoding();
     let only = params.context.only.clone();
@@ -108,7 +111,7 @@ pub fn workspace_edit(uri: &Uri, edits: Vec<TextEdit>) -> WorkspaceEdit {
 }
 
 /// Adds `# noqa: CODE` to the finding's line, or the code to an existing `# noqa: ...`.
-fn noqa_edit(
+pub(super) fn noqa_edit(
     doc: &Document,
     mapper: &PositionMapper,
     at: Position,
