@@ -1,16 +1,15 @@
-; KRS103 selu-without-lecun-normal: a SELU activation argument, keyword or positional
-; (`activation="selu"`, `Dense(64, "selu")`, `Activation("selu")`, `activation=tf.nn.selu`).
-; Patterns start at the argument, not at the call, so deeply nested calls stay cheap to match;
-; Rust checks that it is the activation of a weight layer (or of an `Activation` layer right
-; after one) and reads the kernel initializer.
-(keyword_argument
-  name: (identifier) @_keyword
-  value: (_) @activation
-  (#eq? @_keyword "activation"))
-
+; KRS103 selu-without-lecun-normal: a SELU activation value, keyword or positional
+; (`activation="selu"`, `Dense(64, "selu")`, `Activation("selu")`, `activation=tf.nn.selu`,
+; `activation=selu`). Patterns match the value itself, not the call or the keyword, so neither
+; deep nesting nor thousands of other `activation=` arguments cost anything; Rust checks that
+; it is the activation of a weight layer (or of an `Activation` layer right after one) and reads
+; the kernel initializer.
 ((string) @activation
   (#match? @activation "^[rRuU]?[\"']selu[\"']$"))
 
 (attribute
   attribute: (identifier) @_name
   (#eq? @_name "selu")) @activation
+
+((identifier) @activation
+  (#eq? @activation "selu"))

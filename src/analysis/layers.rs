@@ -11,7 +11,7 @@ pub mod stack;
 
 use tree_sitter::Node;
 
-use super::imports::{KerasSymbol, text};
+use super::imports::KerasSymbol;
 use super::{Context, call};
 
 /// The kinds of weight layer, which decide the kernel keywords and the signature.
@@ -490,20 +490,6 @@ pub fn is_normalization(symbol: &KerasSymbol) -> bool {
 /// Keras wrappers whose first argument is the wrapped layer.
 pub fn is_wrapper(symbol: &KerasSymbol) -> bool {
     symbol.module() == "layers" && matches!(symbol.name(), "TimeDistributed" | "Bidirectional")
-}
-
-/// The callee's last name as written (`Dense` in `L.Dense(...)`), for calls we cannot resolve.
-pub fn callee_name<'s>(source: &'s str, call: Node) -> &'s str {
-    let Some(function) = call.child_by_field_name("function") else {
-        return "";
-    };
-    let node = match function.kind() {
-        "attribute" => function
-            .child_by_field_name("attribute")
-            .unwrap_or(function),
-        _ => function,
-    };
-    text(source, node)
 }
 
 #[cfg(test)]

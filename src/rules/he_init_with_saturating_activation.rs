@@ -5,11 +5,10 @@
 //! weight layer whose activation saturates: tanh, sigmoid, hard_sigmoid, softsign, softmax (its
 //! own `activation=`, or the next layer of a visible stack such as `Activation("tanh")`).
 //!
-//! Not reported for frozen layers (`trainable=False`), nor where He and Glorot give nearly the
-//! same weights: a layer with one unit (a binary `sigmoid` head), a layer whose output width is
-//! at most half its known input width (Glorot's variance `2 / (fan_in + fan_out)` is then within
-//! 1.5× of He's `2 / fan_in`), and `softmax` heads whose input width is not visible (their
-//! width, the number of classes, is usually far below their fan-in).
+//! Not reported for frozen layers (`trainable=False`: their initial weights are their weights).
+//! Output heads are reported too: for a head whose width is far below its fan-in, Glorot's
+//! variance `2 / (fan_in + fan_out)` comes close to He's, so the fix changes little there, but
+//! He's derivation still does not apply to a squashing output.
 //!
 //! ## Why is this bad?
 //! He initialization, `stddev = sqrt(2 / fan_in)`, is derived for ReLU, which zeroes half of its
@@ -39,7 +38,7 @@
 
 use crate::analysis::layers::initializers::{InitKind, initializer, replacement};
 use crate::analysis::layers::stack::stack_around;
-use crate::analysis::layers::{call_of_argument, weight_layer};
+use crate::analysis::layers::{ActivationFamily, call_of_argument, weight_layer};
 use crate::analysis::{Context, RuleMatch, Sink};
 use crate::finding::{Edit, FixSafety, Severity};
 use crate::rules::RuleDef;
@@ -72,34 +71,25 @@ fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
     if !init.kind.is_he() {
         return;
     }
-    let stack = stack_around(ctx, call);
     let own = layer.own_activation(ctx);
-    let activation = if own.is_nonlinear() {
-        own
-    } else if own.family == crate::analysis::layers::ActivationFamily::Linear {
-        let Some(after) = stack.activation_after(stack.index) else {
-            return;
-        };
-        after
-    } else {
-        return;
+    let activation = match own.family {
+        ActivationFamily::Linear => {
+            let stack = stack_around(ctx, call);
+            let Some(after) = stack.activation_after(stack.index) else {
+                return;
+            };
+            after
+        }
+        ActivationFamily::Unknown => return,
+        _ => own,
     };
     if !activation.is_saturating() {
         return;
     }
-    let width = layer.width(ctx);
-    if width == Some(1) {
-        return;
-    }
-    match (width, stack.input_width(ctx, stack.index)) {
-        (Some(out), Some(input)) if out * 2 <= input => return,
-        (_, None) if matches!(activation.name, "softmax" | "log_softmax") => return,
-        _ => {}
-    }
     let finding = sink.report(
         value,
         format!(
-            "`{}` is scaled for ReLU (`2 / fan_in`, twice the variance `{}` needs): units start nearer saturation and gradients grow toward the input (20 tanh layers: 2.8× with He, 0.8× with Glorot)",
+            "`{}` is scaled for ReLU (variance `2 / fan_in`, twice LeCun's); `{}` zeroes nothing, so units start nearer saturation and deep stacks' gradients grow toward the input (20 tanh layers: 2.8× with He, 0.8× with Glorot)",
             init.display(ctx),
             activation.name,
         ),

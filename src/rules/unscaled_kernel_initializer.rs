@@ -11,17 +11,19 @@
 //! when `warning-layers` (default 6) such layers stand in one visible stack
 //! (`Sequential([...])`, `model.add(...)` statements, a functional chain), information otherwise.
 //!
-//! It stays silent where the scale does not compound: a layer without activation of its own
-//! (the DCGAN recipe `RandomNormal(stddev=0.02)` followed by `BatchNormalization`), a layer
-//! followed by `BatchNormalization`/`LayerNormalization` (or by a custom layer that may
-//! rescale, e.g. a `Lambda` normalizing channels), a fully visible model with fewer than
-//! `min-layers` (default 4) fixed-scale layers between normalizations (shallow nets train fine),
-//! frozen layers (`trainable=False`, e.g. a fixed random projection), a literal std that
-//! matches He scaling for a known fan-in (std 0.05 at fan-in ≈ 800), a scale
-//! computed in code (`stddev=1 / math.sqrt(n)`), an explicitly chosen `stddev=` where the depth
-//! cannot be seen, bias and embedding initializers, and the input kernel of `SimpleRNN`/`LSTM`/
-//! `GRU` (its gates are sigmoid/tanh within one layer; the signal through time is governed by
-//! the orthogonal `recurrent_kernel`, so the depth argument below does not apply).
+//! It stays silent where the scale does not compound or was chosen: a layer without activation
+//! of its own (the DCGAN recipe: `RandomNormal(stddev=0.02)` followed by `BatchNormalization`),
+//! a layer followed by `BatchNormalization`/`LayerNormalization` (or by a custom layer that may
+//! rescale, e.g. a `Lambda` normalizing channels), any explicitly written scale
+//! (`RandomNormal(stddev=0.02)`, `RandomUniform(-0.1, 0.1)`, `stddev=1 / math.sqrt(n)`: chosen
+//! values are the author's call), a shallow model whose every layer is visible (a
+//! `Sequential([...])` list, `model.add(...)` after `Sequential()`, or a functional chain from
+//! `Input` to `Model`) with fewer than `min-layers` (default 4) weight layers, a layer whose
+//! known fan-in makes std 0.05 He-scaled already (fan-in ≈ 800), frozen layers
+//! (`trainable=False`, e.g. a fixed random projection), bias and embedding initializers, and the
+//! input kernel of `SimpleRNN`/`LSTM`/`GRU` (its gates are sigmoid/tanh within one layer; the
+//! signal through time is governed by the orthogonal `recurrent_kernel`, so the depth argument
+//! below does not apply).
 //!
 //! ## Why is this bad?
 //! `'random_normal'` means `RandomNormal(mean=0.0, stddev=0.05)`: the std does not depend on the
@@ -90,7 +92,7 @@ pub const RULE: RuleDef = RuleDef {
         RuleOption {
             name: "min-layers",
             default: 4,
-            description: "in a fully visible model, fewer fixed-scale layers than this between normalization layers are not reported (shallow nets train fine); 1 reports them all",
+            description: "a fully visible model with fewer weight layers than this is not reported (shallow nets train fine); 1 reports them all",
         },
     ],
     query: include_str!("../../queries/python/unscaled-kernel-initializer.scm"),
@@ -191,13 +193,13 @@ pub(crate) fn reports(ctx: &Context, layer: WeightLayer, value: Node) -> bool {
     assess(ctx, &facts, index, layer, value).is_some()
 }
 
-/// What the rule needs to know about every layer of a stack, computed once per finding.
+/// What the rule needs to know about a stack, computed once per finding.
 struct StackFacts<'s, 't> {
     stack: &'s Stack<'t>,
     /// Whether each item is a weight layer with a fixed-scale kernel initializer.
     fixed: Vec<bool>,
-    /// Fixed-scale layers in the run of each item (`None`: the run is not fully visible).
-    fixed_in_run: Vec<Option<usize>>,
+    /// The whole model is visible and has fewer weight layers than `min-layers`.
+    shallow: bool,
 }
 
 impl<'s, 't> StackFacts<'s, 't> {
@@ -210,10 +212,14 @@ impl<'s, 't> StackFacts<'s, 't> {
                 _ => false,
             })
             .collect();
+        let min_layers = usize::try_from(ctx.int_option(&RULE, "min-layers")).unwrap_or(0);
+        let shallow = stack.complete_start
+            && stack.complete_end
+            && stack.weight_layers().count() < min_layers;
         StackFacts {
             stack,
-            fixed_in_run: stack.run_counts(&fixed),
             fixed,
+            shallow,
         }
     }
 
@@ -248,12 +254,13 @@ fn has_fixed_scale_kernel(ctx: &Context, layer: WeightLayer) -> bool {
         })
 }
 
-/// The checks of [`assess`] that need no stack: a fixed-scale initializer on a trainable,
-/// non-recurrent layer.
+/// The checks of [`assess`] that need no stack: a fixed-scale initializer at its default scale
+/// on a trainable, non-recurrent layer.
 fn is_candidate(ctx: &Context, layer: WeightLayer, value: Node) -> bool {
     layer.family != LayerFamily::Recurrent
         && !layer.is_frozen(ctx)
-        && initializer(ctx, value).is_some_and(|init| init.kind.is_fixed_scale())
+        && initializer(ctx, value)
+            .is_some_and(|init| init.kind.is_fixed_scale() && !init.explicit_scale(ctx))
 }
 
 /// Decides whether the kernel initializer `value` of the layer at `index` is reported.
@@ -264,19 +271,10 @@ fn assess<'t>(
     layer: WeightLayer<'t>,
     value: Node<'t>,
 ) -> Option<Unscaled<'t>> {
-    if layer.family == LayerFamily::Recurrent || layer.is_frozen(ctx) {
+    if !is_candidate(ctx, layer, value) || facts.shallow {
         return None;
     }
     let init = initializer(ctx, value)?;
-    if !init.kind.is_fixed_scale() {
-        return None;
-    }
-    let std = init.std(ctx);
-    let chosen = init.explicit_scale(ctx);
-    if chosen && std.is_none() {
-        // The scale is computed in code: someone sized it on purpose.
-        return None;
-    }
     let stack = facts.stack;
     let activation = match layer.own_activation(ctx) {
         own if own.is_nonlinear() => own,
@@ -293,22 +291,11 @@ fn assess<'t>(
         ActivationFamily::Rectifier => 2.0,
         _ => 1.0,
     };
-    if let (Some(std), Some(fan_in)) = (std, stack.fan_in(ctx, index)) {
+    if let (Some(std), Some(fan_in)) = (init.std(ctx), stack.fan_in(ctx, index)) {
         let ratio = std * std * fan_in as f64 / ideal_gain;
         if (1.0 / SCALED_TOLERANCE..=SCALED_TOLERANCE).contains(&ratio) {
             return None;
         }
-    }
-    match facts.fixed_in_run.get(index).copied().flatten() {
-        Some(in_run) => {
-            let min_layers = usize::try_from(ctx.int_option(&RULE, "min-layers")).unwrap_or(0);
-            if in_run < min_layers {
-                return None;
-            }
-        }
-        // A chosen `stddev=` where we cannot see how deep the signal goes: trust the author.
-        None if chosen => return None,
-        None => {}
     }
     Some(Unscaled {
         init,

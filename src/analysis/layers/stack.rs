@@ -1,11 +1,9 @@
 //! Layer stacks visible in one place: a `Sequential([...])` list, `model.add(...)` statements,
 //! or a functional chain (`x = layers.Dense(64)(x)`), with the role of every layer in them.
 //!
-//! Stacks answer "what comes right after this layer" (an activation, a normalization) and "how
-//! many fixed-scale layers does the signal cross before something rescales it". Walks are
-//! iterative and bounded, so deeply nested or very long code cannot exhaust the stack.
-
-use std::ops::Range;
+//! Stacks answer "what comes right after this layer" (an activation, a normalization), "what
+//! feeds it" (its fan-in) and "is the whole model visible". Walks are iterative and bounded, so
+//! deeply nested or very long code cannot exhaust the stack or take quadratic time.
 
 use tree_sitter::Node;
 
@@ -787,77 +785,6 @@ impl<'t> Stack<'t> {
         None
     }
 
-    /// The items around `i` that the signal crosses without being renormalized: bounded by
-    /// normalization layers or the visible ends of the model. `None` when the run reaches
-    /// something unknown (a custom layer, an end we cannot see).
-    pub fn run(&self, i: usize) -> Option<Range<usize>> {
-        let mut start = i;
-        loop {
-            if start == 0 {
-                if !self.complete_start {
-                    return None;
-                }
-                break;
-            }
-            match self.items[start - 1].role {
-                Role::Normalization => break,
-                Role::Unknown | Role::Branch => return None,
-                _ => start -= 1,
-            }
-        }
-        let mut end = i + 1;
-        loop {
-            if end == self.items.len() {
-                if !self.complete_end {
-                    return None;
-                }
-                break;
-            }
-            match self.items[end].role {
-                Role::Normalization => break,
-                Role::Unknown | Role::Branch => return None,
-                _ => end += 1,
-            }
-        }
-        Some(start..end)
-    }
-
-    /// For each item, how many items marked in `counted` share its run (see [`Stack::run`]);
-    /// `None` where the run is not bounded by normalization layers or visible ends.
-    pub fn run_counts(&self, counted: &[bool]) -> Vec<Option<usize>> {
-        let n = self.items.len();
-        let boundary = |j: usize| {
-            matches!(
-                self.items[j].role,
-                Role::Normalization | Role::Unknown | Role::Branch
-            )
-        };
-        let normalization = |j: usize| matches!(self.items[j].role, Role::Normalization);
-        let mut out = vec![None; n];
-        let mut start = 0;
-        while start < n {
-            let end = (start..n).find(|&j| boundary(j)).unwrap_or(n);
-            let left = if start == 0 {
-                self.complete_start
-            } else {
-                normalization(start - 1)
-            };
-            let right = if end == n {
-                self.complete_end
-            } else {
-                normalization(end)
-            };
-            if left && right {
-                let count = (start..end)
-                    .filter(|&j| counted.get(j).copied().unwrap_or(false))
-                    .count();
-                out[start..end].fill(Some(count));
-            }
-            start = end + 1;
-        }
-        out
-    }
-
     /// The number of input channels of weight layer `i` (its fan-in per receptive-field
     /// position): the previous weight layer's width, or the declared input shape.
     pub fn input_width(&self, ctx: &Context, i: usize) -> Option<u64> {
@@ -1019,13 +946,6 @@ mod tests {
     fn runs_and_neighbours() {
         let src = "from keras import layers, Sequential\nm = Sequential([\n    layers.Dense(8, input_shape=(100,)),\n    layers.Dropout(0.1),\n    layers.Dense(8),\n    layers.BatchNormalization(),\n    layers.Activation('relu'),\n    layers.Dense(4),\n    layers.LeakyReLU(),\n])\n";
         with_stack(src, "layers.Dense(8", 0, |ctx, stack| {
-            assert_eq!(stack.run(0), Some(0..3));
-            assert_eq!(stack.run(5), Some(4..7));
-            let counted = [true, false, true, false, false, true, false];
-            assert_eq!(
-                stack.run_counts(&counted),
-                vec![Some(2), Some(2), Some(2), None, Some(1), Some(1), Some(1)]
-            );
             assert!(!stack.rescaled_after(0));
             assert!(stack.rescaled_after(2));
             assert_eq!(stack.activation_after(0), None);
