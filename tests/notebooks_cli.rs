@@ -417,6 +417,25 @@ fn safe_fixes_of_04_add_one_import_to_the_imports_cell() {
     assert_eq!(changed, [3, 4]);
     assert_eq!(after[2], format!("{}\nimport tensorflow as tf", before[2]));
     assert!(after[3].ends_with(".map(normalize, num_parallel_calls=tf.data.AUTOTUNE).shuffle(10_000).batch(128).prefetch(tf.data.AUTOTUNE)"), "{}", after[3]);
+    // With unsafe fixes the three KRS101 fixes also apply: cells 3, 4 and 5 change, and
+    // `HeNormal` is imported once, in cell 3.
+    std::fs::copy(Path::new(DIR).join("04_fixes_need_imports.ipynb"), &path).unwrap();
+    assert_eq!(
+        keras_lsp(&["fix", "--unsafe-fixes"], &[&path])
+            .status
+            .code(),
+        Some(0)
+    );
+    let after =
+        cell_sources(&serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap());
+    let changed: Vec<usize> = (0..before.len())
+        .filter(|&i| before[i] != after[i])
+        .map(|i| i + 1)
+        .collect();
+    assert_eq!(changed, [3, 4, 5]);
+    assert_eq!(after[2].matches("HeNormal").count(), 1, "{}", after[2]);
+    assert_eq!(after[4].matches("HeNormal(").count(), 3, "{}", after[4]);
+    assert!(!after[4].contains("RandomNormal"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
