@@ -63,7 +63,8 @@ def main():
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     megabytes, repeat = (1, 2) if args.quick else (args.megabytes, args.repeat)
-    ast_grep = shutil.which("ast-grep") or shutil.which("sg")
+    # Only `ast-grep` itself: on Debian `sg` is the setgroups command, not ast-grep.
+    ast_grep = shutil.which("ast-grep")
     with tempfile.TemporaryDirectory() as root:
         code = os.path.join(root, "code")
         os.makedirs(code)
