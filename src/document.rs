@@ -1,6 +1,7 @@
 //! A text document with its tree-sitter tree, updated and re-parsed incrementally on every edit.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
 use tree_sitter::{InputEdit, Parser, Point, Tree};
 
@@ -35,13 +36,39 @@ pub struct TextChange {
     pub text: String,
 }
 
-/// An open document.
+/// How the text changed since an analysis last looked at the document (see [`Document::take_edits`]).
+#[derive(Debug, Clone, Default)]
+pub enum EditLog {
+    /// The tree-sitter edits applied since, in order.
+    Edits(Vec<InputEdit>),
+    /// Replaced wholesale (or too many edits to replay): analyse from scratch.
+    #[default]
+    Reset,
+}
+
+/// Edits remembered between two analyses before the log gives up and asks for a full one.
+const MAX_LOGGED_EDITS: usize = 4096;
+
+/// An open document. Text and line index are shared (`Arc`) with analyses in flight and copied
+/// on write only while one still holds them; cloning a document copies no text.
 #[derive(Debug, Clone)]
 pub struct Document {
-    text: String,
+    text: Arc<String>,
     version: i32,
     tree: Tree,
-    line_index: LineIndex,
+    line_index: Arc<LineIndex>,
+    log: EditLog,
+}
+
+/// What an analysis needs of one version of a document (cheap: shared text, tree copy-on-write).
+#[derive(Clone)]
+pub struct Snapshot {
+    pub text: Arc<String>,
+    pub tree: Tree,
+    pub line_index: Arc<LineIndex>,
+    pub version: i32,
+    /// Edits since the previous snapshot (the one analysed before this one).
+    pub edits: EditLog,
 }
 
 impl Document {
@@ -49,11 +76,28 @@ impl Document {
         let tree = parse(&text, None);
         let line_index = LineIndex::new(&text);
         Document {
-            text,
+            text: Arc::new(text),
             version,
             tree,
-            line_index,
+            line_index: Arc::new(line_index),
+            log: EditLog::Reset,
         }
+    }
+
+    /// This version for an analysis, with the edits logged since the last call (which it clears).
+    pub fn take_snapshot(&mut self) -> Snapshot {
+        Snapshot {
+            text: self.text.clone(),
+            tree: self.tree.clone(),
+            line_index: self.line_index.clone(),
+            version: self.version,
+            edits: std::mem::replace(&mut self.log, EditLog::Edits(Vec::new())),
+        }
+    }
+
+    /// The shared text (no copy).
+    pub fn shared_text(&self) -> Arc<String> {
+        self.text.clone()
     }
 
     pub fn text(&self) -> &str {
@@ -72,14 +116,20 @@ impl Document {
         &self.line_index
     }
 
+    /// The shared line index (no copy).
+    pub fn shared_line_index(&self) -> Arc<LineIndex> {
+        self.line_index.clone()
+    }
+
     /// Applies changes in order, editing the old tree, then re-parses once with it.
     pub fn apply_changes(&mut self, version: i32, changes: &[TextChange], encoding: Encoding) {
         let mut full_replace = false;
         for change in changes {
             match change.range {
                 None => {
-                    self.text.clone_from(&change.text);
-                    self.line_index = LineIndex::new(&self.text);
+                    self.text = Arc::new(change.text.clone());
+                    self.line_index = Arc::new(LineIndex::new(&self.text));
+                    self.log = EditLog::Reset;
                     full_replace = true;
                 }
                 Some(((sl, sc), (el, ec))) => {
@@ -104,18 +154,27 @@ impl Document {
     fn replace(&mut self, range: std::ops::Range<usize>, new_text: &str) {
         let start_position = self.point(range.start);
         let old_end_position = self.point(range.end);
-        self.text.replace_range(range.clone(), new_text);
-        self.line_index.apply_edit(range.clone(), new_text);
+        // In place unless an analysis in flight still reads this version.
+        Arc::make_mut(&mut self.text).replace_range(range.clone(), new_text);
+        Arc::make_mut(&mut self.line_index).apply_edit(range.clone(), new_text);
         let new_end_byte = range.start + new_text.len();
         let new_end_position = self.point(new_end_byte);
-        self.tree.edit(&InputEdit {
+        let edit = InputEdit {
             start_byte: range.start,
             old_end_byte: range.end,
             new_end_byte,
             start_position,
             old_end_position,
             new_end_position,
-        });
+        };
+        self.tree.edit(&edit);
+        if let EditLog::Edits(edits) = &mut self.log {
+            if edits.len() < MAX_LOGGED_EDITS {
+                edits.push(edit);
+            } else {
+                self.log = EditLog::Reset;
+            }
+        }
     }
 
     /// tree-sitter point (row, byte column) of an offset in the current text.

@@ -2,6 +2,7 @@
 
 pub mod dataflow;
 pub mod imports;
+pub mod incremental;
 pub mod index;
 pub mod model;
 pub mod policy;

@@ -311,7 +311,10 @@ pub fn assigned_value<'t>(ctx: &Context<'t>, name: &str, at: Node<'t>) -> Option
         return None;
     }
     let scope = enclosing_scope(at);
-    if let Some(value) = ctx.scope(scope, false).last_assignment(name, at.start_byte()) {
+    if let Some(value) = ctx
+        .scope(scope, false)
+        .last_assignment(name, at.start_byte())
+    {
         return Some(value);
     }
     if scope.kind() == "module" {
@@ -331,7 +334,11 @@ mod tests {
 
     /// Runs `f` on the context of `src` and the last call in the file whose text starts with
     /// `prefix`.
-    fn with_call<R>(src: &str, prefix: &str, f: impl for<'t> FnOnce(&Context<'t>, Node<'t>) -> R) -> R {
+    fn with_call<R>(
+        src: &str,
+        prefix: &str,
+        f: impl for<'t> FnOnce(&Context<'t>, Node<'t>) -> R,
+    ) -> R {
         let tree = parse(src, None);
         let settings = Settings::default();
         let ctx = Context::new(src, &tree, &settings);

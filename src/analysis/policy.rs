@@ -149,7 +149,12 @@ pub fn mixed_float16<'t>(ctx: &Context<'t>) -> Option<Node<'t>> {
 
 /// The mixed policies an expression may evaluate to: a name string, a policy object, a
 /// conditional expression or a variable holding one of those.
-pub fn policies_of<'t>(ctx: &Context<'t>, expr: Node<'t>, depth: usize, out: &mut Vec<MixedPolicy>) {
+pub fn policies_of<'t>(
+    ctx: &Context<'t>,
+    expr: Node<'t>,
+    depth: usize,
+    out: &mut Vec<MixedPolicy>,
+) {
     if depth > MAX_DEPTH {
         return;
     }
@@ -220,10 +225,7 @@ mod tests {
         let tree = parse(src, None);
         let settings = Settings::default();
         let ctx = Context::new(src, &tree, &settings);
-        policy_settings(&ctx)
-            .iter()
-            .map(|s| s.policy)
-            .collect()
+        policy_settings(&ctx).iter().map(|s| s.policy).collect()
     }
 
     #[test]

@@ -2,14 +2,15 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 use dashmap::DashMap;
 use serde_json::Value;
 use tower_lsp_server::ls_types::{Diagnostic, Uri};
 
 use super::convert::{self, PositionMapper};
-use crate::analysis::analyze;
+use crate::analysis::incremental::Engine;
 use crate::document::Document;
 use crate::finding::Finding;
 use crate::line_index::Encoding;
@@ -20,6 +21,19 @@ pub struct OpenDocument {
     pub doc: Document,
     /// Findings for `doc`'s current text under settings generation `.0`.
     pub findings: Option<(u64, Arc<Vec<Finding>>)>,
+    /// The document's analysis state across versions; one analysis at a time holds it, off the
+    /// async workers (see [`State::findings`]).
+    pub engine: Arc<Mutex<Engine>>,
+}
+
+impl OpenDocument {
+    pub fn new(doc: Document) -> OpenDocument {
+        OpenDocument {
+            doc,
+            findings: None,
+            engine: Arc::new(Mutex::new(Engine::default())),
+        }
+    }
 }
 
 /// Settings sources, kept so either can change independently.
@@ -43,6 +57,8 @@ pub struct State {
     pub root: RwLock<Option<PathBuf>>,
     /// Benchmarks started from the editor (one at a time).
     pub bench: super::handlers::bench::BenchState,
+    /// The server's own latency: didChange received -> publishDiagnostics sent (ms).
+    pub latency: Mutex<Vec<f64>>,
 }
 
 impl Default for State {
@@ -56,6 +72,7 @@ impl Default for State {
             refresh_support: AtomicBool::new(false),
             root: RwLock::new(None),
             bench: Default::default(),
+            latency: Mutex::new(Vec::new()),
         }
     }
 }
@@ -101,35 +118,61 @@ impl State {
         warnings
     }
 
-    /// Findings for an open document, analysed at most once per version and settings.
-    /// The map guard is held only for this synchronous computation.
-    pub fn findings(&self, uri: &Uri) -> Option<(Arc<Vec<Finding>>, i32)> {
+    /// Cached findings for the document's current version, if any (never analyses).
+    pub fn cached_findings(&self, uri: &Uri) -> Option<(Arc<Vec<Finding>>, i32)> {
         let generation = self.settings_generation.load(Ordering::SeqCst);
-        let settings = self.settings();
-        let mut entry = self.documents.get_mut(uri)?;
-        let open = entry.value_mut();
-        if let Some((g, findings)) = &open.findings
-            && *g == generation
-        {
-            return Some((findings.clone(), open.doc.version()));
+        let entry = self.documents.get(uri)?;
+        match &entry.findings {
+            Some((g, findings)) if *g == generation => {
+                Some((findings.clone(), entry.doc.version()))
+            }
+            _ => None,
         }
-        let findings = Arc::new(analyze(open.doc.text(), open.doc.tree(), &settings));
-        open.findings = Some((generation, findings.clone()));
-        Some((findings, open.doc.version()))
     }
 
-    /// LSP diagnostics for an open document and the version they describe.
+    /// Findings for an open document, analysed at most once per version and settings.
+    /// Blocking (it analyses): call it from `spawn_blocking`, never on an async worker. The map
+    /// guard is held only to copy a snapshot in and the result out, never during the analysis.
+    pub fn findings(&self, uri: &Uri) -> Option<(Arc<Vec<Finding>>, i32)> {
+        let engine = self.documents.get(uri)?.engine.clone();
+        // One analysis per document at a time, in the order snapshots are taken.
+        let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(cached) = self.cached_findings(uri) {
+            return Some(cached);
+        }
+        let generation = self.settings_generation.load(Ordering::SeqCst);
+        let settings = self.settings();
+        let snapshot = self.documents.get_mut(uri)?.doc.take_snapshot();
+        let findings = engine.update(
+            &snapshot.text,
+            &snapshot.tree,
+            &snapshot.edits,
+            &settings,
+            generation,
+        );
+        if let Some(mut entry) = self.documents.get_mut(uri)
+            && entry.doc.version() == snapshot.version
+        {
+            entry.findings = Some((generation, findings.clone()));
+        }
+        Some((findings, snapshot.version))
+    }
+
+    /// LSP diagnostics for an open document and the version they describe. Blocking, like
+    /// [`State::findings`].
     pub fn diagnostics(&self, uri: &Uri) -> Option<(Vec<Diagnostic>, i32)> {
         let (findings, version) = self.findings(uri)?;
         let encoding = self.encoding();
-        let entry = self.documents.get(uri)?;
-        let doc = &entry.doc;
-        if doc.version() != version {
-            return None;
-        }
+        let (text, index) = {
+            let entry = self.documents.get(uri)?;
+            if entry.doc.version() != version {
+                return None;
+            }
+            (entry.doc.shared_text(), entry.doc.shared_line_index())
+        };
         let mapper = PositionMapper {
-            text: doc.text(),
-            index: doc.line_index(),
+            text: &text,
+            index: &index,
             encoding,
         };
         let diagnostics = findings
@@ -137,5 +180,15 @@ impl State {
             .map(|f| convert::diagnostic(f, &mapper, version))
             .collect();
         Some((diagnostics, version))
+    }
+
+    /// Records one didChange -> publishDiagnostics latency.
+    pub fn record_latency(&self, received: Instant) {
+        let ms = received.elapsed().as_secs_f64() * 1000.0;
+        tracing::debug!("didChange -> publishDiagnostics: {ms:.3} ms");
+        let mut samples = self.latency.lock().unwrap_or_else(|e| e.into_inner());
+        if samples.len() < 1_000_000 {
+            samples.push(ms);
+        }
     }
 }
