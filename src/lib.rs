@@ -7,6 +7,7 @@ pub mod document;
 pub mod finding;
 pub mod fix;
 pub mod line_index;
+pub mod notebook;
 pub mod rules;
 pub mod server;
 pub mod settings;

@@ -3,13 +3,21 @@
 //! Only values that come from tf.data (Dataset constructors, TFRecordDataset, `list_files`,
 //! `keras.utils.*_dataset_from_*`, `tfds.load`) are pipelines; pandas `.map` or builtin `map`
 //! never are. The analysis is flow-insensitive inside branches (a later assignment wins) and
-//! follows helper functions of the same file that return a pipeline.
+//! follows helper functions of the same file: ones that return a pipeline, and ones that take a
+//! pipeline as a parameter (`def prepare(ds): return ds.batch(32)`, `ds.apply(prepare)`,
+//! `def train(ds): model.fit(ds)`), whose steps and consumers are replayed at each call site.
+//! It also records what the fixes of tf.data rules need: `tf.data.Options` that disable
+//! optimisations, the file's own `AUTOTUNE` spelling, and the text layout of each step.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 
 use tree_sitter::Node;
 
+use super::Context;
+use super::call::line_indent;
 use super::imports::{Imports, keras_symbol_from_path, text};
+use crate::finding::Edit;
 
 /// Where a pipeline starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +26,7 @@ pub enum SourceKind {
     TfData,
     /// `keras.utils.*_dataset_from_*`: already ends in `.prefetch(AUTOTUNE)`.
     KerasUtils,
-    /// `tfds.load(...)`.
+    /// `tfds.load(...)`: also ends in a prefetch (TFDS `ReadConfig.skip_prefetch=False`).
     Tfds,
 }
 
@@ -47,6 +55,24 @@ impl<'t> Step<'t> {
             .child_by_field_name("function")
             .and_then(|f| f.child_by_field_name("object"))
     }
+
+    /// Byte offset of the `.` before the method name.
+    pub fn dot_start(&self) -> usize {
+        let Some(function) = self.call.child_by_field_name("function") else {
+            return self.method_node.start_byte();
+        };
+        let mut cursor = function.walk();
+        let dot = function
+            .children(&mut cursor)
+            .find(|c| c.kind() == ".")
+            .map(|d| d.start_byte());
+        dot.unwrap_or(self.method_node.start_byte())
+    }
+
+    /// The text this step adds to its receiver: `.method(args)`.
+    pub fn core(&self) -> Range<usize> {
+        self.dot_start()..self.call.end_byte()
+    }
 }
 
 /// Identifies a pipeline value (a dataset at one point of its construction).
@@ -58,6 +84,9 @@ struct Value<'t> {
     source: SourceKind,
     source_call: Node<'t>,
     step: Option<Step<'t>>,
+    /// `Some(i)`: derived from parameter `i` of a helper function: a template that is replayed
+    /// onto the real pipeline at each call site, never a pipeline of its own.
+    param: Option<usize>,
 }
 
 /// How a pipeline (or other input) is consumed.
@@ -95,13 +124,44 @@ pub struct Consumer<'t> {
     pub input: Input,
 }
 
+/// tf.data optimisations a pipeline's `with_options(...)` turns off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DisabledOptimizations {
+    /// `inject_prefetch = False` or `apply_default_optimizations = False`: no automatic prefetch.
+    pub prefetch_injection: bool,
+    /// `map_parallelization = False` or `apply_default_optimizations = False`: stateless maps
+    /// stay sequential.
+    pub map_parallelization: bool,
+}
+
+impl DisabledOptimizations {
+    fn union(self, other: DisabledOptimizations) -> DisabledOptimizations {
+        DisabledOptimizations {
+            prefetch_injection: self.prefetch_injection || other.prefetch_injection,
+            map_parallelization: self.map_parallelization || other.map_parallelization,
+        }
+    }
+}
+
 /// The result of the dataflow pass over one file.
 #[derive(Debug, Default)]
 pub struct Dataflow<'t> {
     values: Vec<Value<'t>>,
     consumers: Vec<Consumer<'t>>,
-    /// Call node id -> the value it produces.
-    by_call: HashMap<usize, ValueId>,
+    /// Call node id -> the pipeline values it produces (a helper's step: one per call site).
+    by_call: HashMap<usize, Vec<ValueId>>,
+    /// Functions of this file by name (module-level ones win over methods).
+    functions: HashMap<String, Node<'t>>,
+    /// `name = value` statements anywhere in the file: name -> right-hand sides.
+    assignments: HashMap<String, Vec<Node<'t>>>,
+    /// `options.experimental_optimization.<opt> = False`: options variable -> what it disables.
+    options: HashMap<String, DisabledOptimizations>,
+    /// Module-level names bound to `tf.data.AUTOTUNE` (or `-1`), with the statement's offset.
+    autotune_names: Vec<(String, usize)>,
+    /// How the file's pipelines already spell the autotune constant (`tf.data.experimental.AUTOTUNE`).
+    autotune_spelling: Option<String>,
+    /// Byte ranges of every function of the file.
+    function_ranges: Vec<Range<usize>>,
 }
 
 impl<'t> Dataflow<'t> {
@@ -129,22 +189,49 @@ impl<'t> Dataflow<'t> {
         steps
     }
 
+    /// The values of a chain from its source to `id` that carry a step, in application order
+    /// (parallel to `chain(id)`).
+    pub fn chain_values(&self, id: ValueId) -> Vec<ValueId> {
+        let mut ids = Vec::new();
+        let mut current = Some(id);
+        while let Some(i) = current {
+            if self.values[i].step.is_some() {
+                ids.push(i);
+            }
+            current = self.values[i].parent;
+            if ids.len() > 100_000 {
+                break;
+            }
+        }
+        ids.reverse();
+        ids
+    }
+
     pub fn source(&self, id: ValueId) -> (SourceKind, Node<'t>) {
         let value = &self.values[id];
         (value.source, value.source_call)
     }
 
-    /// Every distinct transformation seen on any pipeline, with the value it produced.
+    /// Every distinct transformation seen on any pipeline, with the (first) value it produced.
     pub fn steps(&self) -> impl Iterator<Item = (ValueId, Step<'t>)> + '_ {
+        let mut seen = HashSet::new();
         self.values
             .iter()
             .enumerate()
+            .filter(|(_, v)| v.param.is_none())
             .filter_map(|(i, v)| v.step.map(|s| (i, s)))
+            .filter(move |(_, s)| seen.insert(s.call.id()))
     }
 
     /// The value a call node produces, if it is a pipeline step or source.
     pub fn value_of_call(&self, call: Node) -> Option<ValueId> {
-        self.by_call.get(&call.id()).copied()
+        self.values_of_call(call).first().copied()
+    }
+
+    /// Every value a call node produces: a step inside a helper function produces one per
+    /// call site of the helper.
+    pub fn values_of_call(&self, call: Node) -> &[ValueId] {
+        self.by_call.get(&call.id()).map_or(&[], Vec::as_slice)
     }
 
     /// The value this one was derived from (its receiver).
@@ -155,6 +242,199 @@ impl<'t> Dataflow<'t> {
     /// The step that produced this value, if any (sources and aliases have none).
     pub fn step(&self, id: ValueId) -> Option<Step<'t>> {
         self.values[id].step
+    }
+
+    /// The optimisations that the `with_options(...)` steps of this pipeline turn off.
+    pub fn disabled_optimizations(&self, source: &str, id: ValueId) -> DisabledOptimizations {
+        let mut disabled = DisabledOptimizations::default();
+        for step in self.chain(id) {
+            if step.method(source) != "with_options" {
+                continue;
+            }
+            let Some(arg) = step.arguments().and_then(|a| a.named_child(0)) else {
+                continue;
+            };
+            if let Some(&options) = self.options.get(text(source, arg)) {
+                disabled = disabled.union(options);
+            }
+        }
+        disabled
+    }
+
+    /// Whether some pipeline derived from `id` (in any later chain) has a step that satisfies
+    /// `pred`, with no step satisfying `barrier` between `id` and it.
+    pub fn later_step(
+        &self,
+        id: ValueId,
+        mut pred: impl FnMut(&Step<'t>) -> bool,
+        mut barrier: impl FnMut(&Step<'t>) -> bool,
+    ) -> bool {
+        self.values.iter().enumerate().any(|(index, value)| {
+            if value.param.is_some() || index == id || !value.step.is_some_and(|s| pred(&s)) {
+                return false;
+            }
+            let mut current = value.parent;
+            let mut guard = 0;
+            while let Some(parent) = current {
+                if parent == id {
+                    return true;
+                }
+                if self.values[parent].step.is_some_and(|s| barrier(&s)) {
+                    return false;
+                }
+                current = self.values[parent].parent;
+                guard += 1;
+                if guard > 100_000 {
+                    break;
+                }
+            }
+            false
+        })
+    }
+
+    /// The steps from `ancestor` (excluded) to `id` (included) when `id` derives from
+    /// `ancestor`.
+    pub fn steps_between(&self, ancestor: ValueId, id: ValueId) -> Option<Vec<Step<'t>>> {
+        let mut steps = Vec::new();
+        let mut current = Some(id);
+        while let Some(i) = current {
+            if i == ancestor {
+                steps.reverse();
+                return Some(steps);
+            }
+            if let Some(step) = self.values[i].step {
+                steps.push(step);
+            }
+            current = self.values[i].parent;
+            if steps.len() > 100_000 {
+                break;
+            }
+        }
+        None
+    }
+
+    /// A function of this file by name.
+    pub fn function(&self, name: &str) -> Option<Node<'t>> {
+        self.functions.get(name).copied()
+    }
+
+    /// The right-hand sides of every `name = ...` statement of the file.
+    pub fn assigned_values(&self, name: &str) -> &[Node<'t>] {
+        self.assignments.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    /// The function a `map`/`interleave`/`filter` step applies when it can be seen: a lambda,
+    /// a function of this file (also as `self.f` or `functools.partial(f, ...)`).
+    pub fn mapped_function(&self, source: &str, step: &Step<'t>) -> Option<Node<'t>> {
+        let args = step.arguments()?;
+        let mut cursor = args.walk();
+        let first = args.named_children(&mut cursor).find(|a| {
+            a.kind() != "comment"
+                && (a.kind() != "keyword_argument"
+                    || a.child_by_field_name("name")
+                        .is_some_and(|n| text(source, n) == "map_func"))
+        })?;
+        let mut func = if first.kind() == "keyword_argument" {
+            first.child_by_field_name("value")?
+        } else {
+            first
+        };
+        for _ in 0..4 {
+            match func.kind() {
+                "lambda" => return Some(func),
+                "identifier" => return self.function(text(source, func)),
+                "attribute" => {
+                    let object = func.child_by_field_name("object")?;
+                    if !matches!(text(source, object), "self" | "cls") {
+                        return None;
+                    }
+                    return self.function(text(source, func.child_by_field_name("attribute")?));
+                }
+                "call" => {
+                    // `functools.partial(f, ...)`.
+                    let callee = func.child_by_field_name("function")?;
+                    if !text(source, callee).ends_with("partial") {
+                        return None;
+                    }
+                    func = func.child_by_field_name("arguments")?.named_child(0)?;
+                }
+                "parenthesized_expression" => func = func.named_child(0)?,
+                _ => return None,
+            }
+        }
+        None
+    }
+
+    /// Whether `pred` holds for any node inside a function (lambda or `def`, its decorators
+    /// included), following calls of this file's functions a few levels deep (`self.f(...)`
+    /// included).
+    pub fn function_uses(
+        &self,
+        source: &str,
+        function: Node<'t>,
+        pred: &mut dyn FnMut(Node<'t>) -> bool,
+    ) -> bool {
+        const MAX_FUNCTIONS: usize = 16;
+        const MAX_NODES: usize = 200_000;
+        let mut visited: Vec<usize> = vec![function.id()];
+        let mut stack: Vec<Node<'t>> = Vec::new();
+        push_function(&mut stack, function);
+        let mut budget = MAX_NODES;
+        while let Some(node) = stack.pop() {
+            budget = budget.saturating_sub(1);
+            if budget == 0 {
+                return false;
+            }
+            if pred(node) {
+                return true;
+            }
+            if node.kind() == "class_definition" {
+                continue;
+            }
+            if node.kind() == "call"
+                && visited.len() < MAX_FUNCTIONS
+                && let Some(callee) = self.called_function(source, node)
+                && !visited.contains(&callee.id())
+            {
+                visited.push(callee.id());
+                push_function(&mut stack, callee);
+            }
+            let mut cursor = node.walk();
+            stack.extend(node.named_children(&mut cursor));
+        }
+        false
+    }
+
+    /// The function of this file a call invokes (`f(...)`, `self.f(...)`).
+    fn called_function(&self, source: &str, call: Node<'t>) -> Option<Node<'t>> {
+        let callee = call.child_by_field_name("function")?;
+        match callee.kind() {
+            "identifier" => self.function(text(source, callee)),
+            "attribute" => {
+                let object = callee.child_by_field_name("object")?;
+                if !matches!(text(source, object), "self" | "cls") {
+                    return None;
+                }
+                self.function(text(source, callee.child_by_field_name("attribute")?))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Pushes a function's body and its decorators (`@tf.py_function(Tout=...)`).
+fn push_function<'t>(stack: &mut Vec<Node<'t>>, function: Node<'t>) {
+    stack.extend(function.child_by_field_name("body"));
+    if let Some(decorated) = function
+        .parent()
+        .filter(|p| p.kind() == "decorated_definition")
+    {
+        let mut cursor = decorated.walk();
+        stack.extend(
+            decorated
+                .named_children(&mut cursor)
+                .filter(|c| c.kind() == "decorator"),
+        );
     }
 }
 
@@ -197,6 +477,16 @@ const TRANSFORMS: &[&str] = &[
     "prefetch_to_device",
 ];
 
+/// Methods that group elements into batches.
+pub const BATCHING: &[&str] = &[
+    "batch",
+    "padded_batch",
+    "ragged_batch",
+    "sparse_batch",
+    "bucket_by_sequence_length",
+    "rebatch",
+];
+
 /// tf.data constructors, as canonical paths after `tensorflow.data.`.
 const TF_DATA_SOURCES: &[&str] = &[
     "Dataset.from_tensor_slices",
@@ -234,11 +524,317 @@ const CONSUMER_METHODS: &[(&str, ConsumerKind)] = &[
 /// Chains deeper than this are not followed (keeps pathological input cheap).
 const MAX_DEPTH: usize = 200;
 
+/// Whether a canonical path names the tf.data autotune constant.
+pub fn is_autotune_path(path: &str) -> bool {
+    path.starts_with("tensorflow")
+        && (path.ends_with(".data.AUTOTUNE") || path.ends_with(".data.experimental.AUTOTUNE"))
+}
+
+/// An expression for `tf.data.AUTOTUNE` usable at byte `at`, in the file's own spelling: a
+/// module-level `AUTOTUNE = tf.data.AUTOTUNE` defined before it (or any, inside a function),
+/// else how the file's pipelines already spell it, else the file's name for tensorflow (with an
+/// `import tensorflow as tf` edit only when no name for it exists).
+pub fn autotune_expr(ctx: &Context, at: usize) -> (String, Option<Edit>) {
+    let flow = ctx.dataflow();
+    let in_function = flow.function_ranges.iter().any(|r| r.contains(&at));
+    if let Some((name, _)) = flow
+        .autotune_names
+        .iter()
+        .find(|(_, defined)| in_function || *defined < at)
+    {
+        return (name.clone(), None);
+    }
+    if let Some(spelling) = &flow.autotune_spelling {
+        return (spelling.clone(), None);
+    }
+    ctx.expr_or_import(
+        "tensorflow.data.AUTOTUNE",
+        "import tensorflow as tf",
+        "tf",
+        "data.AUTOTUNE",
+    )
+}
+
+/// The first autotune constant passed to a pipeline step, as written.
+fn autotune_spelling(source: &str, imports: &Imports, flow: &Dataflow) -> Option<String> {
+    for (_, step) in flow.steps() {
+        let Some(args) = step.arguments() else {
+            continue;
+        };
+        let mut cursor = args.walk();
+        for arg in args.named_children(&mut cursor) {
+            let value = if arg.kind() == "keyword_argument" {
+                arg.child_by_field_name("value")
+            } else {
+                Some(arg)
+            };
+            if let Some(value) = value
+                && matches!(value.kind(), "attribute" | "identifier")
+                && imports
+                    .resolve(source, value)
+                    .is_some_and(|p| is_autotune_path(&p))
+            {
+                return Some(text(source, value).to_string());
+            }
+        }
+    }
+    None
+}
+
+/// The statement (child of a block or the module) that contains `node`. Descends from the root
+/// with a cursor: `Node::parent` costs the node's depth, so walking up would be quadratic.
+pub fn statement_of<'t>(root: Node<'t>, node: Node<'t>) -> Node<'t> {
+    let mut cursor = root.walk();
+    let mut statement = node;
+    let mut in_block = true;
+    for _ in 0..1_000_000 {
+        let current = cursor.node();
+        if in_block && current.id() != root.id() {
+            statement = current;
+        }
+        if current.id() == node.id() {
+            break;
+        }
+        in_block = matches!(current.kind(), "block" | "module");
+        if cursor
+            .goto_first_child_for_byte(node.start_byte())
+            .is_none()
+        {
+            break;
+        }
+        while cursor.node().end_byte() < node.end_byte()
+            || cursor.node().start_byte() > node.start_byte()
+        {
+            if !cursor.goto_next_sibling() {
+                return statement;
+            }
+        }
+    }
+    statement
+}
+
+/// The block (or module) a statement sits in, found from the root like `statement_of`.
+fn block_of<'t>(root: Node<'t>, node: Node<'t>) -> Option<usize> {
+    let statement = statement_of(root, node);
+    let mut cursor = root.walk();
+    let mut block = None;
+    for _ in 0..1_000_000 {
+        let current = cursor.node();
+        if current.id() == statement.id() {
+            return block;
+        }
+        if matches!(current.kind(), "block" | "module") {
+            block = Some(current.id());
+        }
+        cursor.goto_first_child_for_byte(statement.start_byte())?;
+        while cursor.node().end_byte() < statement.end_byte()
+            || cursor.node().start_byte() > statement.start_byte()
+        {
+            if !cursor.goto_next_sibling() {
+                return None;
+            }
+        }
+    }
+    None
+}
+
+/// `expr` without enclosing parentheses.
+pub fn unparenthesized(expr: Node) -> Node {
+    let mut current = expr;
+    while current.kind() == "parenthesized_expression" {
+        match current.named_child(0) {
+            Some(inner) => current = inner,
+            None => break,
+        }
+    }
+    current
+}
+
+/// How a multi-line chain separates `step` from its receiver: `""` when it is inline, else the
+/// line break (after a ` \` when the chain uses continuations) and the indentation of its line.
+pub fn chain_separator(source: &str, step: &Step) -> String {
+    let Some(receiver) = step.receiver() else {
+        return String::new();
+    };
+    let dot = step.dot_start();
+    let gap = source.get(receiver.end_byte()..dot).unwrap_or("");
+    let Some(last_newline) = gap.rfind('\n') else {
+        return String::new();
+    };
+    let newline = if gap.contains("\r\n") { "\r\n" } else { "\n" };
+    let indent = line_indent(source, dot);
+    let before = gap[..last_newline].trim_end_matches(['\r', ' ', '\t']);
+    if before.ends_with('\\') {
+        format!(" \\{newline}{indent}")
+    } else {
+        format!("{newline}{indent}")
+    }
+}
+
+/// Inserts `core` (e.g. `.prefetch(AUTOTUNE)`) right after `call`, on its own line when `call`
+/// is a step that starts its own line of a multi-line chain (after a comment ending that line).
+pub fn append_to_call(source: &str, call: Node, step: Option<&Step>, core: &str) -> Edit {
+    let separator = step.map(|s| chain_separator(source, s)).unwrap_or_default();
+    let end = call.end_byte();
+    if separator.starts_with(['\r', '\n']) {
+        let line_end = source[end..].find('\n').map_or(source.len(), |i| end + i);
+        let line_end = if source[..line_end].ends_with('\r') {
+            line_end - 1
+        } else {
+            line_end
+        };
+        if source[end..line_end].trim_start().starts_with('#') {
+            return Edit::insert(line_end, format!("{separator}{core}"));
+        }
+    }
+    Edit::insert(end, format!("{separator}{core}"))
+}
+
+/// Inserts `core` (e.g. `.cache()`) just before `step`, keeping the chain's layout.
+pub fn insert_before_step(source: &str, step: &Step, core: &str) -> Edit {
+    let separator = chain_separator(source, step);
+    Edit::insert(step.dot_start(), format!("{core}{separator}"))
+}
+
+/// Removes `step` from its chain: the whole statement when it is `name = name.step(...)`
+/// alone on its line, else the `.step(...)` text with the line break before it.
+pub fn remove_step(source: &str, step: &Step) -> Edit {
+    if let Some(edit) = remove_step_statement(source, step) {
+        return edit;
+    }
+    let Some(receiver) = step.receiver() else {
+        return Edit::delete(step.core());
+    };
+    let floor = receiver.end_byte();
+    let dot = step.dot_start();
+    let end = step.call.end_byte();
+    // `    .cache()  # note` alone on a line of a bracketed chain: delete the line.
+    let line_start = source[..dot].rfind('\n').map_or(0, |i| i + 1);
+    if line_start > floor && source[line_start..dot].trim().is_empty() {
+        let line_end = source[end..]
+            .find('\n')
+            .map_or(source.len(), |i| end + i + 1);
+        let tail = source[end..line_end].trim();
+        let continued = source[..line_start].trim_end().ends_with('\\');
+        if (tail.is_empty() || tail.starts_with('#')) && !continued {
+            return Edit::delete(line_start..line_end);
+        }
+    }
+    let bytes = source.as_bytes();
+    let mut start = dot;
+    while start > floor && matches!(bytes[start - 1], b' ' | b'\t' | b'\r' | b'\n' | b'\\') {
+        start -= 1;
+    }
+    Edit::delete(start..step.call.end_byte())
+}
+
+fn remove_step_statement(source: &str, step: &Step) -> Option<Edit> {
+    let assignment = step.call.parent()?;
+    if assignment.kind() != "assignment" {
+        return None;
+    }
+    let statement = assignment.parent()?;
+    if statement.kind() != "expression_statement" {
+        return None;
+    }
+    let (left, receiver) = (
+        assignment.child_by_field_name("left")?,
+        unparenthesized(step.receiver()?),
+    );
+    let right = assignment.child_by_field_name("right")?;
+    if right.id() != step.call.id()
+        || left.kind() != "identifier"
+        || receiver.kind() != "identifier"
+        || text(source, left) != text(source, receiver)
+    {
+        return None;
+    }
+    // Alone in its block's statement list would leave the block empty.
+    let block = statement.parent()?;
+    if block.named_child_count() < 2 {
+        return None;
+    }
+    let line_start = source[..statement.start_byte()]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    if !source[line_start..statement.start_byte()].trim().is_empty() {
+        return None;
+    }
+    let rest = &source[statement.end_byte()..];
+    let line_end = rest
+        .find('\n')
+        .map_or(source.len(), |i| statement.end_byte() + i + 1);
+    let tail = source[statement.end_byte()..line_end].trim();
+    if !(tail.is_empty() || tail.starts_with('#')) {
+        return None;
+    }
+    Some(Edit::delete(line_start..line_end))
+}
+
+/// Whether the statements holding these steps all sit in one block, so that moving text
+/// between them keeps the control flow (no step in a helper function or in a branch of its own).
+pub fn in_one_block(root: Node, steps: &[Step]) -> bool {
+    let mut blocks = steps.iter().map(|s| block_of(root, s.call));
+    let Some(first) = blocks.next() else {
+        return true;
+    };
+    first.is_some() && blocks.all(|b| b == first)
+}
+
+/// In `chain` (ending with the step being checked), the index of the earliest step before the
+/// last one that satisfies `pred`, looking back only to the previous step named in `stop` (e.g.
+/// the first `shuffle` since the previous `cache` or `take`).
+pub fn earliest_since<'t>(
+    chain: &[Step<'t>],
+    source: &str,
+    stop: &[&str],
+    mut pred: impl FnMut(&Step<'t>) -> bool,
+) -> Option<usize> {
+    let (_, earlier) = chain.split_last()?;
+    let mut found = None;
+    for (index, step) in earlier.iter().enumerate().rev() {
+        if stop.contains(&step.method(source)) {
+            break;
+        }
+        if pred(step) {
+            found = Some(index);
+        }
+    }
+    found
+}
+
+/// Edits that move `moved` (e.g. `.cache()`) to just before `target`, an earlier step of the
+/// same chain.
+pub fn move_step_before(source: &str, target: &Step, moved: &Step) -> Vec<Edit> {
+    let core = source.get(moved.core()).unwrap_or("");
+    vec![
+        insert_before_step(source, target, core),
+        remove_step(source, moved),
+    ]
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Val {
     Pipeline(ValueId),
     Generator,
     PyDataset,
+}
+
+/// What a function returns, in terms of real values or of its parameters.
+#[derive(Debug, Clone)]
+enum Returned {
+    One(ValueId),
+    Tuple(Vec<Option<ValueId>>),
+}
+
+/// What a call site of a function of this file needs to know about it.
+#[derive(Debug, Clone, Default)]
+struct Summary<'t> {
+    /// Parameter names, in order.
+    params: Vec<String>,
+    returned: Option<Returned>,
+    /// Consumers of values derived from parameters: (kind, node, arg, template value).
+    consumes: Vec<(ConsumerKind, Node<'t>, Node<'t>, ValueId)>,
 }
 
 #[derive(Default, Clone)]
@@ -250,12 +846,21 @@ struct Builder<'a, 't> {
     source: &'a str,
     imports: &'a Imports,
     flow: Dataflow<'t>,
-    /// Functions of this file returning a pipeline, by name.
-    returns: HashMap<String, ValueId>,
+    summaries: HashMap<String, Summary<'t>>,
     generator_functions: Vec<String>,
     py_dataset_classes: Vec<String>,
     functions: Vec<Node<'t>>,
-    seen_consumers: std::collections::HashSet<(usize, usize)>,
+    /// Call node id -> the real value it evaluated to.
+    memo: HashMap<usize, ValueId>,
+    /// Call node id -> the template value it evaluated to (cleared per function scope).
+    template_memo: HashMap<usize, ValueId>,
+    /// Consumers of templates seen in the function scope being analysed.
+    template_consumes: Vec<(ConsumerKind, Node<'t>, Node<'t>, ValueId)>,
+    seen_consumers: HashSet<(usize, usize, ValueId)>,
+    /// Call node id -> whether it constructs a pipeline (imports only, so computed once).
+    source_kinds: HashMap<usize, Option<SourceKind>>,
+    /// (call site, template, actual value) whose consumers were already replayed.
+    replayed: HashSet<(usize, ValueId, ValueId)>,
 }
 
 /// Runs the dataflow pass over a whole module.
@@ -264,25 +869,46 @@ pub fn build<'t>(source: &str, root: Node<'t>, imports: &Imports) -> Dataflow<'t
         source,
         imports,
         flow: Dataflow::default(),
-        returns: HashMap::new(),
+        summaries: HashMap::new(),
         generator_functions: Vec::new(),
         py_dataset_classes: Vec::new(),
         functions: Vec::new(),
-        seen_consumers: Default::default(),
+        memo: HashMap::new(),
+        template_memo: HashMap::new(),
+        template_consumes: Vec::new(),
+        seen_consumers: HashSet::new(),
+        source_kinds: HashMap::new(),
+        replayed: HashSet::new(),
     };
     builder.collect_definitions(root);
-    // Functions first (with their own locals) so module code can call pipeline helpers,
-    // then the module, then functions again seeing the module's datasets.
+    builder.functions.sort_by_key(|f| f.start_byte());
+    builder
+        .flow
+        .autotune_names
+        .sort_by_key(|(_, offset)| *offset);
+    // Functions first (twice, so helpers defined after their callers are summarised too), then
+    // the module, then functions again seeing the module's datasets, then the module again
+    // seeing helpers that read module-level datasets. Values are memoised per call node, so
+    // later passes find the same values and consumers are not duplicated.
     let functions = builder.functions.clone();
-    for &func in &functions {
-        builder.function_scope(func, &Env::default());
+    for _ in 0..2 {
+        for &func in &functions {
+            builder.function_scope(func, &Env::default());
+        }
     }
     let mut module_env = Env::default();
     builder.block(root, &mut module_env);
+    let before = builder.summary_fingerprint();
     for &func in &functions {
         builder.function_scope(func, &module_env);
     }
-    builder.flow
+    if builder.summary_fingerprint() != before {
+        builder.block(root, &mut Env::default());
+    }
+    let mut flow = builder.flow;
+    flow.function_ranges = functions.iter().map(|f| f.byte_range()).collect();
+    flow.autotune_spelling = autotune_spelling(source, imports, &flow);
+    flow
 }
 
 impl<'a, 't> Builder<'a, 't> {
@@ -290,36 +916,17 @@ impl<'a, 't> Builder<'a, 't> {
         text(self.source, node)
     }
 
-    /// Finds functions (any depth), generator functions and PyDataset subclasses.
+    /// Finds functions (any depth), generator functions, PyDataset subclasses, assignments,
+    /// tf.data options and `AUTOTUNE` aliases.
     fn collect_definitions(&mut self, root: Node<'t>) {
         let mut stack = vec![root];
         while let Some(node) = stack.pop() {
             match node.kind() {
-                "function_definition" => {
-                    self.functions.push(node);
-                    if let Some(name) = node.child_by_field_name("name")
-                        && node
-                            .child_by_field_name("body")
-                            .is_some_and(|b| contains_yield(b))
-                    {
-                        self.generator_functions.push(self.text(name).to_string());
-                    }
-                }
-                "class_definition" => {
-                    if let (Some(name), Some(bases)) = (
-                        node.child_by_field_name("name"),
-                        node.child_by_field_name("superclasses"),
-                    ) {
-                        let mut cursor = bases.walk();
-                        let is_py_dataset = bases.named_children(&mut cursor).any(|b| {
-                            self.imports.keras_symbol(self.source, b).is_some_and(|s| {
-                                matches!(s.name(), "PyDataset" | "Sequence")
-                                    && s.module() == "utils"
-                            })
-                        });
-                        if is_py_dataset {
-                            self.py_dataset_classes.push(self.text(name).to_string());
-                        }
+                "function_definition" => self.collect_function(node),
+                "class_definition" => self.collect_class(node),
+                "expression_statement" => {
+                    if let Some(assign) = node.named_child(0).filter(|n| n.kind() == "assignment") {
+                        self.collect_assignment(assign, node.parent() == Some(root));
                     }
                 }
                 _ => {}
@@ -333,35 +940,185 @@ impl<'a, 't> Builder<'a, 't> {
         }
     }
 
+    /// What module code can see of the helpers: which return pipelines and how many consumers
+    /// they replay (a later module pass is needed only when this changes).
+    fn summary_fingerprint(&self) -> (usize, usize, usize) {
+        self.summaries
+            .values()
+            .fold((0, 0, 0), |(one, tuple, consumes), summary| {
+                match summary.returned {
+                    Some(Returned::One(_)) => (one + 1, tuple, consumes + summary.consumes.len()),
+                    Some(Returned::Tuple(_)) => (one, tuple + 1, consumes + summary.consumes.len()),
+                    None => (one, tuple, consumes + summary.consumes.len()),
+                }
+            })
+    }
+
+    fn collect_function(&mut self, node: Node<'t>) {
+        self.functions.push(node);
+        let Some(name) = node.child_by_field_name("name") else {
+            return;
+        };
+        let name = self.text(name).to_string();
+        if node.child_by_field_name("body").is_some_and(contains_yield) {
+            self.generator_functions.push(name.clone());
+        }
+        let at_module = |f: Node| {
+            let parent = f.parent();
+            let parent = match parent {
+                Some(p) if p.kind() == "decorated_definition" => p.parent(),
+                other => other,
+            };
+            parent.is_some_and(|p| p.kind() == "module")
+        };
+        match self.flow.functions.get(&name) {
+            Some(&existing) if at_module(existing) || !at_module(node) => {}
+            _ => {
+                self.flow.functions.insert(name, node);
+            }
+        }
+    }
+
+    fn collect_class(&mut self, node: Node<'t>) {
+        let (Some(name), Some(bases)) = (
+            node.child_by_field_name("name"),
+            node.child_by_field_name("superclasses"),
+        ) else {
+            return;
+        };
+        let mut cursor = bases.walk();
+        let is_py_dataset = bases.named_children(&mut cursor).any(|b| {
+            self.imports.keras_symbol(self.source, b).is_some_and(|s| {
+                matches!(s.name(), "PyDataset" | "Sequence") && s.module() == "utils"
+            })
+        });
+        if is_py_dataset {
+            self.py_dataset_classes.push(self.text(name).to_string());
+        }
+    }
+
+    fn collect_assignment(&mut self, assign: Node<'t>, module_level: bool) {
+        let (Some(left), Some(right)) = (
+            assign.child_by_field_name("left"),
+            assign.child_by_field_name("right"),
+        ) else {
+            return;
+        };
+        match left.kind() {
+            "identifier" => {
+                let name = self.text(left).to_string();
+                let is_autotune = self
+                    .imports
+                    .resolve(self.source, right)
+                    .is_some_and(|p| is_autotune_path(&p))
+                    || (self.text(right).replace(' ', "") == "-1"
+                        && name.eq_ignore_ascii_case("autotune"));
+                if module_level && is_autotune {
+                    self.flow
+                        .autotune_names
+                        .push((name.clone(), assign.start_byte()));
+                }
+                self.flow.assignments.entry(name).or_default().push(right);
+            }
+            "attribute" if right.kind() == "false" => {
+                // `options.experimental_optimization.inject_prefetch = False`.
+                let Some(option) = left.child_by_field_name("attribute") else {
+                    return;
+                };
+                let disabled = match self.text(option) {
+                    "inject_prefetch" => DisabledOptimizations {
+                        prefetch_injection: true,
+                        map_parallelization: false,
+                    },
+                    "map_parallelization" => DisabledOptimizations {
+                        prefetch_injection: false,
+                        map_parallelization: true,
+                    },
+                    "apply_default_optimizations" => DisabledOptimizations {
+                        prefetch_injection: true,
+                        map_parallelization: true,
+                    },
+                    _ => return,
+                };
+                let mut root = left;
+                let mut guard = 0;
+                while root.kind() == "attribute" && guard < 32 {
+                    let Some(object) = root.child_by_field_name("object") else {
+                        return;
+                    };
+                    root = object;
+                    guard += 1;
+                }
+                if root.kind() == "identifier" {
+                    let entry = self
+                        .flow
+                        .options
+                        .entry(self.text(root).to_string())
+                        .or_default();
+                    *entry = entry.union(disabled);
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn function_scope(&mut self, func: Node<'t>, outer: &Env) {
         let Some(body) = func.child_by_field_name("body") else {
             return;
         };
         let mut env = outer.clone();
-        // Parameters shadow outer names.
-        if let Some(params) = func.child_by_field_name("parameters") {
-            let mut cursor = params.walk();
-            for param in params.named_children(&mut cursor) {
-                let name_node = if param.kind() == "identifier" {
-                    Some(param)
-                } else {
-                    param
-                        .child_by_field_name("name")
-                        .or_else(|| param.named_child(0))
-                };
-                if let Some(n) = name_node {
-                    env.names.remove(self.text(n));
-                }
-            }
+        self.template_memo.clear();
+        let params = self.parameters(func);
+        for (index, name) in params.iter().enumerate() {
+            let template = self.push_value(Value {
+                parent: None,
+                source: SourceKind::TfData,
+                source_call: func,
+                step: None,
+                param: Some(index),
+            });
+            env.names.insert(name.clone(), Val::Pipeline(template));
         }
+        let outer_consumes = std::mem::take(&mut self.template_consumes);
         let returned = self.block(body, &mut env);
-        if let (Some(id), Some(name)) = (returned, func.child_by_field_name("name")) {
-            self.returns.insert(self.text(name).to_string(), id);
+        let consumes = std::mem::replace(&mut self.template_consumes, outer_consumes);
+        if let Some(name) = func.child_by_field_name("name") {
+            self.summaries.insert(
+                self.text(name).to_string(),
+                Summary {
+                    params,
+                    returned,
+                    consumes,
+                },
+            );
         }
     }
 
-    /// Processes the statements of a block in order; returns the pipeline a `return` yields.
-    fn block(&mut self, block: Node<'t>, env: &mut Env) -> Option<ValueId> {
+    /// Parameter names of a function, in order (splats and separators skipped).
+    fn parameters(&self, func: Node<'t>) -> Vec<String> {
+        let Some(params) = func.child_by_field_name("parameters") else {
+            return Vec::new();
+        };
+        let mut names = Vec::new();
+        let mut cursor = params.walk();
+        for param in params.named_children(&mut cursor) {
+            let name = match param.kind() {
+                "identifier" => Some(param),
+                "default_parameter" | "typed_default_parameter" => {
+                    param.child_by_field_name("name")
+                }
+                "typed_parameter" => param.named_child(0).filter(|n| n.kind() == "identifier"),
+                _ => None,
+            };
+            if let Some(name) = name {
+                names.push(self.text(name).to_string());
+            }
+        }
+        names
+    }
+
+    /// Processes the statements of a block in order; returns what a `return` yields.
+    fn block(&mut self, block: Node<'t>, env: &mut Env) -> Option<Returned> {
         let mut returned = None;
         let mut cursor = block.walk();
         let children: Vec<Node<'t>> = block.named_children(&mut cursor).collect();
@@ -373,7 +1130,7 @@ impl<'a, 't> Builder<'a, 't> {
         returned
     }
 
-    fn statement(&mut self, stmt: Node<'t>, env: &mut Env) -> Option<ValueId> {
+    fn statement(&mut self, stmt: Node<'t>, env: &mut Env) -> Option<Returned> {
         match stmt.kind() {
             "function_definition" | "class_definition" | "decorated_definition" => None,
             "expression_statement" => {
@@ -388,8 +1145,24 @@ impl<'a, 't> Builder<'a, 't> {
             "return_statement" => {
                 let value = stmt.named_child(0)?;
                 self.scan_calls(value, env);
+                let value = unparenthesized_tuple(value);
+                if matches!(value.kind(), "expression_list" | "tuple") {
+                    let mut cursor = value.walk();
+                    let items: Vec<Node<'t>> = value.named_children(&mut cursor).collect();
+                    let ids: Vec<Option<ValueId>> = items
+                        .into_iter()
+                        .map(|item| match self.eval(item, env, 0) {
+                            Some(Val::Pipeline(id)) => Some(id),
+                            _ => None,
+                        })
+                        .collect();
+                    return ids
+                        .iter()
+                        .any(Option::is_some)
+                        .then_some(Returned::Tuple(ids));
+                }
                 match self.eval(value, env, 0) {
-                    Some(Val::Pipeline(id)) => Some(id),
+                    Some(Val::Pipeline(id)) => Some(Returned::One(id)),
                     _ => None,
                 }
             }
@@ -452,25 +1225,82 @@ impl<'a, 't> Builder<'a, 't> {
                 }
             }
             "pattern_list" | "tuple_pattern" => {
-                // `ds, info = tfds.load(..., with_info=True)`: the first target is the dataset.
-                let first = left.named_child(0);
-                let is_tfds_with_info =
-                    right.kind() == "call" && self.source_kind(right) == Some(SourceKind::Tfds);
-                let mut cursor = left.walk();
-                for target in left.named_children(&mut cursor) {
-                    if target.kind() == "identifier" {
-                        env.names.remove(self.text(target));
-                    }
+                let mut targets = Vec::new();
+                pattern_identifiers(left, &mut targets);
+                for target in &targets {
+                    env.names.remove(self.text(*target));
                 }
-                if is_tfds_with_info
-                    && let Some(first) = first.filter(|f| f.kind() == "identifier")
-                    && let Some(val) = self.eval(right, env, 0)
-                {
-                    env.names.insert(self.text(first).to_string(), val);
+                for (target, val) in self.unpack(left, right, env) {
+                    env.names.insert(self.text(target).to_string(), val);
                 }
             }
             _ => {}
         }
+    }
+
+    /// The pipeline each identifier of a tuple target receives.
+    fn unpack(&mut self, left: Node<'t>, right: Node<'t>, env: &Env) -> Vec<(Node<'t>, Val)> {
+        let mut cursor = left.walk();
+        let targets: Vec<Node<'t>> = left.named_children(&mut cursor).collect();
+        let right = unparenthesized_tuple(right);
+        let mut out = Vec::new();
+        // `a, b = x, y`.
+        if matches!(right.kind(), "expression_list" | "tuple") {
+            let mut cursor = right.walk();
+            let items: Vec<Node<'t>> = right.named_children(&mut cursor).collect();
+            if items.len() == targets.len() {
+                for (target, item) in targets.into_iter().zip(items) {
+                    if target.kind() == "identifier"
+                        && let Some(val) = self.eval(item, env, 0)
+                    {
+                        out.push((target, val));
+                    }
+                }
+            }
+            return out;
+        }
+        if right.kind() != "call" {
+            return out;
+        }
+        // `train, val = make_datasets()`: a helper returning a tuple.
+        if let Some(func) = right.child_by_field_name("function")
+            && func.kind() == "identifier"
+            && !env.names.contains_key(self.text(func))
+            && let Some(summary) = self.summaries.get(self.text(func)).cloned()
+            && let Some(Returned::Tuple(items)) = &summary.returned
+        {
+            if items.len() == targets.len() {
+                for (target, item) in targets.into_iter().zip(items) {
+                    if target.kind() == "identifier"
+                        && let Some(id) = item
+                        && let Some(id) = self.bind_returned(right, &summary, *id, env)
+                    {
+                        out.push((target, Val::Pipeline(id)));
+                    }
+                }
+            }
+            return out;
+        }
+        // `ds, info = tfds.load(..., with_info=True)`, `(train, test), info = ...`,
+        // `train, val = image_dataset_from_directory(..., subset="both")`.
+        let Some(kind) = self.source_kind(right) else {
+            return out;
+        };
+        let Some(Val::Pipeline(id)) = self.eval(right, env, 0) else {
+            return out;
+        };
+        let with_info =
+            kind == SourceKind::Tfds && keyword_is_true(self.source, right, "with_info");
+        let mut identifiers = Vec::new();
+        if with_info {
+            if let Some(first) = targets.first() {
+                pattern_identifiers(*first, &mut identifiers);
+            }
+        } else {
+            pattern_identifiers(left, &mut identifiers);
+        }
+        out.extend(identifiers.into_iter().map(|t| (t, Val::Pipeline(id))));
+        out
     }
 
     /// Visits every call inside an expression to find consumers and build chains.
@@ -554,10 +1384,18 @@ impl<'a, 't> Builder<'a, 't> {
     }
 
     fn consume(&mut self, kind: ConsumerKind, node: Node<'t>, arg: Node<'t>, val: Val) {
-        if !self.seen_consumers.insert((node.id(), arg.id())) {
+        let key_value = match val {
+            Val::Pipeline(id) => id,
+            Val::Generator | Val::PyDataset => usize::MAX,
+        };
+        if !self.seen_consumers.insert((node.id(), arg.id(), key_value)) {
             return;
         }
         let input = match val {
+            Val::Pipeline(id) if self.flow.values[id].param.is_some() => {
+                self.template_consumes.push((kind, node, arg, id));
+                return;
+            }
             Val::Pipeline(id) => Input::Pipeline(id),
             Val::Generator => Input::Generator,
             Val::PyDataset => Input::PyDataset,
@@ -579,8 +1417,33 @@ impl<'a, 't> Builder<'a, 't> {
             "identifier" => env.names.get(self.text(node)).copied(),
             "parenthesized_expression" => self.eval(node.named_child(0)?, env, depth + 1),
             "generator_expression" => Some(Val::Generator),
+            // `ds.shuffle(n) if training else ds`.
+            "conditional_expression" => {
+                let consequence = node.named_child(0)?;
+                let alternative = node.named_child(2);
+                self.eval(consequence, env, depth + 1)
+                    .or_else(|| alternative.and_then(|a| self.eval(a, env, depth + 1)))
+            }
+            // `tfds.load(name)["train"]`, `image_dataset_from_directory(..., subset="both")[0]`.
+            "subscript" => {
+                let value = node.child_by_field_name("value")?;
+                match self.eval(value, env, depth + 1)? {
+                    Val::Pipeline(id)
+                        if self.flow.values[id].step.is_none()
+                            && self.flow.values[id].param.is_none()
+                            && self.flow.values[id].source != SourceKind::TfData =>
+                    {
+                        Some(Val::Pipeline(id))
+                    }
+                    _ => None,
+                }
+            }
             "call" => {
-                if let Some(&id) = self.flow.by_call.get(&node.id()) {
+                if let Some(&id) = self
+                    .memo
+                    .get(&node.id())
+                    .or_else(|| self.template_memo.get(&node.id()))
+                {
                     return Some(Val::Pipeline(id));
                 }
                 self.eval_call(node, env, depth)
@@ -596,23 +1459,33 @@ impl<'a, 't> Builder<'a, 't> {
                 func.child_by_field_name("object"),
                 func.child_by_field_name("attribute"),
             )
-            && let Some(Val::Pipeline(parent)) = self.eval(object, env, depth + 1)
         {
-            if !TRANSFORMS.contains(&self.text(method)) {
-                return None;
+            let method_name = self.text(method);
+            if method_name == "experimental_distribute_dataset" {
+                // `strategy.experimental_distribute_dataset(ds)` iterates `ds` as it is.
+                let arg = call.child_by_field_name("arguments")?.named_child(0)?;
+                return self.eval(arg, env, depth + 1);
             }
-            let (source, source_call) = self.flow.source(parent);
-            let id = self.push_value(Value {
-                parent: Some(parent),
-                source,
-                source_call,
-                step: Some(Step {
-                    call,
-                    method_node: method,
-                }),
-            });
-            self.flow.by_call.insert(call.id(), id);
-            return Some(Val::Pipeline(id));
+            if let Some(Val::Pipeline(parent)) = self.eval(object, env, depth + 1) {
+                if !TRANSFORMS.contains(&method_name) {
+                    return None;
+                }
+                if method_name == "apply"
+                    && let Some(id) = self.apply_helper(call, parent)
+                {
+                    self.remember(call, id);
+                    return Some(Val::Pipeline(id));
+                }
+                let id = self.derive(
+                    parent,
+                    Step {
+                        call,
+                        method_node: method,
+                    },
+                );
+                self.remember(call, id);
+                return Some(Val::Pipeline(id));
+            }
         }
         if let Some(kind) = self.source_kind(call) {
             let id = self.push_value(Value {
@@ -620,8 +1493,10 @@ impl<'a, 't> Builder<'a, 't> {
                 source: kind,
                 source_call: call,
                 step: None,
+                param: None,
             });
-            self.flow.by_call.insert(call.id(), id);
+            self.flow.by_call.entry(call.id()).or_default().push(id);
+            self.memo.insert(call.id(), id);
             return Some(Val::Pipeline(id));
         }
         if func.kind() == "identifier" {
@@ -629,17 +1504,14 @@ impl<'a, 't> Builder<'a, 't> {
             if env.names.contains_key(name) {
                 return None;
             }
-            if let Some(&returned) = self.returns.get(name) {
-                // The helper's returned pipeline, seen through an alias value.
-                let (source, source_call) = self.flow.source(returned);
-                let id = self.push_value(Value {
-                    parent: Some(returned),
-                    source,
-                    source_call,
-                    step: None,
-                });
-                self.flow.by_call.insert(call.id(), id);
-                return Some(Val::Pipeline(id));
+            if let Some(summary) = self.summaries.get(name).cloned() {
+                self.replay_consumers(call, &summary, env, None);
+                if let Some(Returned::One(returned)) = summary.returned
+                    && let Some(id) = self.bind_returned(call, &summary, returned, env)
+                {
+                    self.remember(call, id);
+                    return Some(Val::Pipeline(id));
+                }
             }
             if self.generator_functions.iter().any(|g| g == name) {
                 return Some(Val::Generator);
@@ -651,13 +1523,166 @@ impl<'a, 't> Builder<'a, 't> {
         None
     }
 
+    /// `ds.apply(helper)` with a helper of this file that transforms its parameter.
+    fn apply_helper(&mut self, call: Node<'t>, parent: ValueId) -> Option<ValueId> {
+        let arg = call.child_by_field_name("arguments")?.named_child(0)?;
+        if arg.kind() != "identifier" {
+            return None;
+        }
+        let summary = self.summaries.get(self.text(arg))?.clone();
+        self.replay_consumers(call, &summary, &Env::default(), Some(parent));
+        let Some(Returned::One(template)) = summary.returned else {
+            return None;
+        };
+        if self.flow.values[template].param != Some(0) {
+            return None;
+        }
+        Some(self.replay(template, parent))
+    }
+
+    /// The value a call of a function of this file returns: an alias of a real pipeline, or
+    /// the template replayed onto the pipeline passed for its parameter.
+    fn bind_returned(
+        &mut self,
+        call: Node<'t>,
+        summary: &Summary<'t>,
+        returned: ValueId,
+        env: &Env,
+    ) -> Option<ValueId> {
+        let Some(param) = self.flow.values[returned].param else {
+            let (source, source_call) = self.flow.source(returned);
+            return Some(self.push_value(Value {
+                parent: Some(returned),
+                source,
+                source_call,
+                step: None,
+                param: None,
+            }));
+        };
+        let actual = self.actual_argument(call, &summary.params, param, env)?;
+        Some(self.replay(returned, actual))
+    }
+
+    /// Replays a helper's consumers of its parameters at a call site.
+    fn replay_consumers(
+        &mut self,
+        call: Node<'t>,
+        summary: &Summary<'t>,
+        env: &Env,
+        first: Option<ValueId>,
+    ) {
+        for &(kind, node, arg, template) in &summary.consumes {
+            let Some(param) = self.flow.values[template].param else {
+                continue;
+            };
+            let actual = match (param, first) {
+                (0, Some(first)) => Some(first),
+                (_, Some(_)) => None,
+                (_, None) => self.actual_argument(call, &summary.params, param, env),
+            };
+            let Some(actual) = actual else {
+                continue;
+            };
+            if !self.replayed.insert((call.id(), template, actual)) {
+                continue;
+            }
+            let id = self.replay(template, actual);
+            self.consume(kind, node, arg, Val::Pipeline(id));
+        }
+    }
+
+    /// The pipeline passed for parameter `index` at a call site.
+    fn actual_argument(
+        &mut self,
+        call: Node<'t>,
+        params: &[String],
+        index: usize,
+        env: &Env,
+    ) -> Option<ValueId> {
+        let args = call.child_by_field_name("arguments")?;
+        let mut cursor = args.walk();
+        let mut positional = 0;
+        let mut found = None;
+        for arg in args.named_children(&mut cursor) {
+            match arg.kind() {
+                "comment" => {}
+                "keyword_argument" => {
+                    if arg.child_by_field_name("name").is_some_and(|n| {
+                        Some(self.text(n)) == params.get(index).map(String::as_str)
+                    }) {
+                        found = arg.child_by_field_name("value");
+                    }
+                }
+                "list_splat" | "dictionary_splat" => positional = usize::MAX / 2,
+                _ => {
+                    if positional == index {
+                        found = Some(arg);
+                    }
+                    positional += 1;
+                }
+            }
+        }
+        match self.eval(found?, env, 1)? {
+            Val::Pipeline(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// Applies a template's steps onto `actual`.
+    fn replay(&mut self, template: ValueId, actual: ValueId) -> ValueId {
+        let steps = self.flow.chain(template);
+        let mut current = actual;
+        for step in steps {
+            current = self.derive(current, step);
+        }
+        current
+    }
+
+    /// A new value: `step` applied to `parent`.
+    fn derive(&mut self, parent: ValueId, step: Step<'t>) -> ValueId {
+        let (source, source_call) = self.flow.source(parent);
+        let param = self.flow.values[parent].param;
+        let id = self.push_value(Value {
+            parent: Some(parent),
+            source,
+            source_call,
+            step: Some(step),
+            param,
+        });
+        if param.is_none() {
+            self.flow
+                .by_call
+                .entry(step.call.id())
+                .or_default()
+                .push(id);
+        }
+        id
+    }
+
+    fn remember(&mut self, call: Node<'t>, id: ValueId) {
+        if self.flow.values[id].param.is_some() {
+            self.template_memo.insert(call.id(), id);
+        } else {
+            self.memo.insert(call.id(), id);
+        }
+    }
+
     fn push_value(&mut self, value: Value<'t>) -> ValueId {
         self.flow.values.push(value);
         self.flow.values.len() - 1
     }
 
     /// Whether a call constructs a tf.data pipeline, and of which kind.
-    fn source_kind(&self, call: Node<'t>) -> Option<SourceKind> {
+    fn source_kind(&mut self, call: Node<'t>) -> Option<SourceKind> {
+        if let Some(&known) = self.source_kinds.get(&call.id()) {
+            return known;
+        }
+        let kind = self.resolve_source_kind(call);
+        self.source_kinds.insert(call.id(), kind);
+        kind
+    }
+
+    fn resolve_source_kind(&self, call: Node<'t>) -> Option<SourceKind> {
         let func = call.child_by_field_name("function")?;
         let path = self.imports.resolve(self.source, func)?;
         if let Some(rest) = path.strip_prefix("tensorflow.data.") {
@@ -685,6 +1710,39 @@ impl<'a, 't> Builder<'a, 't> {
         }
         None
     }
+}
+
+/// `(a, b)` stays a tuple; `((a, b))` is unwrapped to it.
+fn unparenthesized_tuple(node: Node) -> Node {
+    let inner = unparenthesized(node);
+    if inner.kind() == "tuple" || inner.kind() == "expression_list" {
+        inner
+    } else {
+        node
+    }
+}
+
+/// The identifiers bound by a target pattern (`a`, `(a, b)`, `[a, (b, c)]`).
+fn pattern_identifiers<'t>(pattern: Node<'t>, out: &mut Vec<Node<'t>>) {
+    let mut stack = vec![pattern];
+    while let Some(node) = stack.pop() {
+        match node.kind() {
+            "identifier" => out.push(node),
+            "pattern_list" | "tuple_pattern" | "list_pattern" => {
+                let mut cursor = node.walk();
+                let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+                stack.extend(children.into_iter().rev());
+            }
+            _ => {}
+        }
+        if out.len() > 64 {
+            break;
+        }
+    }
+}
+
+fn keyword_is_true(source: &str, call: Node, name: &str) -> bool {
+    super::call::keyword(source, call, name).is_some_and(|v| v.kind() == "true")
 }
 
 /// `enumerate(ds)` -> `ds`.
@@ -800,6 +1858,199 @@ mod tests {
                 ConsumerKind::ForLoop,
                 vec!["batch".to_string(), "prefetch".to_string()]
             )]
+        );
+    }
+
+    #[test]
+    fn parenthesised_and_continued_chains() {
+        let src = "import tensorflow as tf\nds = (\n    tf.data.Dataset.range(8)\n    # a comment\n    .map(f)\n    .batch(2)\n)\nval = tf.data.Dataset.range(4) \\\n    .batch(2)\nmodel.fit((ds), validation_data=val)\n";
+        assert_eq!(
+            consumed_chains(src),
+            vec![
+                (ConsumerKind::Fit, vec!["map".to_string(), "batch".into()]),
+                (ConsumerKind::ValidationData, vec!["batch".to_string()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn helpers_taking_a_pipeline_are_replayed_at_each_call_site() {
+        let src = "import tensorflow as tf\ndef prepare(ds, shuffle=False):\n    ds = ds.map(f)\n    if shuffle:\n        ds = ds.shuffle(10)\n    return ds.batch(2)\ndef add_prefetch(ds):\n    return ds.prefetch(1)\ndef train(model, ds):\n    model.fit(ds)\nraw = tf.data.Dataset.range(8)\ntrain(m, prepare(raw, shuffle=True).apply(add_prefetch))\nfor b in prepare(ds=raw.take(4)):\n    pass\n";
+        assert_eq!(
+            consumed_chains(src),
+            vec![
+                (
+                    ConsumerKind::Fit,
+                    vec![
+                        "map".to_string(),
+                        "shuffle".into(),
+                        "batch".into(),
+                        "prefetch".into()
+                    ]
+                ),
+                (
+                    ConsumerKind::ForLoop,
+                    vec![
+                        "take".to_string(),
+                        "map".into(),
+                        "shuffle".into(),
+                        "batch".into()
+                    ]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn helpers_given_other_values_make_no_pipeline() {
+        let src = "import pandas as pd\nimport tensorflow as tf\ndef to_text(frame):\n    return frame.map(str)\ndef loop(items):\n    for i in items:\n        pass\nt = to_text(pd.DataFrame())\nloop([1, 2])\nmodel.fit(t)\n";
+        let tree = parse(src, None);
+        let imports = Imports::collect(src, &tree);
+        let flow = build(src, tree.root_node(), &imports);
+        assert!(flow.consumers().is_empty());
+        assert_eq!(flow.steps().count(), 0);
+    }
+
+    #[test]
+    fn tuples_conditionals_subscripts_and_strategies() {
+        let src = "import tensorflow as tf\nimport tensorflow_datasets as tfds\nimport keras\ntr, va = keras.utils.image_dataset_from_directory('d', subset='both')\n(a, b), info = tfds.load('m', split=['train', 'test'], with_info=True)\nc, d = a.batch(1), b.batch(2)\ndef make():\n    return tr.take(1), va.take(2)\np, q = make()\ne = c.shuffle(3) if training else c\nf = tfds.load('m')['train'].batch(4)\ng = strategy.experimental_distribute_dataset(d.repeat())\nfor name in [tr, va, info, e, f, g, p, q]:\n    pass\nfor x in e:\n    pass\nfor x in f:\n    pass\nfor x in g:\n    pass\nfor x in q:\n    pass\n";
+        let chains: Vec<Vec<String>> = consumed_chains(src).into_iter().map(|(_, c)| c).collect();
+        assert_eq!(
+            chains,
+            vec![
+                vec!["batch".to_string(), "shuffle".into()],
+                vec!["batch".to_string()],
+                vec!["batch".to_string(), "repeat".into()],
+                vec!["take".to_string()],
+            ]
+        );
+    }
+
+    #[test]
+    fn options_that_disable_optimizations() {
+        let src = "import tensorflow as tf\nopts = tf.data.Options()\nopts.experimental_optimization.inject_prefetch = False\nall_off = tf.data.Options()\nall_off.experimental_optimization.apply_default_optimizations = False\na = tf.data.Dataset.range(2).with_options(opts)\nb = tf.data.Dataset.range(2).batch(1).with_options(all_off)\nc = tf.data.Dataset.range(2)\nmodel.fit(a)\nmodel.fit(b)\nmodel.fit(c)\n";
+        let tree = parse(src, None);
+        let imports = Imports::collect(src, &tree);
+        let flow = build(src, tree.root_node(), &imports);
+        let disabled: Vec<DisabledOptimizations> = flow
+            .consumers()
+            .iter()
+            .filter_map(|c| match c.input {
+                Input::Pipeline(id) => Some(flow.disabled_optimizations(src, id)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            disabled,
+            vec![
+                DisabledOptimizations {
+                    prefetch_injection: true,
+                    map_parallelization: false
+                },
+                DisabledOptimizations {
+                    prefetch_injection: true,
+                    map_parallelization: true
+                },
+                DisabledOptimizations::default(),
+            ]
+        );
+    }
+
+    #[test]
+    fn mapped_functions_are_found_and_searched() {
+        let src = "import functools\nimport tensorflow as tf\ndef inner(x):\n    return tf.py_function(g, [x], tf.float32)\ndef outer(x, k):\n    return inner(x)\nclass P:\n    def aug(self, x):\n        return x\n    def build(self, ds):\n        return ds.map(self.aug)\nds = tf.data.Dataset.range(3)\na = ds.map(outer)\nb = ds.map(lambda x: x + 1)\nc = ds.map(map_func=functools.partial(outer, k=1))\nd = ds.map(tf.io.decode_png)\n";
+        let tree = parse(src, None);
+        let imports = Imports::collect(src, &tree);
+        let flow = build(src, tree.root_node(), &imports);
+        let uses_py = |step: &Step| {
+            flow.mapped_function(src, step)
+                .map(|f| flow.function_uses(src, f, &mut |n| text(src, n) == "tf.py_function"))
+        };
+        let found: Vec<Option<bool>> = flow.steps().map(|(_, s)| uses_py(&s)).collect();
+        assert_eq!(found, vec![Some(true), Some(false), Some(true), None]);
+    }
+
+    #[test]
+    fn autotune_aliases_and_statements() {
+        let src = "import tensorflow as tf\nAUTOTUNE = tf.data.experimental.AUTOTUNE\nautotune = -1\nds = tf.data.Dataset.range(3)\nif x:\n    ds = ds.map(f).batch(2)\n";
+        let tree = parse(src, None);
+        let imports = Imports::collect(src, &tree);
+        let flow = build(src, tree.root_node(), &imports);
+        let names: Vec<&str> = flow
+            .autotune_names
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(names, vec!["AUTOTUNE", "autotune"]);
+        let steps: Vec<Step> = flow.steps().map(|(_, s)| s).collect();
+        let root = tree.root_node();
+        let statement = statement_of(root, steps[0].call);
+        assert_eq!(text(src, statement), "ds = ds.map(f).batch(2)");
+        assert!(in_one_block(root, &steps));
+        let source_statement = statement_of(
+            root,
+            flow.source(flow.value_of_call(steps[0].call).unwrap()).1,
+        );
+        assert_eq!(text(src, source_statement), "ds = tf.data.Dataset.range(3)");
+    }
+
+    #[test]
+    fn step_edits_keep_the_layout() {
+        let src = "ds = (\n    tf.data.Dataset.range(3)\n    .shuffle(4)  # order\n    .cache()  # keep\n    .batch(2)\n)\nds = ds.shuffle(2)\nds = ds.cache()\nother = tf.data.Dataset.range(3).shuffle(1) \\\n    .cache()\n";
+        let src = format!("import tensorflow as tf\n{src}");
+        let tree = parse(&src, None);
+        let imports = Imports::collect(&src, &tree);
+        let flow = build(&src, tree.root_node(), &imports);
+        let steps: Vec<Step> = flow.steps().map(|(_, s)| s).collect();
+        let methods: Vec<&str> = steps.iter().map(|s| s.method(&src)).collect();
+        assert_eq!(
+            methods,
+            vec![
+                "shuffle", "cache", "batch", "shuffle", "cache", "shuffle", "cache"
+            ]
+        );
+        let apply = |edits: Vec<Edit>| {
+            crate::fix::apply_fixes(
+                &src,
+                [&crate::finding::Fix::new(
+                    "t",
+                    crate::finding::FixSafety::Safe,
+                    edits,
+                )],
+            )
+            .0
+        };
+        let moved = apply(move_step_before(&src, &steps[0], &steps[1]));
+        assert!(moved.contains("    tf.data.Dataset.range(3)\n    .cache()\n    .shuffle(4)  # order\n    .batch(2)\n)"), "{moved}");
+        let moved = apply(move_step_before(&src, &steps[3], &steps[4]));
+        assert!(
+            moved.contains("ds = ds.cache().shuffle(2)\nother"),
+            "{moved}"
+        );
+        let moved = apply(move_step_before(&src, &steps[5], &steps[6]));
+        assert!(
+            moved.ends_with("other = tf.data.Dataset.range(3).cache().shuffle(1)\n"),
+            "{moved}"
+        );
+        let appended = apply(vec![append_to_call(
+            &src,
+            steps[2].call,
+            Some(&steps[2]),
+            ".prefetch(1)",
+        )]);
+        assert!(
+            appended.contains("    .batch(2)\n    .prefetch(1)\n)"),
+            "{appended}"
+        );
+        let appended = apply(vec![append_to_call(
+            &src,
+            steps[6].call,
+            Some(&steps[6]),
+            ".prefetch(1)",
+        )]);
+        assert!(
+            appended.ends_with("    .cache() \\\n    .prefetch(1)\n"),
+            "{appended}"
         );
     }
 }

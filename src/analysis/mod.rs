@@ -4,6 +4,7 @@ pub mod dataflow;
 pub mod imports;
 pub mod incremental;
 pub mod index;
+pub mod layers;
 pub mod model;
 pub mod policy;
 pub mod suppression;

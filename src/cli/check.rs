@@ -11,6 +11,7 @@ use super::output::{self, Reported};
 use super::{CheckArgs, OutputFormat};
 use crate::analysis::{analyze, mentions_keras};
 use crate::document::parse;
+use crate::notebook::Notebook;
 use crate::settings::Settings;
 
 /// Findings of one file, or why it could not be read.
@@ -37,10 +38,33 @@ pub fn lint_python(filename: &str, text: &str, settings: &Settings) -> Vec<Repor
     output::place(filename, text, analyze(text, &tree, settings))
 }
 
+/// Lints one Jupyter notebook (its code cells as one program).
+pub fn lint_notebook(
+    filename: &str,
+    text: &str,
+    settings: &Settings,
+) -> Result<Vec<Reported>, String> {
+    let notebook = Notebook::parse(text).map_err(|e| format!("{filename}: {e}"))?;
+    Ok(output::place_notebook(
+        filename,
+        &notebook,
+        notebook.analyze(settings),
+    ))
+}
+
+/// Whether a path is a Jupyter notebook.
+pub fn is_notebook(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("ipynb"))
+}
+
 /// Lints one file of any supported kind.
 pub fn lint_path(path: &Path, settings: &Settings) -> Result<Vec<Reported>, String> {
     let text = read_source(path)?;
     let filename = path.display().to_string();
+    if is_notebook(path) {
+        return lint_notebook(&filename, &text, settings);
+    }
     Ok(lint_python(&filename, &text, settings))
 }
 

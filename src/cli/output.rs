@@ -1,12 +1,13 @@
 //! Output formats for `check`: text, JSON (ruff's shape), SARIF 2.1.0, GitHub workflow annotations.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
 use crate::finding::{Finding, FixSafety, Severity};
 use crate::line_index::{Encoding, LineIndex};
+use crate::notebook::{CellFinding, Notebook};
 use crate::rules;
 
 /// A 1-based row and column (columns count characters).
@@ -26,7 +27,17 @@ pub struct Reported {
     pub end_location: Location,
     pub finding: Finding,
     /// The fix's edits with their locations, for JSON.
-    pub edits: Vec<(Location, Location, String)>,
+    pub edits: Vec<ReportedEdit>,
+}
+
+/// One edit of a finding's fix, placed like the finding.
+#[derive(Debug, Clone)]
+pub struct ReportedEdit {
+    pub location: Location,
+    pub end_location: Location,
+    pub content: String,
+    /// 1-based cell number for notebooks (a fix may add an import to another cell).
+    pub cell: Option<usize>,
 }
 
 /// Maps a byte offset of `text` to a 1-based location.
@@ -50,12 +61,11 @@ pub fn place(filename: &str, text: &str, findings: Vec<Finding>) -> Vec<Reported
                 .map(|fix| {
                     fix.edits
                         .iter()
-                        .map(|e| {
-                            (
-                                location(text, &index, e.range.start),
-                                location(text, &index, e.range.end),
-                                e.content.clone(),
-                            )
+                        .map(|e| ReportedEdit {
+                            location: location(text, &index, e.range.start),
+                            end_location: location(text, &index, e.range.end),
+                            content: e.content.clone(),
+                            cell: None,
                         })
                         .collect()
                 })
@@ -66,6 +76,44 @@ pub fn place(filename: &str, text: &str, findings: Vec<Finding>) -> Vec<Reported
                 location: location(text, &index, finding.range.start),
                 end_location: location(text, &index, finding.range.end),
                 finding,
+                edits,
+            }
+        })
+        .collect()
+}
+
+/// Places findings of a notebook: rows and columns count inside each finding's cell.
+pub fn place_notebook(
+    filename: &str,
+    notebook: &Notebook,
+    findings: Vec<CellFinding>,
+) -> Vec<Reported> {
+    let mut indexes: HashMap<usize, LineIndex> = HashMap::new();
+    let mut locate = |cell: usize, offset: usize| {
+        let text = notebook.cells.get(cell).map_or("", |c| c.source.as_str());
+        let index = indexes.entry(cell).or_insert_with(|| LineIndex::new(text));
+        location(text, index, offset)
+    };
+    findings
+        .into_iter()
+        .map(|cf| {
+            let edits = cf
+                .fix
+                .iter()
+                .flat_map(|fix| &fix.edits)
+                .map(|e| ReportedEdit {
+                    location: locate(e.cell, e.edit.range.start),
+                    end_location: locate(e.cell, e.edit.range.end),
+                    content: e.edit.content.clone(),
+                    cell: Some(e.cell + 1),
+                })
+                .collect();
+            Reported {
+                filename: filename.to_string(),
+                cell: Some(cf.cell + 1),
+                location: locate(cf.cell, cf.finding.range.start),
+                end_location: locate(cf.cell, cf.finding.range.end),
+                finding: cf.finding,
                 edits,
             }
         })
@@ -160,11 +208,17 @@ pub fn json(reported: &[Reported]) -> String {
                 json!({
                     "applicability": fix.safety,
                     "message": fix.title,
-                    "edits": r.edits.iter().map(|(start, end, content)| json!({
-                        "content": content,
-                        "location": location_json(*start),
-                        "end_location": location_json(*end),
-                    })).collect::<Vec<_>>(),
+                    "edits": r.edits.iter().map(|e| {
+                        let mut edit = json!({
+                            "content": e.content,
+                            "location": location_json(e.location),
+                            "end_location": location_json(e.end_location),
+                        });
+                        if let Some(cell) = e.cell {
+                            edit["cell"] = json!(cell);
+                        }
+                        edit
+                    }).collect::<Vec<_>>(),
                 })
             });
             let mut obj = json!({

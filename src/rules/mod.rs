@@ -4,17 +4,26 @@ use crate::analysis::{Context, RuleMatch, Sink};
 use crate::finding::{FixSafety, Severity};
 
 mod batch_size_ignored_with_dataset;
+mod cache_after_random_augmentation;
+mod cache_after_shuffle;
 mod checkpoint_too_frequent;
+mod constant_kernel_initializer;
 mod custom_loop_without_loss_scaling;
+mod dataset_without_prefetch;
 mod float16_output_layer;
+mod he_init_with_saturating_activation;
 mod large_batch_size;
 mod loss_scale_optimizer_static;
 mod predict_in_loop;
 mod removed_mixed_precision_api;
 mod run_eagerly_in_training;
+mod selu_without_lecun_normal;
+mod serial_dataset_transform;
+mod shuffle_after_batch;
 mod softmax_output_with_from_logits;
 mod tensorboard_heavy_logging;
 mod tensorboard_per_batch_logging;
+mod unscaled_kernel_initializer;
 
 include!(concat!(env!("OUT_DIR"), "/rule_docs.rs"));
 
@@ -76,9 +85,18 @@ pub const DOCS_URL: &str = "https://github.com/keras-lsp/keras-lsp/blob/main/doc
 
 /// Every rule, ordered by code.
 pub static ALL: &[RuleDef] = &[
+    unscaled_kernel_initializer::RULE,
+    constant_kernel_initializer::RULE,
+    selu_without_lecun_normal::RULE,
+    he_init_with_saturating_activation::RULE,
     checkpoint_too_frequent::RULE,
     tensorboard_per_batch_logging::RULE,
     tensorboard_heavy_logging::RULE,
+    dataset_without_prefetch::RULE,
+    serial_dataset_transform::RULE,
+    shuffle_after_batch::RULE,
+    cache_after_random_augmentation::RULE,
+    cache_after_shuffle::RULE,
     large_batch_size::RULE,
     predict_in_loop::RULE,
     batch_size_ignored_with_dataset::RULE,

@@ -46,6 +46,22 @@ impl LanguageServer for Backend {
         handlers::sync::did_close(self, params).await
     }
 
+    async fn notebook_did_open(&self, params: DidOpenNotebookDocumentParams) {
+        handlers::notebook::did_open(self, params).await
+    }
+
+    async fn notebook_did_change(&self, params: DidChangeNotebookDocumentParams) {
+        handlers::notebook::did_change(self, params).await
+    }
+
+    async fn notebook_did_save(&self, params: DidSaveNotebookDocumentParams) {
+        handlers::notebook::did_save(self, params).await
+    }
+
+    async fn notebook_did_close(&self, params: DidCloseNotebookDocumentParams) {
+        handlers::notebook::did_close(self, params).await
+    }
+
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
         handlers::config::did_change_configuration(self, params).await
     }

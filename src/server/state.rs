@@ -10,6 +10,7 @@ use serde_json::Value;
 use tower_lsp_server::ls_types::{Diagnostic, Uri};
 
 use super::convert::{self, PositionMapper};
+use super::handlers::notebook;
 use crate::analysis::incremental::Engine;
 use crate::document::Document;
 use crate::finding::Finding;
@@ -36,6 +37,47 @@ impl OpenDocument {
     }
 }
 
+/// One cell of an open notebook (its text document lives in `State::documents`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotebookCellRef {
+    pub uri: Uri,
+    /// A code cell (as opposed to markup).
+    pub code: bool,
+    /// The cell document's language (`python` cells are analysed).
+    pub language: String,
+}
+
+/// An open notebook: its cells in order and the findings of its code cells as one program.
+#[derive(Default)]
+pub struct OpenNotebook {
+    pub version: i32,
+    pub cells: Vec<NotebookCellRef>,
+    /// Findings keyed by settings generation and the (uri, version) of each analysed cell.
+    pub findings: Option<(NotebookKey, Arc<NotebookFindings>)>,
+    /// What was last published per cell (version, diagnostics), to publish only changes.
+    pub published: std::collections::HashMap<Uri, (i32, Vec<Diagnostic>)>,
+}
+
+/// What a notebook's cached findings were computed from.
+pub type NotebookKey = (u64, Vec<(Uri, i32)>);
+
+/// Findings of a notebook's code cells, analysed as one program.
+pub struct NotebookFindings {
+    /// The analysed cells in order.
+    pub cells: Vec<AnalysedCell>,
+    /// Each finding's `cell` is the cell's position in the notebook.
+    pub findings: Vec<crate::notebook::CellFinding>,
+}
+
+/// A code cell as it was analysed.
+pub struct AnalysedCell {
+    pub uri: Uri,
+    pub version: i32,
+    pub text: String,
+    /// Position in the notebook's cell list.
+    pub position: usize,
+}
+
 /// Settings sources, kept so either can change independently.
 #[derive(Default)]
 pub struct Config {
@@ -48,6 +90,10 @@ pub struct Config {
 /// Everything the handlers share.
 pub struct State {
     pub documents: DashMap<Uri, OpenDocument>,
+    /// Open notebooks by notebook URI.
+    pub notebooks: DashMap<Uri, OpenNotebook>,
+    /// The notebook each open cell document belongs to.
+    pub cell_notebook: DashMap<Uri, Uri>,
     pub config: RwLock<Config>,
     /// Bumped whenever settings change, invalidating cached findings.
     pub settings_generation: AtomicU64,
@@ -65,6 +111,8 @@ impl Default for State {
     fn default() -> State {
         State {
             documents: DashMap::new(),
+            notebooks: DashMap::new(),
+            cell_notebook: DashMap::new(),
             config: RwLock::new(Config::default()),
             settings_generation: AtomicU64::new(0),
             encoding: RwLock::new(Encoding::Utf16),
@@ -118,8 +166,17 @@ impl State {
         warnings
     }
 
-    /// Cached findings for the document's current version, if any (never analyses).
+    /// The notebook a cell document belongs to.
+    pub fn notebook_of(&self, cell: &Uri) -> Option<Uri> {
+        self.cell_notebook.get(cell).map(|n| n.value().clone())
+    }
+
+    /// Cached findings for the document's current version, if any (never analyses; notebook
+    /// cells are analysed with their notebook, so they always take the blocking path).
     pub fn cached_findings(&self, uri: &Uri) -> Option<(Arc<Vec<Finding>>, i32)> {
+        if self.cell_notebook.contains_key(uri) {
+            return None;
+        }
         let generation = self.settings_generation.load(Ordering::SeqCst);
         let entry = self.documents.get(uri)?;
         match &entry.findings {
@@ -134,6 +191,9 @@ impl State {
     /// Blocking (it analyses): call it from `spawn_blocking`, never on an async worker. The map
     /// guard is held only to copy a snapshot in and the result out, never during the analysis.
     pub fn findings(&self, uri: &Uri) -> Option<(Arc<Vec<Finding>>, i32)> {
+        if let Some(notebook) = self.notebook_of(uri) {
+            return notebook::cell_findings(self, &notebook, uri);
+        }
         let engine = self.documents.get(uri)?.engine.clone();
         // One analysis per document at a time, in the order snapshots are taken.
         let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
@@ -161,6 +221,9 @@ impl State {
     /// LSP diagnostics for an open document and the version they describe. Blocking, like
     /// [`State::findings`].
     pub fn diagnostics(&self, uri: &Uri) -> Option<(Vec<Diagnostic>, i32)> {
+        if let Some(notebook) = self.notebook_of(uri) {
+            return notebook::cell_diagnostics(self, &notebook, uri);
+        }
         let (findings, version) = self.findings(uri)?;
         let encoding = self.encoding();
         let (text, index) = {

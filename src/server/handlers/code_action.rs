@@ -20,6 +20,13 @@ pub async fn code_action(
     params: CodeActionParams,
 ) -> Result<Option<CodeActionResponse>> {
     let state = backend.state.clone();
+    if let Some(notebook) = state.notebook_of(&params.text_document.uri) {
+        return tokio::task::spawn_blocking(move || {
+            super::notebook::code_action(&state, params, &notebook)
+        })
+        .await
+        .unwrap_or(Ok(None));
+    }
     tokio::task::spawn_blocking(move || code_action_blocking(&state, params))
         .await
         .unwrap_or(Ok(None))
@@ -115,7 +122,7 @@ pub fn workspace_edit(uri: &Uri, edits: Vec<TextEdit>) -> WorkspaceEdit {
 }
 
 /// Adds `# noqa: CODE` to the finding's line, or the code to an existing `# noqa: ...`.
-fn noqa_edit(
+pub(super) fn noqa_edit(
     doc: &Document,
     mapper: &PositionMapper,
     at: Position,

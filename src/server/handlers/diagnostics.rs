@@ -103,7 +103,19 @@ pub async fn pull(
         )));
     };
     let generation = backend.state.settings_generation.load(Ordering::SeqCst);
-    let result_id = format!("{version}:{generation}");
+    // A notebook cell's findings also change with the other cells: add the notebook's version.
+    let notebook = backend
+        .state
+        .notebook_of(&uri)
+        .and_then(|n| {
+            backend
+                .state
+                .notebooks
+                .get(&n)
+                .map(|n| format!(":{}", n.version))
+        })
+        .unwrap_or_default();
+    let result_id = format!("{version}:{generation}{notebook}");
     if params.previous_result_id.as_deref() == Some(result_id.as_str()) {
         return Ok(DocumentDiagnosticReportResult::Report(
             DocumentDiagnosticReport::Unchanged(RelatedUnchangedDocumentDiagnosticReport {

@@ -11,6 +11,9 @@ use crate::server::Backend;
 /// Code action kind of "apply every safe fix".
 pub const FIX_ALL_KIND: &str = "source.fixAll.keras-lsp";
 
+/// Code action kind of "apply every safe fix in the whole notebook".
+pub const NOTEBOOK_FIX_ALL_KIND: &str = "notebook.source.fixAll.keras-lsp";
+
 pub fn initialize(backend: &Backend, params: InitializeParams) -> Result<InitializeResult> {
     let state = &backend.state;
     let caps = &params.capabilities;
@@ -84,10 +87,12 @@ pub fn initialize(backend: &Backend, params: InitializeParams) -> Result<Initial
                     CodeActionKind::QUICKFIX,
                     CodeActionKind::new(FIX_ALL_KIND),
                     CodeActionKind::SOURCE_FIX_ALL,
+                    CodeActionKind::new(NOTEBOOK_FIX_ALL_KIND),
                 ]),
                 resolve_provider: Some(false),
                 work_done_progress_options: Default::default(),
             })),
+            notebook_document_sync: Some(OneOf::Left(super::notebook::sync_options())),
             hover_provider: Some(HoverProviderCapability::Simple(true)),
             code_lens_provider: Some(CodeLensOptions {
                 resolve_provider: Some(false),

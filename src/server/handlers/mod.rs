@@ -8,4 +8,5 @@ pub mod debug;
 pub mod diagnostics;
 pub mod hover;
 pub mod lifecycle;
+pub mod notebook;
 pub mod sync;

@@ -1,0 +1,185 @@
+//! KRS304 cache-after-random-augmentation: a random augmentation `map` runs before `cache`.
+//!
+//! ## What it does
+//! Flags `.cache()` on a tf.data pipeline when an earlier `.map(f)` (since the previous `cache`
+//! or `take`: caching a `take(n)` sample freezes it on purpose)
+//! applies a function `f` (a lambda or a function of this file, followed into the file's
+//! functions it calls) that uses a random operation: `tf.random.*` (not the deterministic
+//! `stateless_*`, `set_seed`, `fold_in`, `split`), `tf.image.random_*`, TF 1 `tf.random_*`, or a
+//! Keras random preprocessing layer (`RandomFlip`, `RandomRotation`, ..., `RandAugment`,
+//! `AugMix`, `MixUp`, `CutMix`, `Solarization`), also when the layer is built elsewhere in the
+//! file (`augment = keras.Sequential([layers.RandomFlip(...)])`).
+//!
+//! ## Why is this bad?
+//! `cache` stores what the first epoch produced and replays it: the random augmentation before it
+//! runs once, so every epoch sees exactly the first epoch's flips, crops and rotations. The data
+//! augmentation then adds no variety at all, which is what it was for. The
+//! [tf.data performance guide](https://www.tensorflow.org/guide/data_performance#caching)
+//! caches after the expensive deterministic work and keeps random transformations after the
+//! cache; the canonical order is
+//! `.map(load).cache().shuffle(N).batch(B).map(augment).prefetch(AUTOTUNE)`.
+//!
+//! ## Example
+//! ```python
+//! ds = ds.map(lambda x, y: (tf.image.random_flip_left_right(x), y)).cache()
+//! ```
+//!
+//! ## Use instead
+//! ```python
+//! ds = ds.cache().map(lambda x, y: (tf.image.random_flip_left_right(x), y))
+//! ```
+//!
+//! ## Fix safety
+//! Unsafe: the augmentation now runs every epoch, so training results change (and, when the map
+//! also did expensive deterministic work, each epoch redoes it: split that part into its own
+//! `map` before the cache). Offered when the map and the `cache` sit in one expression or in
+//! statements of one block; `cache(...)` moves, arguments and layout kept, to just before the
+//! earliest random map.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use tree_sitter::Node;
+
+use crate::analysis::dataflow::{Step, earliest_since, in_one_block, move_step_before};
+use crate::analysis::{Context, RuleMatch, Sink};
+use crate::finding::{FixSafety, Severity};
+use crate::rules::RuleDef;
+
+pub const RULE: RuleDef = RuleDef {
+    code: "KRS304",
+    name: "cache-after-random-augmentation",
+    severity: Severity::Warning,
+    fix: Some(FixSafety::Unsafe),
+    options: &[],
+    query: include_str!("../../queries/python/cache-after-random-augmentation.scm"),
+    module: "cache_after_random_augmentation",
+    scenario: Some("pipeline"),
+    check,
+};
+
+/// Keras random preprocessing layers whose names do not start with `Random`.
+const RANDOM_LAYERS: &[&str] = &["RandAugment", "AugMix", "MixUp", "CutMix", "Solarization"];
+
+/// `tf.random.*` functions that are deterministic.
+const DETERMINISTIC_RANDOM: &[&str] = &["set_seed", "fold_in", "split", "create_rng_state"];
+
+/// Nodes visited when looking for a random layer in an assigned value.
+const MAX_VALUE_NODES: usize = 10_000;
+
+fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
+    if m.get("module").is_none() {
+        return;
+    }
+    for (_, step) in ctx.dataflow().steps() {
+        if step.method(ctx.source) == "cache" {
+            check_cache(ctx, sink, &step);
+        }
+    }
+}
+
+fn check_cache(ctx: &Context, sink: &mut Sink, step: &Step) {
+    let node = step.call;
+    let flow = ctx.dataflow();
+    let random_names = RefCell::new(HashMap::new());
+    for &value in flow.values_of_call(node) {
+        let chain = flow.chain(value);
+        // A `take` between them caches a sample frozen on purpose.
+        let Some(index) = earliest_since(&chain, ctx.source, &["cache", "take"], |step| {
+            step.method(ctx.source) == "map" && is_random_map(ctx, step, &random_names)
+        }) else {
+            continue;
+        };
+        let (map, cache) = (chain[index], chain[chain.len() - 1]);
+        let finding = sink.report_range(
+            cache.method_node.start_byte()..cache.call.end_byte(),
+            "`cache` after a random augmentation `map` freezes it: every epoch sees the first epoch's augmented data; cache before the augmentation",
+        );
+        if in_one_block(ctx.tree.root_node(), &chain[index..]) {
+            finding.with_fix(
+                "Move `cache` before the augmentation `map`",
+                FixSafety::Unsafe,
+                move_step_before(ctx.source, &map, &cache),
+            );
+        }
+        return;
+    }
+}
+
+/// Whether the function a `map` applies uses a random operation.
+fn is_random_map(ctx: &Context, step: &Step, names: &RefCell<HashMap<String, bool>>) -> bool {
+    let flow = ctx.dataflow();
+    let Some(function) = flow.mapped_function(ctx.source, step) else {
+        return false;
+    };
+    flow.function_uses(ctx.source, function, &mut |node| match node.kind() {
+        "call" => is_random_call(ctx, node),
+        "identifier" => {
+            let name = ctx.text(node);
+            if let Some(&known) = names.borrow().get(name) {
+                return known;
+            }
+            let random = holds_random_layer(ctx, name);
+            names.borrow_mut().insert(name.to_string(), random);
+            random
+        }
+        _ => false,
+    })
+}
+
+/// A call of a random TensorFlow op or a Keras random preprocessing layer constructor.
+fn is_random_call(ctx: &Context, call: Node) -> bool {
+    let Some(function) = call.child_by_field_name("function") else {
+        return false;
+    };
+    if let Some(symbol) = ctx.keras(function) {
+        return symbol.module() == "layers" && is_random_layer(symbol.name());
+    }
+    let Some(path) = ctx.resolve(function) else {
+        return false;
+    };
+    if !path.starts_with("tensorflow.") {
+        return false;
+    }
+    let segments: Vec<&str> = path.split('.').collect();
+    let Some(last) = segments.last() else {
+        return false;
+    };
+    if last.starts_with("stateless_") || DETERMINISTIC_RANDOM.contains(last) {
+        return false;
+    }
+    // `tf.random.uniform`, `tf.random.Generator...`, `tf.image.random_flip_left_right`,
+    // TF 1 `tf.random_uniform`.
+    segments.contains(&"random") || last.starts_with("random_")
+}
+
+fn is_random_layer(name: &str) -> bool {
+    name.starts_with("Random") || RANDOM_LAYERS.contains(&name)
+}
+
+/// Whether a name of this file is assigned a value that builds a Keras random layer
+/// (`augment = keras.Sequential([layers.RandomFlip("horizontal")])`).
+fn holds_random_layer(ctx: &Context, name: &str) -> bool {
+    let flow = ctx.dataflow();
+    flow.assigned_values(name).iter().any(|&value| {
+        let mut stack = vec![value];
+        let mut budget = MAX_VALUE_NODES;
+        while let Some(node) = stack.pop() {
+            budget = budget.saturating_sub(1);
+            if budget == 0 {
+                return false;
+            }
+            if node.kind() == "call"
+                && node
+                    .child_by_field_name("function")
+                    .and_then(|f| ctx.keras(f))
+                    .is_some_and(|s| s.module() == "layers" && is_random_layer(s.name()))
+            {
+                return true;
+            }
+            let mut cursor = node.walk();
+            stack.extend(node.named_children(&mut cursor));
+        }
+        false
+    })
+}
