@@ -219,8 +219,17 @@ pub fn debug_edit_latency(file: &Path, edits: usize) -> ExitCode {
     let mut engine = Engine::default();
     let snapshot = doc.take_snapshot();
     let start = Instant::now();
-    engine.update(&snapshot.text, &snapshot.tree, &snapshot.edits, &settings, 0);
-    eprintln!("first analysis: {:.2} ms", start.elapsed().as_secs_f64() * 1000.0);
+    engine.update(
+        &snapshot.text,
+        &snapshot.tree,
+        &snapshot.edits,
+        &settings,
+        0,
+    );
+    eprintln!(
+        "first analysis: {:.2} ms",
+        start.elapsed().as_secs_f64() * 1000.0
+    );
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
     let (mut parse_ms, mut rules_ms, mut reruns, mut fulls, mut module) =
         (Vec::new(), Vec::new(), 0usize, 0usize, 0usize);
@@ -241,7 +250,13 @@ pub fn debug_edit_latency(file: &Path, edits: usize) -> ExitCode {
         doc.apply_changes(step as i32 + 2, &[change], Encoding::Utf16);
         let t1 = Instant::now();
         let snapshot = doc.take_snapshot();
-        engine.update(&snapshot.text, &snapshot.tree, &snapshot.edits, &settings, 0);
+        engine.update(
+            &snapshot.text,
+            &snapshot.tree,
+            &snapshot.edits,
+            &settings,
+            0,
+        );
         let t2 = Instant::now();
         parse_ms.push((t1 - t0).as_secs_f64() * 1000.0);
         rules_ms.push((t2 - t1).as_secs_f64() * 1000.0);
