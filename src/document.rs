@@ -51,11 +51,15 @@ const MAX_LOGGED_EDITS: usize = 4096;
 
 /// An open document. Text and line index are shared (`Arc`) with analyses in flight and copied
 /// on write only while one still holds them; cloning a document copies no text.
+///
+/// The tree may be dropped ([`Document::evict_tree`]) to bound memory: a tree-sitter tree takes
+/// about 40 times the text's size. It comes back, parsed from scratch, on the next edit or
+/// snapshot.
 #[derive(Debug, Clone)]
 pub struct Document {
     text: Arc<String>,
     version: i32,
-    tree: Tree,
+    tree: Option<Tree>,
     line_index: Arc<LineIndex>,
     log: EditLog,
 }
@@ -78,7 +82,7 @@ impl Document {
         Document {
             text: Arc::new(text),
             version,
-            tree,
+            tree: Some(tree),
             line_index: Arc::new(line_index),
             log: EditLog::Reset,
         }
@@ -86,9 +90,13 @@ impl Document {
 
     /// This version for an analysis, with the edits logged since the last call (which it clears).
     pub fn take_snapshot(&mut self) -> Snapshot {
+        let tree = self
+            .tree
+            .get_or_insert_with(|| parse(&self.text, None))
+            .clone();
         Snapshot {
             text: self.text.clone(),
-            tree: self.tree.clone(),
+            tree,
             line_index: self.line_index.clone(),
             version: self.version,
             edits: std::mem::replace(&mut self.log, EditLog::Edits(Vec::new())),
@@ -108,8 +116,20 @@ impl Document {
         self.version
     }
 
-    pub fn tree(&self) -> &Tree {
-        &self.tree
+    /// The current tree: shared (no copy) when held, else parsed now and not kept.
+    pub fn tree(&self) -> Tree {
+        self.tree.clone().unwrap_or_else(|| parse(&self.text, None))
+    }
+
+    /// Whether the tree is held (not evicted).
+    pub fn has_tree(&self) -> bool {
+        self.tree.is_some()
+    }
+
+    /// Drops the tree to save memory; the next analysis starts from scratch.
+    pub fn evict_tree(&mut self) {
+        self.tree = None;
+        self.log = EditLog::Reset;
     }
 
     pub fn line_index(&self) -> &LineIndex {
@@ -142,11 +162,10 @@ impl Document {
                 }
             }
         }
-        self.tree = if full_replace {
-            parse(&self.text, None)
-        } else {
-            parse(&self.text, Some(&self.tree))
-        };
+        self.tree = Some(match &self.tree {
+            Some(tree) if !full_replace => parse(&self.text, Some(tree)),
+            _ => parse(&self.text, None),
+        });
         self.version = version;
     }
 
@@ -167,7 +186,11 @@ impl Document {
             old_end_position,
             new_end_position,
         };
-        self.tree.edit(&edit);
+        let Some(tree) = &mut self.tree else {
+            self.log = EditLog::Reset;
+            return;
+        };
+        tree.edit(&edit);
         if let EditLog::Edits(edits) = &mut self.log {
             if edits.len() < MAX_LOGGED_EDITS {
                 edits.push(edit);

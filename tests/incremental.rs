@@ -161,7 +161,7 @@ fn run(seed: u64, files: &[&str], edits: usize, settings: &Settings) -> (usize, 
         }
         let snapshot = doc.take_snapshot();
         let got = engine.update(&snapshot.text, &snapshot.tree, &snapshot.edits, settings, 0);
-        let want = analyze(doc.text(), doc.tree(), settings);
+        let want = analyze(doc.text(), &doc.tree(), settings);
         if *got != want {
             if let Ok(dir) = std::env::var("KERAS_LSP_DUMP") {
                 std::fs::write(format!("{dir}/prev.py"), &previous).unwrap();

@@ -137,7 +137,8 @@ pub(super) fn noqa_edit(
     let start = index.line_start(line);
     let end = index.line_end(text, line);
     let line_text = &text[start..end];
-    let root = doc.tree().root_node();
+    let tree = doc.tree();
+    let root = tree.root_node();
     // An existing suppression comment on the line.
     if let Some(hash) = line_text.rfind('#') {
         let comment = root.descendant_for_byte_range(start + hash, start + hash + 1);

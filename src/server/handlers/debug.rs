@@ -26,6 +26,7 @@ pub fn document_state(backend: &Backend, params: DocumentStateParams) -> Result<
         "version": doc.version(),
         "text": doc.text(),
         "tree_has_error": doc.tree().root_node().has_error(),
+        "tree_held": doc.has_tree(),
     }))
 }
 

@@ -91,10 +91,8 @@ fn code_in_comment(
     offset: usize,
 ) -> Option<(&'static str, std::ops::Range<usize>)> {
     let text = doc.text();
-    let node = doc
-        .tree()
-        .root_node()
-        .descendant_for_byte_range(offset, offset)?;
+    let tree = doc.tree();
+    let node = tree.root_node().descendant_for_byte_range(offset, offset)?;
     if node.kind() != "comment" {
         return None;
     }
