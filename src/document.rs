@@ -1,6 +1,7 @@
 //! A text document with its tree-sitter tree, updated and re-parsed incrementally on every edit.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
 use tree_sitter::{InputEdit, Parser, Point, Tree};
 
@@ -35,13 +36,43 @@ pub struct TextChange {
     pub text: String,
 }
 
-/// An open document.
+/// How the text changed since an analysis last looked at the document (see [`Document::take_edits`]).
+#[derive(Debug, Clone, Default)]
+pub enum EditLog {
+    /// The tree-sitter edits applied since, in order.
+    Edits(Vec<InputEdit>),
+    /// Replaced wholesale (or too many edits to replay): analyse from scratch.
+    #[default]
+    Reset,
+}
+
+/// Edits remembered between two analyses before the log gives up and asks for a full one.
+const MAX_LOGGED_EDITS: usize = 4096;
+
+/// An open document. Text and line index are shared (`Arc`) with analyses in flight and copied
+/// on write only while one still holds them; cloning a document copies no text.
+///
+/// The tree may be dropped ([`Document::evict_tree`]) to bound memory: a tree-sitter tree takes
+/// about 40 times the text's size. It comes back, parsed from scratch, on the next edit or
+/// snapshot.
 #[derive(Debug, Clone)]
 pub struct Document {
-    text: String,
+    text: Arc<String>,
     version: i32,
-    tree: Tree,
-    line_index: LineIndex,
+    tree: Option<Tree>,
+    line_index: Arc<LineIndex>,
+    log: EditLog,
+}
+
+/// What an analysis needs of one version of a document (cheap: shared text, tree copy-on-write).
+#[derive(Clone)]
+pub struct Snapshot {
+    pub text: Arc<String>,
+    pub tree: Tree,
+    pub line_index: Arc<LineIndex>,
+    pub version: i32,
+    /// Edits since the previous snapshot (the one analysed before this one).
+    pub edits: EditLog,
 }
 
 impl Document {
@@ -49,11 +80,32 @@ impl Document {
         let tree = parse(&text, None);
         let line_index = LineIndex::new(&text);
         Document {
-            text,
+            text: Arc::new(text),
             version,
-            tree,
-            line_index,
+            tree: Some(tree),
+            line_index: Arc::new(line_index),
+            log: EditLog::Reset,
         }
+    }
+
+    /// This version for an analysis, with the edits logged since the last call (which it clears).
+    pub fn take_snapshot(&mut self) -> Snapshot {
+        let tree = self
+            .tree
+            .get_or_insert_with(|| parse(&self.text, None))
+            .clone();
+        Snapshot {
+            text: self.text.clone(),
+            tree,
+            line_index: self.line_index.clone(),
+            version: self.version,
+            edits: std::mem::replace(&mut self.log, EditLog::Edits(Vec::new())),
+        }
+    }
+
+    /// The shared text (no copy).
+    pub fn shared_text(&self) -> Arc<String> {
+        self.text.clone()
     }
 
     pub fn text(&self) -> &str {
@@ -64,12 +116,29 @@ impl Document {
         self.version
     }
 
-    pub fn tree(&self) -> &Tree {
-        &self.tree
+    /// The current tree: shared (no copy) when held, else parsed now and not kept.
+    pub fn tree(&self) -> Tree {
+        self.tree.clone().unwrap_or_else(|| parse(&self.text, None))
+    }
+
+    /// Whether the tree is held (not evicted).
+    pub fn has_tree(&self) -> bool {
+        self.tree.is_some()
+    }
+
+    /// Drops the tree to save memory; the next analysis starts from scratch.
+    pub fn evict_tree(&mut self) {
+        self.tree = None;
+        self.log = EditLog::Reset;
     }
 
     pub fn line_index(&self) -> &LineIndex {
         &self.line_index
+    }
+
+    /// The shared line index (no copy).
+    pub fn shared_line_index(&self) -> Arc<LineIndex> {
+        self.line_index.clone()
     }
 
     /// Applies changes in order, editing the old tree, then re-parses once with it.
@@ -78,8 +147,9 @@ impl Document {
         for change in changes {
             match change.range {
                 None => {
-                    self.text.clone_from(&change.text);
-                    self.line_index = LineIndex::new(&self.text);
+                    self.text = Arc::new(change.text.clone());
+                    self.line_index = Arc::new(LineIndex::new(&self.text));
+                    self.log = EditLog::Reset;
                     full_replace = true;
                 }
                 Some(((sl, sc), (el, ec))) => {
@@ -92,11 +162,10 @@ impl Document {
                 }
             }
         }
-        self.tree = if full_replace {
-            parse(&self.text, None)
-        } else {
-            parse(&self.text, Some(&self.tree))
-        };
+        self.tree = Some(match &self.tree {
+            Some(tree) if !full_replace => parse(&self.text, Some(tree)),
+            _ => parse(&self.text, None),
+        });
         self.version = version;
     }
 
@@ -104,18 +173,31 @@ impl Document {
     fn replace(&mut self, range: std::ops::Range<usize>, new_text: &str) {
         let start_position = self.point(range.start);
         let old_end_position = self.point(range.end);
-        self.text.replace_range(range.clone(), new_text);
-        self.line_index.apply_edit(range.clone(), new_text);
+        // In place unless an analysis in flight still reads this version.
+        Arc::make_mut(&mut self.text).replace_range(range.clone(), new_text);
+        Arc::make_mut(&mut self.line_index).apply_edit(range.clone(), new_text);
         let new_end_byte = range.start + new_text.len();
         let new_end_position = self.point(new_end_byte);
-        self.tree.edit(&InputEdit {
+        let edit = InputEdit {
             start_byte: range.start,
             old_end_byte: range.end,
             new_end_byte,
             start_position,
             old_end_position,
             new_end_position,
-        });
+        };
+        let Some(tree) = &mut self.tree else {
+            self.log = EditLog::Reset;
+            return;
+        };
+        tree.edit(&edit);
+        if let EditLog::Edits(edits) = &mut self.log {
+            if edits.len() < MAX_LOGGED_EDITS {
+                edits.push(edit);
+            } else {
+                self.log = EditLog::Reset;
+            }
+        }
     }
 
     /// tree-sitter point (row, byte column) of an offset in the current text.

@@ -123,7 +123,7 @@ fn run(seed: u64, edits: usize, encoding: Encoding) {
             );
         }
         assert_eq!(
-            analyze(doc.text(), doc.tree(), &settings),
+            analyze(doc.text(), &doc.tree(), &settings),
             analyze(&expected, &fresh, &settings),
             "seed {seed} step {step}: findings differ"
         );

@@ -307,3 +307,39 @@ fn settings_from_initialization_options_and_did_change_configuration() {
     );
     assert_eq!(client.shutdown(), Some(0));
 }
+
+/// Past the memory budget the least recently analysed documents drop their trees; editing one
+/// re-parses it and its diagnostics are those of the edited text.
+#[test]
+fn evicted_documents_come_back_on_edit() {
+    let mut client = Client::start();
+    client.initialize(json!({}), Value::Null);
+    let filler = "# filler line to make the document large\n".repeat(1_600);
+    let text = format!("{SOURCE}{filler}");
+    let uris: Vec<String> = (0..16)
+        .map(|i| format!("file:///tmp/keras_lsp_e2e/doc{i}.py"))
+        .collect();
+    for uri in &uris {
+        client.open(uri, &text);
+        assert_eq!(codes(&client.diagnostics(uri, 1)), ["KRS201", "KRS601"]);
+    }
+    let held = |client: &mut Client, uri: &str| {
+        client.call("keras-lsp/documentState", json!({"uri": uri}))["tree_held"]
+            .as_bool()
+            .unwrap()
+    };
+    assert!(
+        !held(&mut client, &uris[0]),
+        "the oldest document keeps its tree"
+    );
+    assert!(held(&mut client, &uris[15]));
+    // Replace `1` by `500` in the evicted document: KRS201 disappears.
+    let offset = SOURCE.find("save_freq=1").unwrap() + "save_freq=".len();
+    let range = json!({"start": position(SOURCE, offset, false), "end": position(SOURCE, offset + 1, false)});
+    client.change(&uris[0], 2, json!([{"range": range, "text": "500"}]));
+    assert_eq!(codes(&client.diagnostics(&uris[0], 2)), ["KRS601"]);
+    assert!(held(&mut client, &uris[0]));
+    let state = client.call("keras-lsp/documentState", json!({"uri": &uris[0]}));
+    assert_eq!(state["text"], text.replace("save_freq=1", "save_freq=500"));
+    assert_eq!(client.shutdown(), Some(0));
+}

@@ -59,7 +59,7 @@ enum Binding {
 }
 
 /// Local names bound by imports and definitions in one file.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Imports {
     bindings: HashMap<String, Binding>,
     star_modules: Vec<String>,
@@ -191,6 +191,27 @@ impl Imports {
                 Binding::Import(format!("{module}.{}", dotted(source, imported))),
             );
         }
+    }
+
+    /// Moves the recorded offsets through an edit of the text (`map` sends an old offset to
+    /// its new place).
+    pub fn shift(&mut self, map: impl Fn(usize) -> usize) {
+        self.last_import_end = self.last_import_end.map(&map);
+        self.first_code_start = map(self.first_code_start);
+    }
+
+    /// The local names that imports bind to a path satisfying `test`.
+    pub fn names_bound_to(&self, test: impl Fn(&str) -> bool) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .bindings
+            .iter()
+            .filter_map(|(name, binding)| match binding {
+                Binding::Import(path) if test(path) => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        names.sort_unstable();
+        names
     }
 
     /// The canonical dotted path a local name is bound to by an import.

@@ -1,4 +1,4 @@
-//! Indexes of the file and of its scopes, built once per analysis on first use, so no rule walks the whole file per match.
+//! Indexes of function and class scopes, built once per analysis on first use (the module's own scope is answered from its units).
 
 use std::collections::HashMap;
 
@@ -9,129 +9,8 @@ use super::imports::text;
 /// How many `a = b = value` links are followed to the assigned value.
 const MAX_CHAIN: usize = 16;
 
-/// Whole-file lookups by name, from one walk of the tree (document order everywhere).
-#[derive(Default)]
-pub struct FileIndex<'t> {
-    /// Every call.
-    pub calls: Vec<Node<'t>>,
-    /// Calls whose callee is a plain name (`f(...)`), by that name.
-    calls_by_name: HashMap<&'t str, Vec<Node<'t>>>,
-    /// Calls whose callee is an attribute (`x.m(...)`), by the attribute's name (`m`).
-    calls_by_method: HashMap<&'t str, Vec<Node<'t>>>,
-    /// The first `def` of each name, anywhere in the file (methods and nested functions too).
-    functions: HashMap<&'t str, Node<'t>>,
-    /// Identifiers by text.
-    identifiers: HashMap<&'t str, Vec<Node<'t>>>,
-    /// Attributes whose object is a plain name (`m.x`), by that name (`m`).
-    attributes_by_object: HashMap<&'t str, Vec<Node<'t>>>,
-    /// `import` and `from ... import` statements.
-    pub imports: Vec<Node<'t>>,
-}
-
-impl<'t> FileIndex<'t> {
-    pub fn build(source: &'t str, root: Node<'t>) -> FileIndex<'t> {
-        let mut index = FileIndex::default();
-        let mut cursor = root.walk();
-        loop {
-            let node = cursor.node();
-            if node.is_named() {
-                index.add(source, node);
-            }
-            if cursor.goto_first_child() {
-                continue;
-            }
-            loop {
-                if cursor.goto_next_sibling() {
-                    break;
-                }
-                if !cursor.goto_parent() {
-                    return index;
-                }
-            }
-        }
-    }
-
-    fn add(&mut self, source: &'t str, node: Node<'t>) {
-        match node.kind() {
-            "call" => {
-                self.calls.push(node);
-                let Some(function) = node.child_by_field_name("function") else {
-                    return;
-                };
-                match function.kind() {
-                    "identifier" => self
-                        .calls_by_name
-                        .entry(text(source, function))
-                        .or_default()
-                        .push(node),
-                    "attribute" => {
-                        if let Some(method) = function.child_by_field_name("attribute") {
-                            self.calls_by_method
-                                .entry(text(source, method))
-                                .or_default()
-                                .push(node);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            "identifier" => self
-                .identifiers
-                .entry(text(source, node))
-                .or_default()
-                .push(node),
-            "attribute" => {
-                if let Some(object) = node.child_by_field_name("object")
-                    && object.kind() == "identifier"
-                {
-                    self.attributes_by_object
-                        .entry(text(source, object))
-                        .or_default()
-                        .push(node);
-                }
-            }
-            "function_definition" => {
-                if let Some(name) = node.child_by_field_name("name") {
-                    self.functions.entry(text(source, name)).or_insert(node);
-                }
-            }
-            "import_statement" | "import_from_statement" => self.imports.push(node),
-            _ => {}
-        }
-    }
-
-    /// Calls `name(...)`.
-    pub fn calls_of(&self, name: &str) -> &[Node<'t>] {
-        self.calls_by_name.get(name).map_or(&[], Vec::as_slice)
-    }
-
-    /// Calls `<anything>.method(...)`.
-    pub fn method_calls(&self, method: &str) -> &[Node<'t>] {
-        self.calls_by_method.get(method).map_or(&[], Vec::as_slice)
-    }
-
-    /// The first `def name` in the file.
-    pub fn function(&self, name: &str) -> Option<Node<'t>> {
-        self.functions.get(name).copied()
-    }
-
-    /// Every identifier spelled `name`.
-    pub fn identifiers(&self, name: &str) -> &[Node<'t>] {
-        self.identifiers.get(name).map_or(&[], Vec::as_slice)
-    }
-
-    /// Every attribute `name.<x>`.
-    pub fn attributes_of(&self, name: &str) -> &[Node<'t>] {
-        self.attributes_by_object
-            .get(name)
-            .map_or(&[], Vec::as_slice)
-    }
-}
-
 /// The nodes of one scope (see [`scope_nodes`]) with lookups by name.
 pub struct ScopeIndex<'t> {
-    /// Every named node of the scope, in document order.
-    pub nodes: Vec<Node<'t>>,
     /// `name = value` by target text (`x`, `self.x`): (assignment start, value), in order.
     assignments: HashMap<&'t str, Vec<(usize, Node<'t>)>>,
     /// Identifiers by text.
@@ -147,7 +26,6 @@ impl<'t> ScopeIndex<'t> {
     pub fn build(source: &'t str, scope: Node<'t>, enter_functions: bool) -> ScopeIndex<'t> {
         let nodes = scope_nodes(scope, enter_functions);
         let mut index = ScopeIndex {
-            nodes: Vec::new(),
             assignments: HashMap::new(),
             identifiers: HashMap::new(),
             with_items: Vec::new(),
@@ -188,7 +66,6 @@ impl<'t> ScopeIndex<'t> {
                 _ => {}
             }
         }
-        index.nodes = nodes;
         index
     }
 

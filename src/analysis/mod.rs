@@ -2,12 +2,15 @@
 
 pub mod dataflow;
 pub mod imports;
+pub mod incremental;
 pub mod index;
 pub mod layers;
 pub mod model;
 pub mod policy;
 pub mod suppression;
+pub mod units;
 
+use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -21,14 +24,15 @@ use crate::rules::{self, RuleDef};
 use crate::settings::Settings;
 use dataflow::Dataflow;
 use imports::{Imports, KerasSymbol};
-use index::{FileIndex, ScopeIndex};
+use index::ScopeIndex;
 use policy::PolicySetting;
+use units::{Key, KeyIndex, Read, Scope, UnitIndex};
 
 /// Whether a file can contain Keras code at all; files that mention neither `keras` nor
 /// `tensorflow`/`tf` are skipped before parsing.
 pub fn mentions_keras(source: &str) -> bool {
     let bytes = source.as_bytes();
-    if memfind(bytes, b"keras") || memfind(bytes, b"tensorflow") {
+    if source.contains("keras") || source.contains("tensorflow") {
         return true;
     }
     // `tf` as a whole word (e.g. `tf.data`), not inside `pdf` or `tfidf`.
@@ -43,10 +47,6 @@ pub fn mentions_keras(source: &str) -> bool {
         start = pos + 2;
     }
     false
-}
-
-fn memfind(haystack: &[u8], needle: &[u8]) -> bool {
-    find_from(haystack, needle, 0).is_some()
 }
 
 fn find_from(haystack: &[u8], needle: &[u8], start: usize) -> Option<usize> {
@@ -64,6 +64,9 @@ struct CombinedQuery {
     pattern_rule: Vec<usize>,
     /// Pattern index of each rule's first pattern (to give rules a local pattern number).
     rule_first_pattern: Vec<usize>,
+    /// Patterns rooted at the module node (`(module) @module`): matched once per file, not
+    /// within a statement; `Some(capture)` when the pattern is exactly `(module) @capture`.
+    module_pattern: Vec<Option<Option<usize>>>,
 }
 
 static COMBINED: LazyLock<CombinedQuery> = LazyLock::new(|| {
@@ -90,10 +93,34 @@ static COMBINED: LazyLock<CombinedQuery> = LazyLock::new(|| {
                 .unwrap_or(usize::MAX)
         })
         .collect();
+    let names = query.capture_names();
+    let module_pattern = (0..query.pattern_count())
+        .map(|i| {
+            let text = source[query.start_byte_for_pattern(i)..].trim_start();
+            let rest = text.strip_prefix("(module")?;
+            // Exactly `(module) @name` (up to the next pattern or comment)?
+            let simple = rest
+                .strip_prefix(')')
+                .map(|r| r.trim_start())
+                .and_then(|r| r.strip_prefix('@'))
+                .and_then(|r| {
+                    let name: String = r
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    let after = r[name.len()..].trim_start();
+                    (after.is_empty() || after.starts_with('(') || after.starts_with(';'))
+                        .then(|| names.iter().position(|n| *n == name))
+                        .flatten()
+                });
+            Some(simple)
+        })
+        .collect();
     CombinedQuery {
         query,
         pattern_rule,
         rule_first_pattern,
+        module_pattern,
     }
 });
 
@@ -130,72 +157,173 @@ impl<'t> RuleMatch<'t> {
 
 /// Everything a rule may ask about the file being analysed. File-level facts are computed on
 /// first use and kept for the rest of the analysis: rules ask these instead of walking the file.
+///
+/// Whole-file lookups go through the module's top-level statements ("units", see [`units`]):
+/// each lookup names a [`Key`], only the units holding it are indexed, and, when recording is
+/// on (incremental analysis), the key is remembered as a [`Read`] of the rule being run.
 pub struct Context<'a> {
     pub source: &'a str,
     pub tree: &'a Tree,
-    pub imports: Imports,
+    pub imports: Cow<'a, Imports>,
     pub settings: &'a Settings,
     dataflow: OnceCell<Dataflow<'a>>,
-    index: OnceCell<FileIndex<'a>>,
+    units: OnceCell<Units<'a>>,
+    /// Summaries and key index of the current units, lent by an incremental engine.
+    provided: Option<Provided<'a>>,
+    unit_indexes: RefCell<HashMap<usize, Rc<UnitIndex<'a>>>>,
     scopes: RefCell<HashMap<(usize, bool), Rc<ScopeIndex<'a>>>>,
-    policy: OnceCell<Vec<PolicySetting<'a>>>,
+    /// The policy settings and what computing them read.
+    policy: OnceCell<(Vec<PolicySetting<'a>>, Vec<Read>)>,
     quote: OnceCell<char>,
     newline: OnceCell<&'static str>,
     legacy_keras: OnceCell<bool>,
+    /// The reads of the rule being run, when recording.
+    reads: RefCell<Option<Vec<Read>>>,
+    /// The strings [`Context::source_contains`] was asked about.
+    needles: RefCell<Vec<&'static str>>,
+}
+
+/// The units' key index, from an incremental engine.
+pub struct Provided<'a> {
+    pub keys: &'a KeyIndex,
+    /// Unit id -> index among the root's children.
+    pub index_of: &'a HashMap<u32, usize>,
+}
+
+/// The module's children and which of them hold each key.
+struct Units<'a> {
+    nodes: Vec<Node<'a>>,
+    /// Key -> unit indices (only when the summaries were computed here).
+    by_key: HashMap<units::KeyHash, Vec<usize>>,
 }
 
 impl<'a> Context<'a> {
     pub fn new(source: &'a str, tree: &'a Tree, settings: &'a Settings) -> Context<'a> {
+        let imports = Cow::Owned(Imports::collect(source, tree));
+        Context::with_imports(source, tree, settings, imports, None)
+    }
+
+    /// A context whose imports and unit summaries were computed by an incremental engine.
+    pub fn with_imports(
+        source: &'a str,
+        tree: &'a Tree,
+        settings: &'a Settings,
+        imports: Cow<'a, Imports>,
+        provided: Option<Provided<'a>>,
+    ) -> Context<'a> {
         Context {
             source,
             tree,
-            imports: Imports::collect(source, tree),
+            imports,
             settings,
             dataflow: OnceCell::new(),
-            index: OnceCell::new(),
+            units: OnceCell::new(),
+            provided,
+            unit_indexes: RefCell::new(HashMap::new()),
             scopes: RefCell::new(HashMap::new()),
             policy: OnceCell::new(),
             quote: OnceCell::new(),
             newline: OnceCell::new(),
             legacy_keras: OnceCell::new(),
+            reads: RefCell::new(None),
+            needles: RefCell::new(Vec::new()),
         }
     }
 
-    /// Whole-file lookups (calls, definitions, identifiers by name), built on first use.
-    pub fn file_index(&self) -> &FileIndex<'a> {
-        self.index
-            .get_or_init(|| FileIndex::build(self.source, self.tree.root_node()))
+    /// The strings asked about with [`Context::source_contains`] so far.
+    pub fn needles(&self) -> Vec<&'static str> {
+        self.needles.borrow().clone()
     }
 
-    /// The indexed nodes of a scope (see [`index::scope_nodes`]), built once per scope.
-    pub fn scope(&self, scope: Node<'a>, enter_functions: bool) -> Rc<ScopeIndex<'a>> {
+    /// Hands the context an index of unit `i` built elsewhere (an incremental engine built it to
+    /// summarise the unit).
+    pub fn seed_unit_index(&self, i: usize, index: Rc<UnitIndex<'a>>) {
+        self.unit_indexes.borrow_mut().insert(i, index);
+    }
+
+    /// Starts recording reads (for the rule about to run).
+    pub fn start_recording(&self) {
+        *self.reads.borrow_mut() = Some(Vec::new());
+    }
+
+    /// Stops recording and returns what was read since [`Context::start_recording`].
+    pub fn take_reads(&self) -> Vec<Read> {
+        self.reads.borrow_mut().take().unwrap_or_default()
+    }
+
+    /// Records a dependency of the rule being run.
+    pub fn record(&self, read: Read) {
+        if let Some(reads) = self.reads.borrow_mut().as_mut() {
+            reads.push(read);
+        }
+    }
+
+    /// Records that the rule being run depends on everything in `range` (e.g. it scanned the
+    /// statements between two nodes itself).
+    pub fn depends_on_range(&self, range: std::ops::Range<usize>) {
+        self.record(Read::new(&Key::Any, range));
+    }
+
+    /// Records that the rule being run depends on the whole file.
+    pub fn depends_on_everything(&self) {
+        self.record(Read::everywhere(Key::Any));
+    }
+
+    /// Whether the file's text contains `needle` (recorded: use this, not `source.contains`).
+    pub fn source_contains(&self, needle: &'static str) -> bool {
+        self.record(Read::everywhere(Key::Contains(needle)));
+        {
+            let mut needles = self.needles.borrow_mut();
+            if !needles.contains(&needle) {
+                needles.push(needle);
+            }
+        }
+        self.source.contains(needle)
+    }
+
+    /// The indexed nodes of a scope (see [`index::scope_nodes`]), built once per scope. The
+    /// module's own scope is answered from its units (see [`Scope`]).
+    pub fn scope(&self, scope: Node<'a>, enter_functions: bool) -> Scope<'_, 'a> {
+        // The root is the module (or, for text that does not parse at all, an ERROR node).
+        let is_root = scope.id() == self.tree.root_node().id();
+        if is_root && !enter_functions {
+            return Scope::Module(self);
+        }
+        if is_root {
+            self.depends_on_everything();
+        }
         let key = (scope.id(), enter_functions);
         if let Some(found) = self.scopes.borrow().get(&key) {
-            return found.clone();
+            return Scope::Local(found.clone());
         }
         let built = Rc::new(ScopeIndex::build(self.source, scope, enter_functions));
         self.scopes.borrow_mut().insert(key, built.clone());
-        built
+        Scope::Local(built)
     }
 
     /// Every call that sets a mixed global dtype policy (see [`policy::policy_settings`]).
     pub fn policy_settings(&self) -> &[PolicySetting<'a>] {
-        self.policy.get_or_init(|| policy::collect_settings(self))
+        let (settings, reads) = self.policy.get_or_init(|| {
+            let outer = self.reads.borrow_mut().replace(Vec::new());
+            let settings = policy::collect_settings(self);
+            let reads = std::mem::replace(&mut *self.reads.borrow_mut(), outer);
+            (settings, reads.unwrap_or_default())
+        });
+        if let Some(current) = self.reads.borrow_mut().as_mut() {
+            current.extend(reads.iter().cloned());
+        }
+        settings
     }
 
     /// The file's line break: `\r\n` when it has any, else `\n`.
     pub fn newline(&self) -> &'static str {
-        self.newline.get_or_init(|| {
-            if self.source.contains("\r\n") {
-                "\r\n"
-            } else {
-                "\n"
-            }
-        })
+        self.record(Read::everywhere(Key::Newline));
+        self.newline.get_or_init(|| newline_of(self.source))
     }
 
     /// Whether the file opts into Keras 2 (`TF_USE_LEGACY_KERAS=1`).
     pub fn uses_legacy_keras(&self) -> bool {
+        self.record(Read::everywhere(Key::Legacy));
         *self
             .legacy_keras
             .get_or_init(|| policy::uses_legacy_keras(self.source))
@@ -222,6 +350,7 @@ impl<'a> Context<'a> {
 
     /// tf.data pipelines of this file, computed on first use.
     pub fn dataflow(&self) -> &Dataflow<'a> {
+        self.record(Read::everywhere(Key::Dataflow));
         self.dataflow
             .get_or_init(|| dataflow::build(self.source, self.tree.root_node(), &self.imports))
     }
@@ -282,11 +411,8 @@ impl<'a> Context<'a> {
 
     /// `value` as a Python string literal in the file's dominant quote style.
     pub fn string_literal(&self, value: &str) -> String {
-        let quote = *self.quote.get_or_init(|| {
-            let single = self.source.bytes().filter(|&b| b == b'\'').count();
-            let double = self.source.bytes().filter(|&b| b == b'"').count();
-            if single > double { '\'' } else { '"' }
-        });
+        self.record(Read::everywhere(Key::Quote));
+        let quote = *self.quote.get_or_init(|| quote_of(self.source));
         format!("{quote}{value}{quote}")
     }
 
@@ -570,8 +696,148 @@ pub fn analyze(source: &str, tree: &Tree, settings: &Settings) -> Vec<Finding> {
     finish(source, tree, settings, findings)
 }
 
+/// What the rules found in one unit (a child of the module node) or in the module as a whole,
+/// and what they read to find it.
+#[derive(Debug, Clone, Default)]
+pub struct UnitRun {
+    pub findings: Vec<Finding>,
+    pub reads: Vec<Read>,
+}
+
+/// The rules enabled by `settings`, by index in [`rules::ALL`]; `None` when none is or the file
+/// is out of scope (no Keras, `ignore-file`).
+pub fn enabled_rules(source: &str, tree: &Tree, settings: &Settings) -> Option<Vec<bool>> {
+    if !mentions_keras(source) || suppression::ignores_file(source, tree) {
+        return None;
+    }
+    let enabled: Vec<bool> = rules::ALL
+        .iter()
+        .map(|r| settings.is_enabled(r.code, r.name))
+        .collect();
+    enabled.iter().any(|&e| e).then_some(enabled)
+}
+
+/// Runs the enabled rules on the matches inside the wanted units (`wanted[i]`: the `i`-th child
+/// of the module node), recording reads per unit; with `module`, also the module-rooted
+/// patterns. Returns one run per wanted unit (index) and the module's run.
+pub fn run_units(
+    ctx: &Context,
+    enabled: &[bool],
+    wanted: &[bool],
+    module: bool,
+) -> (Vec<(usize, UnitRun)>, Option<UnitRun>) {
+    let combined = &*COMBINED;
+    let names = combined.query.capture_names();
+    let root = ctx.tree.root_node();
+    let mut cursor = root.walk();
+    let units: Vec<Node> = root.children(&mut cursor).collect();
+    let mut runs: Vec<Option<UnitRun>> = wanted.iter().map(|&w| w.then(UnitRun::default)).collect();
+    let starts: Vec<usize> = units.iter().map(|u| u.start_byte()).collect();
+    // Consecutive wanted units form one queried range.
+    let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+    for (i, unit) in units.iter().enumerate() {
+        if !wanted.get(i).copied().unwrap_or(false) {
+            continue;
+        }
+        match ranges.last_mut() {
+            Some(last) if i > 0 && wanted[i - 1] => last.end = unit.end_byte(),
+            _ => ranges.push(unit.byte_range()),
+        }
+    }
+    let mut query_cursor = QueryCursor::new();
+    for range in ranges {
+        query_cursor.set_byte_range(range);
+        let mut matches = query_cursor.matches(&combined.query, root, ctx.source.as_bytes());
+        while let Some(m) = matches.next() {
+            let rule_index = combined.pattern_rule[m.pattern_index];
+            if !enabled[rule_index] || combined.module_pattern[m.pattern_index].is_some() {
+                continue;
+            }
+            let Some(first) = m.captures().iter().map(|c| c.node.start_byte()).min() else {
+                continue;
+            };
+            let unit = starts.partition_point(|&s| s <= first).saturating_sub(1);
+            let Some(Some(run)) = runs.get_mut(unit) else {
+                continue;
+            };
+            let rule = &rules::ALL[rule_index];
+            let rule_match = RuleMatch {
+                pattern: m.pattern_index - combined.rule_first_pattern[rule_index],
+                captures: m
+                    .captures()
+                    .iter()
+                    .map(|c| (names[c.index as usize], c.node))
+                    .collect(),
+            };
+            let mut sink = Sink {
+                rule,
+                out: &mut run.findings,
+            };
+            ctx.start_recording();
+            (rule.check)(ctx, &rule_match, &mut sink);
+            run.reads.extend(ctx.take_reads());
+        }
+    }
+    let module_run = module.then(|| {
+        let mut run = UnitRun::default();
+        for (pattern, shape) in combined.module_pattern.iter().enumerate() {
+            let Some(shape) = shape else {
+                continue;
+            };
+            let rule_index = combined.pattern_rule[pattern];
+            if !enabled[rule_index] {
+                continue;
+            }
+            let rule = &rules::ALL[rule_index];
+            let matched: Vec<Vec<(&'static str, Node)>> = match shape {
+                // The pattern matches the root only when it is a module (not an ERROR root).
+                Some(capture) if root.kind() == "module" => vec![vec![(names[*capture], root)]],
+                Some(_) => Vec::new(),
+                None => {
+                    // Rare: a module pattern with children; match it at the root only.
+                    let mut cursor = QueryCursor::new();
+                    cursor.set_max_start_depth(Some(0));
+                    let mut found = Vec::new();
+                    let mut matches = cursor.matches(&combined.query, root, ctx.source.as_bytes());
+                    while let Some(m) = matches.next() {
+                        if m.pattern_index == pattern {
+                            found.push(
+                                m.captures()
+                                    .iter()
+                                    .map(|c| (names[c.index as usize], c.node))
+                                    .collect(),
+                            );
+                        }
+                    }
+                    found
+                }
+            };
+            for captures in matched {
+                let rule_match = RuleMatch {
+                    pattern: pattern - combined.rule_first_pattern[rule_index],
+                    captures,
+                };
+                let mut sink = Sink {
+                    rule,
+                    out: &mut run.findings,
+                };
+                ctx.start_recording();
+                (rule.check)(ctx, &rule_match, &mut sink);
+                run.reads.extend(ctx.take_reads());
+            }
+        }
+        run
+    });
+    let runs = runs
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.map(|r| (i, r)))
+        .collect();
+    (runs, module_run)
+}
+
 /// Applies severity overrides, drops duplicates and suppressed findings, sorts by position.
-fn finish(
+pub fn finish(
     source: &str,
     tree: &Tree,
     settings: &Settings,
@@ -589,6 +855,22 @@ fn finish(
     let suppressions = suppression::Suppressions::new(source, tree);
     findings.retain(|f| !suppressions.is_suppressed(source, f));
     findings
+}
+
+/// The file's line break: `\r\n` when it has any, else `\n`.
+pub fn newline_of(source: &str) -> &'static str {
+    if source.contains("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    }
+}
+
+/// The file's dominant quote character (`"` unless single quotes are more frequent).
+pub fn quote_of(source: &str) -> char {
+    let single = source.bytes().filter(|&b| b == b'\'').count();
+    let double = source.bytes().filter(|&b| b == b'"').count();
+    if single > double { '\'' } else { '"' }
 }
 
 /// Every node under `root` (itself included) in document order; iterative, no recursion.

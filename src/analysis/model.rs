@@ -104,10 +104,10 @@ fn helper_return<'t>(ctx: &Context<'t>, call: Node<'t>) -> Option<Node<'t>> {
     if callee.kind() != "identifier" {
         return None;
     }
-    let function = ctx.file_index().function(ctx.text(callee))?;
+    let function = ctx.function(ctx.text(callee))?;
     let body = function.child_by_field_name("body")?;
     ctx.scope(body, false)
-        .returns
+        .returns()
         .last()
         .and_then(|r| r.named_child(0))
 }
@@ -149,7 +149,7 @@ fn last_added_layer<'t>(ctx: &Context<'t>, model_call: Node<'t>) -> Option<Node<
     let descend = target.starts_with("self.");
     ctx.scope(scope, descend)
         .attributes("add")
-        .iter()
+        .into_iter()
         .filter(|f| {
             f.start_byte() > model_call.end_byte()
                 && f.child_by_field_name("object")

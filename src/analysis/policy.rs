@@ -83,12 +83,12 @@ pub fn mixed_precision_member(path: &str) -> Option<&str> {
     Some(&path[index + ".mixed_precision.".len()..])
 }
 
+/// The names of the policy setters.
+const SETTERS: [&str; 3] = ["set_policy", "set_global_policy", "set_dtype_policy"];
+
 /// `set_global_policy`, `set_dtype_policy`, `config.set_dtype_policy`, `experimental.set_policy`.
 pub fn is_policy_setter(symbol: &KerasSymbol) -> bool {
-    matches!(
-        symbol.name(),
-        "set_policy" | "set_global_policy" | "set_dtype_policy"
-    ) && matches!(symbol.module(), "mixed_precision" | "config")
+    SETTERS.contains(&symbol.name()) && matches!(symbol.module(), "mixed_precision" | "config")
 }
 
 /// `mixed_precision.Policy`, `DTypePolicy` (top level, `dtype_policies.` or `mixed_precision.`).
@@ -113,11 +113,28 @@ pub fn policy_settings<'c, 't>(ctx: &'c Context<'t>) -> &'c [PolicySetting<'t>] 
 
 /// Computes [`policy_settings`] (use that: it is cached).
 pub(super) fn collect_settings<'t>(ctx: &Context<'t>) -> Vec<PolicySetting<'t>> {
-    if !ctx.source.contains("mixed_") {
+    if !ctx.source_contains("mixed_") {
         return Vec::new();
     }
+    // Only calls that can name a setter: `<x>.setter(...)`, `setter(...)`, or a name an import
+    // binds to a setter (`from ... import set_global_policy as sgp`).
+    let mut names: Vec<&str> = SETTERS.to_vec();
+    names.extend(
+        ctx.imports
+            .names_bound_to(|path| SETTERS.iter().any(|s| path.rsplit('.').next() == Some(s))),
+    );
+    let mut calls: Vec<Node<'t>> = Vec::new();
+    for name in &names {
+        calls.extend(ctx.calls_of(name));
+    }
+    for setter in SETTERS {
+        calls.extend(ctx.method_calls(setter));
+    }
+    calls.extend(ctx.paren_calls());
+    calls.sort_by_key(|n| (n.start_byte(), std::cmp::Reverse(n.end_byte())));
+    calls.dedup_by_key(|n| n.id());
     let mut settings = Vec::new();
-    for &node in &ctx.file_index().calls {
+    for node in calls {
         let Some(symbol) = keras_callee(ctx, node) else {
             continue;
         };

@@ -5,7 +5,7 @@ pub mod files;
 pub mod fix;
 pub mod output;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -59,6 +59,13 @@ pub enum Command {
 pub enum DebugCommand {
     /// Only parse the files (the raw tree-sitter baseline for `check`).
     ParseOnly { paths: Vec<PathBuf> },
+    /// Time incremental re-analysis in-process: single-character insertions at random line
+    /// ends of FILE (apply + re-parse, then the rules), with what each update re-ran.
+    EditLatency {
+        file: PathBuf,
+        #[arg(long, default_value_t = 500)]
+        edits: usize,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
@@ -194,6 +201,82 @@ pub fn rule(code: &str) -> ExitCode {
     if std::io::stdout().lock().write_all(text.as_bytes()).is_err() {
         return ExitCode::from(2);
     }
+    ExitCode::SUCCESS
+}
+
+/// `debug edit-latency`: the server's per-keystroke work without the protocol, for profiling.
+pub fn debug_edit_latency(file: &Path, edits: usize) -> ExitCode {
+    use crate::analysis::incremental::Engine;
+    use crate::document::{Document, TextChange};
+    use crate::line_index::Encoding;
+    use std::time::Instant;
+    let Ok(text) = check::read_source(file) else {
+        eprintln!("cannot read {}", file.display());
+        return ExitCode::from(2);
+    };
+    let settings = crate::settings::Settings::default();
+    let mut doc = Document::new(text, 1);
+    let mut engine = Engine::default();
+    let snapshot = doc.take_snapshot();
+    let start = Instant::now();
+    engine.update(
+        &snapshot.text,
+        &snapshot.tree,
+        &snapshot.edits,
+        &settings,
+        0,
+    );
+    eprintln!(
+        "first analysis: {:.2} ms",
+        start.elapsed().as_secs_f64() * 1000.0
+    );
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let (mut parse_ms, mut rules_ms, mut reruns, mut fulls, mut module) =
+        (Vec::new(), Vec::new(), 0usize, 0usize, 0usize);
+    for step in 0..edits {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let lines = doc.line_index().line_count().saturating_sub(1).max(1);
+        let line = (seed % lines as u64) as u32;
+        let start = doc.line_index().line_start(line as usize);
+        let end = doc.line_index().line_end(doc.text(), line as usize);
+        let column = doc.text()[start..end].encode_utf16().count() as u32;
+        let change = TextChange {
+            range: Some(((line, column), (line, column))),
+            text: "x".into(),
+        };
+        let t0 = Instant::now();
+        doc.apply_changes(step as i32 + 2, &[change], Encoding::Utf16);
+        let t1 = Instant::now();
+        let snapshot = doc.take_snapshot();
+        engine.update(
+            &snapshot.text,
+            &snapshot.tree,
+            &snapshot.edits,
+            &settings,
+            0,
+        );
+        let t2 = Instant::now();
+        parse_ms.push((t1 - t0).as_secs_f64() * 1000.0);
+        rules_ms.push((t2 - t1).as_secs_f64() * 1000.0);
+        reruns += engine.stats.rerun;
+        fulls += usize::from(engine.stats.full);
+        module += usize::from(engine.stats.module_rerun);
+    }
+    let pct = |v: &mut Vec<f64>, p: f64| {
+        v.sort_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * p).round() as usize]
+    };
+    eprintln!(
+        "{edits} edits: apply+parse p50 {:.3} ms p99 {:.3} ms; rules p50 {:.3} ms p99 {:.3} ms; \
+         {:.1} units re-run per edit, {fulls} full, module rules re-run {module}x",
+        pct(&mut parse_ms, 0.5),
+        pct(&mut parse_ms, 0.99),
+        pct(&mut rules_ms, 0.5),
+        pct(&mut rules_ms, 0.99),
+        reruns as f64 / edits.max(1) as f64,
+    );
     ExitCode::SUCCESS
 }
 

@@ -237,10 +237,9 @@ fn passed_arguments<'t>(ctx: &Context<'t>, node: Node<'t>, name: &str) -> Vec<No
     let Some(index) = index else {
         return Vec::new();
     };
-    ctx.file_index()
-        .calls_of(ctx.text(function_name))
-        .iter()
-        .filter_map(|&c| call::argument(ctx.source, c, index, name))
+    ctx.calls_of(ctx.text(function_name))
+        .into_iter()
+        .filter_map(|c| call::argument(ctx.source, c, index, name))
         .collect()
 }
 
@@ -272,7 +271,7 @@ fn classify<'t>(ctx: &Context<'t>, value: Node<'t>) -> Built<'t> {
 /// `with tf.GradientTape() as <name>:` statements of a scope, with the tape's name.
 fn tapes<'t>(ctx: &Context<'t>, scope: Node<'t>) -> Vec<(Node<'t>, String)> {
     let mut out = Vec::new();
-    for &node in &ctx.scope(scope, false).with_items {
+    for node in ctx.scope(scope, false).with_items() {
         let Some(value) = node.child_by_field_name("value") else {
             continue;
         };
@@ -341,12 +340,10 @@ fn wrap_and_scale<'t>(
         Edit::insert(construction.end_byte(), ")"),
     ];
     edits.extend(import_edit);
-    let index = ctx.file_index();
-    let mut steps: Vec<Node> = index
+    let mut steps: Vec<Node> = ctx
         .method_calls("apply_gradients")
-        .iter()
-        .chain(index.method_calls("apply"))
-        .copied()
+        .into_iter()
+        .chain(ctx.method_calls("apply"))
         .filter(|n| is_apply_on(ctx, *n, optimizer))
         .filter(|n| assigned_value(ctx, optimizer, *n).is_some_and(|v| v.id() == construction.id()))
         .collect();

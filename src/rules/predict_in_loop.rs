@@ -92,7 +92,9 @@ fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     let Some(module) = m.get("module") else {
         return;
     };
-    if !ctx.source.contains("predict") {
+    // The rule walks the whole module itself (memoised per file), so it depends on all of it.
+    ctx.depends_on_everything();
+    if !ctx.source_contains("predict") {
         return;
     }
     let mut file = FileAnalysis::new(ctx, module);

@@ -412,10 +412,8 @@ fn import_problems<'t>(ctx: &Context, stmt: Node<'t>) -> Vec<(Node<'t>, String)>
 
 /// The import statement that binds `name` (the last one in the file, as Python would).
 fn binding_statement<'t>(ctx: &Context<'t>, name: &str) -> Option<Node<'t>> {
-    ctx.file_index()
-        .imports
-        .iter()
-        .copied()
+    ctx.import_statements()
+        .into_iter()
         .filter(|stmt| {
             imported_names(*stmt).iter().any(|(imported, alias)| {
                 let bound = match alias {
@@ -522,7 +520,7 @@ fn rename_imported(ctx: &Context, name: Node, alias: Option<Node>, rewrite: &mut
     if alias.is_some() {
         return;
     }
-    for &node in ctx.file_index().identifiers("set_policy") {
+    for node in ctx.identifiers("set_policy") {
         if is_reference(node) {
             rewrite
                 .edits
@@ -536,7 +534,7 @@ fn rewrite_direct_uses(ctx: &Context, local: &str, imported: &str, rewrite: &mut
     if !matches!(imported, "Policy" | "LossScaleOptimizer") {
         return;
     }
-    for &node in ctx.file_index().calls_of(local) {
+    for node in ctx.calls_of(local) {
         if let Some(argument) = loss_scale_argument(ctx, node, imported, true) {
             rewrite_loss_scale(ctx, argument, imported, rewrite);
         }
@@ -546,7 +544,7 @@ fn rewrite_direct_uses(ctx: &Context, local: &str, imported: &str, rewrite: &mut
 /// Uses `<module>.<name>` of a module alias that pointed at `mixed_precision.experimental`.
 /// `None` when a used name has no current equivalent.
 fn rewrite_module_uses(ctx: &Context, module: &str, rewrite: &mut Rewrite) -> Option<()> {
-    for &node in ctx.file_index().attributes_of(module) {
+    for node in ctx.attributes_of(module) {
         let Some(attribute) = node.child_by_field_name("attribute") else {
             continue;
         };

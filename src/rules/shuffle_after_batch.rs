@@ -175,6 +175,8 @@ fn swap(ctx: &Context, batch: &Step, shuffle: &Step) -> Option<Vec<Edit>> {
             return None;
         }
         let between = batch_statement.end_byte()..shuffle_statement.start_byte();
+        // The statements in between decide the fix: a dependency of this finding.
+        ctx.depends_on_range(batch_statement.start_byte()..shuffle_statement.end_byte());
         let arguments = shuffle.arguments()?.byte_range();
         if mentions(ctx.tree.root_node(), between, ctx.source, name)
             || mentions(ctx.tree.root_node(), arguments, ctx.source, name)

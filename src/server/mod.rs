@@ -70,15 +70,15 @@ impl LanguageServer for Backend {
         &self,
         params: DocumentDiagnosticParams,
     ) -> Result<DocumentDiagnosticReportResult> {
-        handlers::diagnostics::pull(self, params)
+        handlers::diagnostics::pull(self, params).await
     }
 
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
-        handlers::code_action::code_action(self, params)
+        handlers::code_action::code_action(self, params).await
     }
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
-        handlers::hover::hover(self, params)
+        handlers::hover::hover(self, params).await
     }
 
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
@@ -86,7 +86,7 @@ impl LanguageServer for Backend {
     }
 
     async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
-        handlers::bench::code_lens(self, params)
+        handlers::bench::code_lens(self, params).await
     }
 }
 
@@ -97,6 +97,14 @@ impl Backend {
         params: handlers::debug::DocumentStateParams,
     ) -> Result<serde_json::Value> {
         handlers::debug::document_state(self, params)
+    }
+
+    /// `keras-lsp/serverStats`: the server's own latency figures (for the benchmark harness).
+    async fn server_stats(
+        &self,
+        params: Option<handlers::debug::ServerStatsParams>,
+    ) -> Result<serde_json::Value> {
+        handlers::debug::server_stats(self, params.unwrap_or_default())
     }
 
     /// `window/workDoneProgress/cancel` (not part of the `LanguageServer` trait).
@@ -114,6 +122,7 @@ pub async fn run_stdio() {
         state: std::sync::Arc::new(State::default()),
     })
     .custom_method(handlers::debug::DOCUMENT_STATE, Backend::document_state)
+    .custom_method(handlers::debug::SERVER_STATS, Backend::server_stats)
     .custom_method(
         handlers::bench::PROGRESS_CANCEL,
         Backend::work_done_progress_cancel,

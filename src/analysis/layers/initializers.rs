@@ -396,6 +396,10 @@ pub fn class_expression(
 /// Imports `name` from `module`: appended to an existing module-level `from module import ...`
 /// when there is one, else a new statement where imports belong.
 fn import_name_edit(ctx: &Context, module: &str, name: &str) -> Edit {
+    // Reads the module's import statements.
+    ctx.record(crate::analysis::units::Read::everywhere(
+        crate::analysis::units::Key::Import,
+    ));
     let root = ctx.tree.root_node();
     let mut cursor = root.walk();
     let existing = root.named_children(&mut cursor).find(|statement| {

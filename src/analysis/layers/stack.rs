@@ -395,6 +395,12 @@ fn add_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
     let block = statement
         .parent()
         .filter(|b| matches!(b.kind(), "block" | "module"))?;
+    // Every statement of the block is read (at module level: the whole file).
+    if block.kind() == "module" {
+        ctx.depends_on_everything();
+    } else {
+        ctx.depends_on_range(block.byte_range());
+    }
     let mut cursor = block.walk();
     let statements: Vec<Node<'t>> = block
         .named_children(&mut cursor)
@@ -613,13 +619,17 @@ fn functional_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
         };
         let mut previous = statement.prev_named_sibling();
         let mut value = None;
+        let mut scanned_from = 0;
         while let Some(candidate) = previous {
             if let Some(v) = assigned_value(ctx, candidate, name) {
                 value = Some(v);
+                scanned_from = candidate.start_byte();
                 break;
             }
             previous = candidate.prev_named_sibling();
         }
+        // The statements scanned (they may be other top-level statements).
+        ctx.depends_on_range(scanned_from..statement.end_byte());
         let Some(value) = value else {
             break;
         };
@@ -692,16 +702,22 @@ fn functional_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
         };
         let mut next = statement.next_named_sibling();
         let mut user = None;
+        let mut scanned_to = usize::MAX;
         for _ in 0..MAX_LOOKAHEAD {
             let Some(candidate) = next else {
                 break;
             };
+            scanned_to = candidate.end_byte();
             if candidate.kind() != "comment" && mentions(ctx, candidate, name) {
                 user = Some(candidate);
                 break;
             }
             next = candidate.next_named_sibling();
         }
+        if next.is_none() {
+            scanned_to = usize::MAX;
+        }
+        ctx.depends_on_range(statement.start_byte()..scanned_to);
         let Some(user) = user else {
             break;
         };

@@ -85,9 +85,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// `textDocument/codeLens`: one lens per (line, code) of findings that have a scenario.
-pub fn code_lens(backend: &Backend, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
+pub async fn code_lens(backend: &Backend, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
     let uri = params.text_document.uri;
-    let Some((findings, version)) = backend.state.findings(&uri) else {
+    let Some((findings, version)) = super::diagnostics::findings(&backend.state, &uri).await else {
         return Ok(None);
     };
     let encoding = backend.state.encoding();

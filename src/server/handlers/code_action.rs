@@ -11,25 +11,40 @@ use crate::analysis::suppression::{Directive, parse_directive};
 use crate::document::Document;
 use crate::finding::FixSafety;
 use crate::fix::fix_source;
-use crate::server::Backend;
 use crate::server::convert::{PositionMapper, fix_from_data, minimal_edit};
+use crate::server::{Backend, State};
 
-pub fn code_action(
+/// Runs on the blocking pool: fix-all analyses the document (repeatedly, to a fixed point).
+pub async fn code_action(
     backend: &Backend,
     params: CodeActionParams,
 ) -> Result<Option<CodeActionResponse>> {
-    if let Some(notebook) = backend.state.notebook_of(&params.text_document.uri) {
-        return super::notebook::code_action(backend, params, &notebook);
+    let state = backend.state.clone();
+    if let Some(notebook) = state.notebook_of(&params.text_document.uri) {
+        return tokio::task::spawn_blocking(move || {
+            super::notebook::code_action(&state, params, &notebook)
+        })
+        .await
+        .unwrap_or(Ok(None));
     }
+    tokio::task::spawn_blocking(move || code_action_blocking(&state, params))
+        .await
+        .unwrap_or(Ok(None))
+}
+
+fn code_action_blocking(
+    state: &State,
+    params: CodeActionParams,
+) -> Result<Option<CodeActionResponse>> {
     let uri = params.text_document.uri;
-    let encoding = backend.state.encoding();
+    let encoding = state.encoding();
     let only = params.context.only.clone();
     let wants = |kind: &str| {
         only.as_ref()
             .is_none_or(|o| o.iter().any(|k| kind.starts_with(k.as_str())))
     };
     // Copy what we need, then release the map guard before any further work.
-    let Some(doc) = backend.state.documents.get(&uri).map(|d| d.doc.clone()) else {
+    let Some(doc) = state.documents.get(&uri).map(|d| d.doc.clone()) else {
         return Ok(None);
     };
     let mapper = PositionMapper {
@@ -79,7 +94,7 @@ pub fn code_action(
             fix_from_data(d.data.as_ref()).is_some_and(|(f, _)| f.safety == FixSafety::Safe)
         });
     if explicit_fix_all || (only.is_none() && has_safe_fix) {
-        let edit = fix_all_edit(backend, &doc, &mapper);
+        let edit = fix_all_edit(state, &doc, &mapper);
         if explicit_fix_all || edit.is_some() {
             actions.push(CodeActionOrCommand::CodeAction(CodeAction {
                 title: "Fix all safe keras-lsp findings".to_string(),
@@ -93,12 +108,8 @@ pub fn code_action(
 }
 
 /// The edit that applies every safe fix to the document (None when nothing changes).
-pub fn fix_all_edit(
-    backend: &Backend,
-    doc: &Document,
-    mapper: &PositionMapper,
-) -> Option<TextEdit> {
-    let settings = backend.state.settings();
+pub fn fix_all_edit(state: &State, doc: &Document, mapper: &PositionMapper) -> Option<TextEdit> {
+    let settings = state.settings();
     let outcome = fix_source(doc.text(), &settings, false);
     minimal_edit(doc.text(), &outcome.text, mapper)
 }
@@ -126,7 +137,8 @@ pub(super) fn noqa_edit(
     let start = index.line_start(line);
     let end = index.line_end(text, line);
     let line_text = &text[start..end];
-    let root = doc.tree().root_node();
+    let tree = doc.tree();
+    let root = tree.root_node();
     // An existing suppression comment on the line.
     if let Some(hash) = line_text.rfind('#') {
         let comment = root.descendant_for_byte_range(start + hash, start + hash + 1);

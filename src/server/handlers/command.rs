@@ -55,12 +55,20 @@ async fn fix_all(backend: &Backend, arguments: Vec<LSPAny>) -> Result<Option<LSP
             uri.as_str()
         )));
     };
-    let mapper = PositionMapper {
-        text: doc.text(),
-        index: doc.line_index(),
-        encoding,
-    };
-    let Some(edit) = fix_all_edit(backend, &doc, &mapper) else {
+    // Fixing analyses the document to a fixed point: on the blocking pool.
+    let state = backend.state.clone();
+    let edit = tokio::task::spawn_blocking(move || {
+        let mapper = PositionMapper {
+            text: doc.text(),
+            index: doc.line_index(),
+            encoding,
+        };
+        fix_all_edit(&state, &doc, &mapper)
+    })
+    .await
+    .ok()
+    .flatten();
+    let Some(edit) = edit else {
         return Ok(Some(serde_json::json!({"applied": false})));
     };
     let response = backend

@@ -1,15 +1,40 @@
 //! Diagnostics: debounced push with the document version, and pull (`textDocument/diagnostic`).
+//! Analyses run on tokio's blocking pool, so the async workers keep answering requests.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 
-use crate::server::Backend;
+use crate::finding::Finding;
+use crate::server::{Backend, State};
 
-/// Publishes after the debounce delay, unless a newer version arrived meanwhile.
-pub fn schedule(backend: &Backend, uri: Uri, version: i32) {
+/// Findings of the document's current version, analysed on the blocking pool when not cached.
+pub async fn findings(state: &Arc<State>, uri: &Uri) -> Option<(Arc<Vec<Finding>>, i32)> {
+    if let Some(cached) = state.cached_findings(uri) {
+        return Some(cached);
+    }
+    let (state, uri) = (state.clone(), uri.clone());
+    tokio::task::spawn_blocking(move || state.findings(&uri))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Diagnostics of the document's current version, computed on the blocking pool.
+pub async fn diagnostics(state: &Arc<State>, uri: &Uri) -> Option<(Vec<Diagnostic>, i32)> {
+    let (state, uri) = (state.clone(), uri.clone());
+    tokio::task::spawn_blocking(move || state.diagnostics(&uri))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Publishes after the debounce delay (none by default), unless a newer version arrived
+/// meanwhile. `received` is when the change arrived, for the server's own latency figures.
+pub fn schedule(backend: &Backend, uri: Uri, version: i32, received: Instant) {
     if backend.state.pull_diagnostics.load(Ordering::SeqCst) {
         return;
     }
@@ -24,10 +49,11 @@ pub fn schedule(backend: &Backend, uri: Uri, version: i32) {
         if current != Some(version) {
             return; // A newer change will publish.
         }
-        if let Some((diagnostics, v)) = state.diagnostics(&uri)
+        if let Some((diagnostics, v)) = diagnostics(&state, &uri).await
             && v == version
         {
             client.publish_diagnostics(uri, diagnostics, Some(v)).await;
+            state.record_latency(received);
         }
     };
     tokio::spawn(task);
@@ -38,7 +64,7 @@ pub async fn publish(backend: &Backend, uri: Uri) {
     if backend.state.pull_diagnostics.load(Ordering::SeqCst) {
         return;
     }
-    if let Some((diagnostics, version)) = backend.state.diagnostics(&uri) {
+    if let Some((diagnostics, version)) = diagnostics(&backend.state, &uri).await {
         backend
             .client
             .publish_diagnostics(uri, diagnostics, Some(version))
@@ -65,12 +91,12 @@ pub async fn refresh_all(backend: &Backend) {
     }
 }
 
-pub fn pull(
+pub async fn pull(
     backend: &Backend,
     params: DocumentDiagnosticParams,
 ) -> Result<DocumentDiagnosticReportResult> {
     let uri = params.text_document.uri;
-    let Some((items, version)) = backend.state.diagnostics(&uri) else {
+    let Some((items, version)) = diagnostics(&backend.state, &uri).await else {
         return Err(Error::invalid_params(format!(
             "document is not open: {}",
             uri.as_str()

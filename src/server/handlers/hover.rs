@@ -7,7 +7,7 @@ use crate::rules;
 use crate::server::Backend;
 use crate::server::convert::PositionMapper;
 
-pub fn hover(backend: &Backend, params: HoverParams) -> Result<Option<Hover>> {
+pub async fn hover(backend: &Backend, params: HoverParams) -> Result<Option<Hover>> {
     let uri = params.text_document_position_params.text_document.uri;
     let position = params.text_document_position_params.position;
     let encoding = backend.state.encoding();
@@ -30,7 +30,7 @@ pub fn hover(backend: &Backend, params: HoverParams) -> Result<Option<Hover>> {
         }
     }
     if codes.is_empty() {
-        let Some((findings, _)) = backend.state.findings(&uri) else {
+        let Some((findings, _)) = super::diagnostics::findings(&backend.state, &uri).await else {
             return Ok(None);
         };
         let Some(entry) = backend.state.documents.get(&uri) else {
@@ -91,10 +91,8 @@ fn code_in_comment(
     offset: usize,
 ) -> Option<(&'static str, std::ops::Range<usize>)> {
     let text = doc.text();
-    let node = doc
-        .tree()
-        .root_node()
-        .descendant_for_byte_range(offset, offset)?;
+    let tree = doc.tree();
+    let node = tree.root_node().descendant_for_byte_range(offset, offset)?;
     if node.kind() != "comment" {
         return None;
     }

@@ -64,10 +64,7 @@ fn cell_ref(
 fn open_cell(state: &State, notebook: &Uri, item: TextDocumentItem) {
     state.documents.insert(
         item.uri.clone(),
-        OpenDocument {
-            doc: Document::new(item.text, item.version),
-            findings: None,
-        },
+        OpenDocument::new(Document::new(item.text, item.version)),
     );
     state.cell_notebook.insert(item.uri, notebook.clone());
 }
@@ -495,11 +492,17 @@ pub fn schedule(backend: &Backend, notebook: Uri, version: i32) {
 /// Publishes (push mode) each cell whose version or diagnostics changed since the last
 /// publication, and clears cells that are no longer analysed; nothing when the notebook is no
 /// longer at `version` (a newer change publishes).
-pub async fn publish(state: &State, client: &Client, notebook: &Uri, version: Option<i32>) {
+pub async fn publish(state: &Arc<State>, client: &Client, notebook: &Uri, version: Option<i32>) {
     if state.pull_diagnostics.load(Ordering::SeqCst) {
         return;
     }
-    let Some(all) = notebook_diagnostics(state, notebook) else {
+    // Analysing the notebook is blocking work: the blocking pool, not an async worker.
+    let (shared, uri) = (state.clone(), notebook.clone());
+    let all = tokio::task::spawn_blocking(move || notebook_diagnostics(&shared, &uri))
+        .await
+        .ok()
+        .flatten();
+    let Some(all) = all else {
         return;
     };
     let mut send: Vec<(Uri, Vec<Diagnostic>, Option<i32>)> = Vec::new();
@@ -546,11 +549,10 @@ pub async fn publish(state: &State, client: &Client, notebook: &Uri, version: Op
 /// import goes to the imports cell), "Disable for this line", fix-all for the cell
 /// (`source.fixAll.keras-lsp`) and for the whole notebook (`notebook.source.fixAll.keras-lsp`).
 pub fn code_action(
-    backend: &Backend,
+    state: &State,
     params: CodeActionParams,
     notebook: &Uri,
 ) -> Result<Option<CodeActionResponse>> {
-    let state = &backend.state;
     let uri = params.text_document.uri;
     let encoding = state.encoding();
     let only = params.context.only.clone();

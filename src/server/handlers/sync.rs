@@ -12,10 +12,7 @@ pub async fn did_open(backend: &Backend, params: DidOpenTextDocumentParams) {
     let version = doc.version;
     backend.state.documents.insert(
         doc.uri.clone(),
-        OpenDocument {
-            doc: Document::new(doc.text, version),
-            findings: None,
-        },
+        OpenDocument::new(Document::new(doc.text, version)),
     );
     diagnostics::publish(backend, doc.uri).await;
 }
@@ -23,6 +20,7 @@ pub async fn did_open(backend: &Backend, params: DidOpenTextDocumentParams) {
 /// Applies the changes before the first `.await`, so notifications are applied in the order
 /// they were received even though the transport runs handlers concurrently.
 pub async fn did_change(backend: &Backend, params: DidChangeTextDocumentParams) {
+    let received = std::time::Instant::now();
     let uri = params.text_document.uri;
     let version = params.text_document.version;
     let encoding = backend.state.encoding();
@@ -62,7 +60,7 @@ pub async fn did_change(backend: &Backend, params: DidChangeTextDocumentParams) 
         }
     };
     if applied {
-        diagnostics::schedule(backend, uri, version);
+        diagnostics::schedule(backend, uri, version, received);
     }
 }
 

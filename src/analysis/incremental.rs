@@ -1,0 +1,542 @@
+//! Analysis across versions of one document: re-runs the rules only where an edit can have changed their result (see [`Engine`]).
+//!
+//! The module's top-level statements ("units") are the grain. Each unit keeps the findings of
+//! the rule matches inside it and the [`Read`]s those rules made (keys such as "module-level
+//! assignments of `opt` between these offsets", "calls of `build`", "the dataflow"). After an
+//! edit, tree-sitter's changed ranges and the edited ranges (widened to whole lines) mark the
+//! dirty units; the keys the dirty units held before and hold now are the changed keys; a
+//! clean unit is re-run only when one of its reads meets a changed key in its range. File-level
+//! facts are compared, not assumed: the imports (any difference: everything re-runs), the text
+//! facts (line breaks, quote style, legacy Keras, searched strings), and the dataflow, which is
+//! treated as changed whenever an edited unit can affect it (see [`dataflow_relevant`]).
+//! Everything else of a clean unit is reused, its offsets moved by the edits. A differential test
+//! (`tests/incremental.rs`) checks the result against a from-scratch analysis after every edit.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::ops::Range;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use tree_sitter::{InputEdit, Node, Tree};
+
+use super::imports::Imports;
+use super::units::{Key, KeyHash, KeyIndex, Summary, UnitIndex};
+use super::{Context, Provided, UnitRun, enabled_rules, finish, newline_of, policy, quote_of};
+use crate::document::EditLog;
+use crate::finding::{Edit, Finding};
+use crate::settings::Settings;
+
+/// What the last update did (for benchmarks and tests).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpdateStats {
+    /// Analysed from scratch (first version, settings changed, imports changed, ...).
+    pub full: bool,
+    /// Units in the new version.
+    pub units: usize,
+    /// Units whose text changed.
+    pub dirty: usize,
+    /// Units whose rules ran again (the dirty ones included).
+    pub rerun: usize,
+    /// The module-level rules ran again.
+    pub module_rerun: bool,
+}
+
+/// The analysis state one open document keeps between versions.
+#[derive(Default)]
+pub struct Engine {
+    state: Option<State>,
+    pub stats: UpdateStats,
+}
+
+struct State {
+    generation: u64,
+    tree: Tree,
+    units: Vec<Unit>,
+    keys: KeyIndex,
+    next_id: u32,
+    imports: Imports,
+    enabled: Vec<bool>,
+    module: UnitRun,
+    facts: Facts,
+}
+
+struct Unit {
+    id: u32,
+    range: Range<usize>,
+    summary: Summary,
+    run: UnitRun,
+}
+
+/// Whole-text facts rules may read (each a [`Key`]).
+#[derive(Clone, PartialEq)]
+struct Facts {
+    newline: &'static str,
+    quote: char,
+    legacy: bool,
+    contains: Vec<(&'static str, bool)>,
+}
+
+impl Facts {
+    fn compute(text: &str, needles: &[&'static str]) -> Facts {
+        Facts {
+            newline: newline_of(text),
+            quote: quote_of(text),
+            legacy: policy::uses_legacy_keras(text),
+            contains: needles.iter().map(|&n| (n, text.contains(n))).collect(),
+        }
+    }
+
+    /// The keys of the facts that differ.
+    fn changed(&self, other: &Facts) -> Vec<KeyHash> {
+        let mut out = Vec::new();
+        if self.newline != other.newline {
+            out.push(Key::Newline.hash64());
+        }
+        if self.quote != other.quote {
+            out.push(Key::Quote.hash64());
+        }
+        if self.legacy != other.legacy {
+            out.push(Key::Legacy.hash64());
+        }
+        for (needle, found) in &self.contains {
+            let before = other
+                .contains
+                .iter()
+                .find(|(n, _)| n == needle)
+                .map(|c| c.1);
+            if before != Some(*found) {
+                out.push(Key::Contains(needle).hash64());
+            }
+        }
+        out
+    }
+}
+
+impl Engine {
+    /// Findings for `text`/`tree`, the version reached from the previous call by `edits`.
+    pub fn update(
+        &mut self,
+        text: &str,
+        tree: &Tree,
+        edits: &EditLog,
+        settings: &Settings,
+        generation: u64,
+    ) -> Arc<Vec<Finding>> {
+        let findings = match (self.state.take(), edits) {
+            (Some(state), EditLog::Edits(edits)) if state.generation == generation => {
+                self.incremental(state, text, tree, edits, settings)
+            }
+            _ => self.full(text, tree, settings, generation),
+        };
+        Arc::new(findings)
+    }
+
+    /// Forgets everything (the next update analyses from scratch); frees the memory.
+    pub fn reset(&mut self) {
+        self.state = None;
+    }
+
+    fn full(
+        &mut self,
+        text: &str,
+        tree: &Tree,
+        settings: &Settings,
+        generation: u64,
+    ) -> Vec<Finding> {
+        self.stats = UpdateStats {
+            full: true,
+            ..UpdateStats::default()
+        };
+        let Some(enabled) = enabled_rules(text, tree, settings) else {
+            self.state = None;
+            return Vec::new();
+        };
+        let imports = Imports::collect(text, tree);
+        let root = tree.root_node();
+        let mut cursor = root.walk();
+        let nodes: Vec<Node> = root.children(&mut cursor).collect();
+        let mut keys = KeyIndex::default();
+        let mut index_of = HashMap::new();
+        let mut indexes = Vec::with_capacity(nodes.len());
+        let mut units = Vec::with_capacity(nodes.len());
+        for (i, node) in nodes.iter().enumerate() {
+            let index = Rc::new(UnitIndex::build(text, *node));
+            let summary = index.summary();
+            let id = i as u32;
+            keys.insert(id, &summary);
+            index_of.insert(id, i);
+            units.push(Unit {
+                id,
+                range: node.byte_range(),
+                summary,
+                run: UnitRun::default(),
+            });
+            indexes.push(index);
+        }
+        let wanted = vec![true; nodes.len()];
+        let (runs, module, needles) = {
+            let ctx = Context::with_imports(
+                text,
+                tree,
+                settings,
+                Cow::Borrowed(&imports),
+                Some(Provided {
+                    keys: &keys,
+                    index_of: &index_of,
+                }),
+            );
+            for (i, index) in indexes.into_iter().enumerate() {
+                ctx.seed_unit_index(i, index);
+            }
+            let (runs, module) = super::run_units(&ctx, &enabled, &wanted, true);
+            (runs, module.unwrap_or_default(), ctx.needles())
+        };
+        for (i, run) in runs {
+            units[i].run = tidy(run);
+        }
+        self.stats.units = units.len();
+        self.stats.dirty = units.len();
+        self.stats.rerun = units.len();
+        self.stats.module_rerun = true;
+        let state = State {
+            generation,
+            tree: tree.clone(),
+            next_id: units.len() as u32,
+            units,
+            keys,
+            imports,
+            enabled,
+            module: tidy(module),
+            facts: Facts::compute(text, &needles),
+        };
+        let findings = state.findings(text, tree, settings);
+        self.state = Some(state);
+        findings
+    }
+
+    fn incremental(
+        &mut self,
+        mut state: State,
+        text: &str,
+        tree: &Tree,
+        edits: &[InputEdit],
+        settings: &Settings,
+    ) -> Vec<Finding> {
+        let Some(enabled) = enabled_rules(text, tree, settings) else {
+            self.state = None;
+            self.stats = UpdateStats::default();
+            return Vec::new();
+        };
+        if enabled != state.enabled {
+            return self.full(text, tree, settings, state.generation);
+        }
+        // Where the text or the tree changed, in new offsets, widened to whole lines (rules read
+        // the text of a statement's line, which may hold another statement after `;`).
+        let mut old_tree = state.tree.clone();
+        let mut regions: Vec<Range<usize>> = Vec::new();
+        for edit in edits {
+            old_tree.edit(edit);
+            for region in &mut regions {
+                *region = shift_range(region, edit);
+            }
+            regions.push(edit.start_byte..edit.new_end_byte);
+            state.shift(edit);
+        }
+        regions.extend(
+            old_tree
+                .changed_ranges(tree)
+                .map(|r| r.start_byte..r.end_byte),
+        );
+        let regions = whole_lines(text, regions);
+
+        // Units: reuse the cached ones the edits did not touch.
+        let root = tree.root_node();
+        let mut cursor = root.walk();
+        let nodes: Vec<Node> = root.children(&mut cursor).collect();
+        let mut cached: HashMap<(usize, usize), usize> = HashMap::new();
+        for (k, unit) in state.units.iter().enumerate() {
+            cached.insert((unit.range.start, unit.range.end), k);
+        }
+        let mut old_units: Vec<Option<Unit>> = state.units.drain(..).map(Some).collect();
+        let mut units: Vec<Option<Unit>> = Vec::with_capacity(nodes.len());
+        let mut dirty_indexes: Vec<(usize, Rc<UnitIndex>)> = Vec::new();
+        for (i, node) in nodes.iter().enumerate() {
+            let range = node.byte_range();
+            let reuse = if overlaps_any(&range, &regions) {
+                None
+            } else {
+                cached
+                    .get(&(range.start, range.end))
+                    .and_then(|&k| old_units[k].take())
+            };
+            if reuse.is_none() {
+                dirty_indexes.push((i, Rc::new(UnitIndex::build(text, *node))));
+            }
+            units.push(reuse);
+        }
+        let removed: Vec<Unit> = old_units.into_iter().flatten().collect();
+
+        // What changed: every key the removed and the new dirty units hold, where they are.
+        let mut changed: HashMap<KeyHash, Vec<Range<usize>>> = HashMap::new();
+        let any = Key::Any.hash64();
+        let mut binds = false;
+        let mut dataflow = false;
+        for unit in &removed {
+            binds |= unit.summary.binds;
+            dataflow |= dataflow_relevant(&unit.summary);
+            for &key in &unit.summary.keys {
+                changed.entry(key).or_default().push(unit.range.clone());
+            }
+            changed.entry(any).or_default().push(unit.range.clone());
+            state.keys.remove(unit.id, &unit.summary);
+        }
+        let mut dirty_summaries: Vec<(usize, Summary)> = Vec::with_capacity(dirty_indexes.len());
+        for (i, index) in &dirty_indexes {
+            let summary = index.summary();
+            let range = nodes[*i].byte_range();
+            binds |= summary.binds;
+            dataflow |= dataflow_relevant(&summary);
+            for &key in &summary.keys {
+                changed.entry(key).or_default().push(range.clone());
+            }
+            changed.entry(any).or_default().push(range);
+            dirty_summaries.push((*i, summary));
+        }
+        for region in &regions {
+            changed.entry(any).or_default().push(region.clone());
+        }
+        let everywhere = 0..usize::MAX;
+        if dataflow {
+            changed
+                .entry(Key::Dataflow.hash64())
+                .or_default()
+                .push(everywhere.clone());
+        }
+        if binds {
+            let imports = Imports::collect(text, tree);
+            if imports != state.imports {
+                return self.full(text, tree, settings, state.generation);
+            }
+        }
+        let needles: Vec<&'static str> = state.facts.contains.iter().map(|c| c.0).collect();
+        let facts = Facts::compute(text, &needles);
+        for key in facts.changed(&state.facts) {
+            changed.entry(key).or_default().push(everywhere.clone());
+        }
+
+        // New units get new ids.
+        for (i, summary) in dirty_summaries {
+            let id = state.next_id;
+            state.next_id += 1;
+            state.keys.insert(id, &summary);
+            units[i] = Some(Unit {
+                id,
+                range: nodes[i].byte_range(),
+                summary,
+                run: UnitRun::default(),
+            });
+        }
+        let mut units: Vec<Unit> = units.into_iter().flatten().collect();
+        debug_assert_eq!(units.len(), nodes.len());
+        let index_of: HashMap<u32, usize> =
+            units.iter().enumerate().map(|(i, u)| (u.id, i)).collect();
+
+        // Which units run again: the dirty ones, and those that read something that changed or
+        // whose findings touch an edited region.
+        let dirty: Vec<bool> = {
+            let mut d = vec![false; units.len()];
+            for (i, _) in &dirty_indexes {
+                d[*i] = true;
+            }
+            d
+        };
+        let wanted: Vec<bool> = units
+            .iter()
+            .zip(&dirty)
+            .map(|(unit, &d)| d || stale(&unit.run, &changed, &regions))
+            .collect();
+        let module_again = stale(&state.module, &changed, &regions);
+
+        let (runs, module, needles) = {
+            let ctx = Context::with_imports(
+                text,
+                tree,
+                settings,
+                Cow::Borrowed(&state.imports),
+                Some(Provided {
+                    keys: &state.keys,
+                    index_of: &index_of,
+                }),
+            );
+            for (i, index) in dirty_indexes {
+                ctx.seed_unit_index(i, index);
+            }
+            let (runs, module) = super::run_units(&ctx, &enabled, &wanted, module_again);
+            (runs, module, ctx.needles())
+        };
+        self.stats = UpdateStats {
+            full: false,
+            units: units.len(),
+            dirty: dirty.iter().filter(|&&d| d).count(),
+            rerun: runs.len(),
+            module_rerun: module.is_some(),
+        };
+        for (i, run) in runs {
+            units[i].run = tidy(run);
+        }
+        if let Some(module) = module {
+            state.module = tidy(module);
+        }
+        let mut all_needles = needles;
+        for (needle, _) in &facts.contains {
+            if !all_needles.contains(needle) {
+                all_needles.push(needle);
+            }
+        }
+        state.facts = if all_needles.len() == facts.contains.len() {
+            facts
+        } else {
+            Facts::compute(text, &all_needles)
+        };
+        state.units = units;
+        state.tree = tree.clone();
+        let findings = state.findings(text, tree, settings);
+        self.state = Some(state);
+        findings
+    }
+}
+
+impl State {
+    /// Moves every cached offset through one edit of the text.
+    fn shift(&mut self, edit: &InputEdit) {
+        for unit in &mut self.units {
+            unit.range = shift_range(&unit.range, edit);
+            shift_run(&mut unit.run, edit);
+        }
+        shift_run(&mut self.module, edit);
+        self.imports.shift(|p| shift_offset(p, edit, false));
+    }
+
+    /// Every unit's findings, finished like a from-scratch analysis.
+    fn findings(&self, text: &str, tree: &Tree, settings: &Settings) -> Vec<Finding> {
+        let count = self.module.findings.len()
+            + self
+                .units
+                .iter()
+                .map(|u| u.run.findings.len())
+                .sum::<usize>();
+        let mut all = Vec::with_capacity(count);
+        for unit in &self.units {
+            all.extend(unit.run.findings.iter().cloned());
+        }
+        all.extend(self.module.findings.iter().cloned());
+        finish(text, tree, settings, all)
+    }
+}
+
+/// Sorts and de-duplicates a run's reads (rules ask the same thing for many matches).
+fn tidy(mut run: UnitRun) -> UnitRun {
+    run.reads
+        .sort_unstable_by_key(|r| (r.key, r.range.start, r.range.end));
+    run.reads.dedup();
+    run
+}
+
+/// Whether a cached run must run again: it read a key that changed where it looked, or one of
+/// its findings touches an edited region.
+fn stale(
+    run: &UnitRun,
+    changed: &HashMap<KeyHash, Vec<Range<usize>>>,
+    regions: &[Range<usize>],
+) -> bool {
+    let read_changed = run.reads.iter().any(|read| {
+        changed
+            .get(&read.key)
+            .is_some_and(|places| places.iter().any(|p| overlaps(p, &read.range)))
+    });
+    read_changed
+        || run.findings.iter().any(|f| {
+            overlaps_any(&f.range, regions)
+                || f.fix.as_ref().is_some_and(|fix| {
+                    fix.edits
+                        .iter()
+                        .any(|e: &Edit| overlaps_any(&e.range, regions))
+                })
+        })
+}
+
+/// Whether an edited unit (before or after the edit) can change the file's tf.data dataflow.
+/// For now every edit counts: the dataflow is rebuilt by the first rule that asks for it.
+fn dataflow_relevant(_summary: &Summary) -> bool {
+    true
+}
+
+fn shift_run(run: &mut UnitRun, edit: &InputEdit) {
+    for finding in &mut run.findings {
+        finding.range = shift_range(&finding.range, edit);
+        if let Some(fix) = &mut finding.fix {
+            for e in &mut fix.edits {
+                e.range = shift_range(&e.range, edit);
+            }
+        }
+    }
+    for read in &mut run.reads {
+        read.range = shift_range(&read.range, edit);
+    }
+}
+
+/// Where an offset of the text before `edit` is after it; an offset inside the replaced text
+/// goes to the start (or, for an `end`, the end) of the new text.
+fn shift_offset(offset: usize, edit: &InputEdit, end: bool) -> usize {
+    if offset == usize::MAX || offset < edit.start_byte {
+        offset
+    } else if offset >= edit.old_end_byte {
+        offset - edit.old_end_byte + edit.new_end_byte
+    } else if end {
+        edit.new_end_byte
+    } else {
+        edit.start_byte
+    }
+}
+
+fn shift_range(range: &Range<usize>, edit: &InputEdit) -> Range<usize> {
+    let start = shift_offset(range.start, edit, false);
+    let end = shift_offset(range.end, edit, true).max(start);
+    start..end
+}
+
+/// Whether two ranges overlap or touch.
+fn overlaps(a: &Range<usize>, b: &Range<usize>) -> bool {
+    a.start <= b.end && b.start <= a.end
+}
+
+fn overlaps_any(range: &Range<usize>, regions: &[Range<usize>]) -> bool {
+    regions.iter().any(|r| overlaps(range, r))
+}
+
+/// The regions widened to whole lines, sorted and merged.
+fn whole_lines(text: &str, mut regions: Vec<Range<usize>>) -> Vec<Range<usize>> {
+    for region in &mut regions {
+        let start = region.start.min(text.len());
+        let end = region.end.clamp(start, text.len());
+        let line_start = text.as_bytes()[..start]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let line_end = text.as_bytes()[end..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(text.len(), |i| end + i);
+        *region = line_start..line_end;
+    }
+    regions.sort_by_key(|r| r.start);
+    let mut merged: Vec<Range<usize>> = Vec::with_capacity(regions.len());
+    for region in regions {
+        match merged.last_mut() {
+            Some(last) if region.start <= last.end + 1 => last.end = last.end.max(region.end),
+            _ => merged.push(region),
+        }
+    }
+    merged
+}

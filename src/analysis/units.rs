@@ -1,0 +1,604 @@
+//! Top-level statements ("units") of a module: per-unit lookups by name and the position-free keys an incremental analysis tracks.
+//!
+//! Whole-file questions (calls of `f`, the `def` of `f`, module-level assignments of `x`, ...)
+//! are answered from the units whose [`Summary`] holds the matching [`Key`], each indexed on
+//! demand ([`UnitIndex`]); an analysis records the keys it asked about ([`Read`]), so an edit
+//! re-runs only what depended on a key one of the edited units holds.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+
+use tree_sitter::Node;
+
+use super::imports::text;
+
+/// How many `a = b = value` links are followed to the assigned value.
+const MAX_CHAIN: usize = 16;
+
+/// Something an analysis can ask about a file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Key {
+    /// Calls `name(...)`.
+    Calls(Box<str>),
+    /// Calls `<x>.name(...)`.
+    Method(Box<str>),
+    /// `def name` anywhere.
+    Def(Box<str>),
+    /// Identifiers spelled `name` anywhere.
+    Ident(Box<str>),
+    /// Attributes `name.<x>` anywhere.
+    AttrOf(Box<str>),
+    /// Import statements anywhere.
+    Import,
+    /// Module-level assignments to `target` (`x`, `a.b`).
+    ModuleAssign(Box<str>),
+    /// Module-level `with` items.
+    ModuleWith,
+    /// Module-level attributes `<x>.name`.
+    ModuleAttr(Box<str>),
+    /// Module-level identifiers spelled `name`.
+    ModuleIdent(Box<str>),
+    /// Module-level `return` statements.
+    ModuleReturn,
+    /// Calls whose callee is parenthesised (`(f)(...)`).
+    ParenCall,
+    /// The file's tf.data dataflow (see `incremental` for when it counts as changed).
+    Dataflow,
+    /// Whether the file has `\r\n` line breaks.
+    Newline,
+    /// The file's dominant quote character.
+    Quote,
+    /// Whether the file opts into legacy Keras (`TF_USE_LEGACY_KERAS`).
+    Legacy,
+    /// Whether the file's text contains this string.
+    Contains(&'static str),
+    /// Anything in the read's range.
+    Any,
+}
+
+impl Key {
+    /// A 64-bit hash of the key. Summaries and reads keep only hashes (small, no strings): a
+    /// collision merely makes an edit look relevant to more cached results, never fewer.
+    pub fn hash64(&self) -> KeyHash {
+        let mut hasher = Fnv(0xcbf2_9ce4_8422_2325);
+        std::hash::Hash::hash(self, &mut hasher);
+        std::hash::Hasher::finish(&hasher)
+    }
+}
+
+/// A [`Key`]'s hash.
+pub type KeyHash = u64;
+
+/// FNV-1a, enough for short keys (and deterministic, unlike `DefaultHasher`'s random keys).
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// One thing an analysis depended on: a key, for units overlapping `range` (current offsets).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Read {
+    pub key: KeyHash,
+    pub range: Range<usize>,
+}
+
+impl Read {
+    pub fn new(key: &Key, range: Range<usize>) -> Read {
+        Read {
+            key: key.hash64(),
+            range,
+        }
+    }
+
+    /// A dependency on `key` anywhere in the file.
+    pub fn everywhere(key: Key) -> Read {
+        Read::new(&key, 0..usize::MAX)
+    }
+}
+
+/// What one unit holds, position-free (it stays valid while the unit's text is unchanged).
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Hashes of the keys it holds, sorted.
+    pub keys: Vec<KeyHash>,
+    /// It binds names the file's imports resolve (imports, module-level assignments of names,
+    /// module-level `def`/`class`).
+    pub binds: bool,
+}
+
+impl Summary {
+    pub fn holds(&self, key: KeyHash) -> bool {
+        self.keys.binary_search(&key).is_ok()
+    }
+}
+
+/// Lookups by name inside one unit (its nodes in document order), built by one walk.
+#[derive(Default)]
+pub struct UnitIndex<'t> {
+    calls_by_name: HashMap<&'t str, Vec<Node<'t>>>,
+    calls_by_method: HashMap<&'t str, Vec<Node<'t>>>,
+    paren_calls: Vec<Node<'t>>,
+    functions: HashMap<&'t str, Node<'t>>,
+    identifiers: HashMap<&'t str, Vec<Node<'t>>>,
+    attributes_by_object: HashMap<&'t str, Vec<Node<'t>>>,
+    imports: Vec<Node<'t>>,
+    /// The module-level part (outside `def`/`class` bodies): see [`super::index::scope_nodes`].
+    module_assignments: HashMap<&'t str, Vec<(usize, Node<'t>)>>,
+    module_identifiers: HashMap<&'t str, Vec<Node<'t>>>,
+    module_attributes: HashMap<&'t str, Vec<Node<'t>>>,
+    module_with_items: Vec<Node<'t>>,
+    module_returns: Vec<Node<'t>>,
+    binds: bool,
+}
+
+fn push<'t>(map: &mut HashMap<&'t str, Vec<Node<'t>>>, key: &'t str, node: Node<'t>) {
+    map.entry(key).or_default().push(node);
+}
+
+impl<'t> UnitIndex<'t> {
+    /// Indexes `unit`, a child of the module node.
+    pub fn build(source: &'t str, unit: Node<'t>) -> UnitIndex<'t> {
+        let mut index = UnitIndex::default();
+        let mut cursor = unit.walk();
+        // How many `def`/`class` nodes enclose the cursor (0: module level).
+        let mut nested = 0usize;
+        let mut nesting: Vec<bool> = Vec::new();
+        loop {
+            let node = cursor.node();
+            let is_scope = matches!(node.kind(), "function_definition" | "class_definition");
+            if node.is_named() {
+                index.add(source, node, nested == 0);
+            }
+            if cursor.goto_first_child() {
+                nesting.push(is_scope);
+                if is_scope {
+                    nested += 1;
+                }
+                continue;
+            }
+            loop {
+                if cursor.goto_next_sibling() {
+                    break;
+                }
+                if !cursor.goto_parent() {
+                    return index;
+                }
+                if nesting.pop() == Some(true) {
+                    nested -= 1;
+                }
+            }
+        }
+    }
+
+    /// `outer`: no `def`/`class` encloses `node` (it is module level unless it is one itself).
+    fn add(&mut self, source: &'t str, node: Node<'t>, outer: bool) {
+        let module_level =
+            outer && !matches!(node.kind(), "function_definition" | "class_definition");
+        match node.kind() {
+            "call" => {
+                let Some(function) = node.child_by_field_name("function") else {
+                    return;
+                };
+                match function.kind() {
+                    "identifier" => push(&mut self.calls_by_name, text(source, function), node),
+                    "attribute" => {
+                        if let Some(method) = function.child_by_field_name("attribute") {
+                            push(&mut self.calls_by_method, text(source, method), node);
+                        }
+                    }
+                    "parenthesized_expression" => self.paren_calls.push(node),
+                    _ => {}
+                }
+            }
+            "identifier" => {
+                let name = text(source, node);
+                push(&mut self.identifiers, name, node);
+                if module_level {
+                    push(&mut self.module_identifiers, name, node);
+                }
+            }
+            "attribute" => {
+                if let Some(object) = node.child_by_field_name("object")
+                    && object.kind() == "identifier"
+                {
+                    push(&mut self.attributes_by_object, text(source, object), node);
+                }
+                if module_level && let Some(attribute) = node.child_by_field_name("attribute") {
+                    push(&mut self.module_attributes, text(source, attribute), node);
+                }
+            }
+            "function_definition" | "class_definition" => {
+                let name = node.child_by_field_name("name");
+                if node.kind() == "function_definition"
+                    && let Some(name) = name
+                {
+                    self.functions.entry(text(source, name)).or_insert(node);
+                }
+                // A module-level definition binds its name.
+                if outer {
+                    self.binds = true;
+                }
+            }
+            "import_statement" | "import_from_statement" | "future_import_statement" => {
+                self.imports.push(node);
+                self.binds = true;
+            }
+            "assignment" if module_level => {
+                if let Some(left) = node.child_by_field_name("left") {
+                    if left.kind() == "identifier" {
+                        self.binds = true;
+                    }
+                    if let Some(value) = assigned(node) {
+                        self.module_assignments
+                            .entry(text(source, left))
+                            .or_default()
+                            .push((node.start_byte(), value));
+                    }
+                }
+            }
+            "with_item" if module_level => self.module_with_items.push(node),
+            "return_statement" if module_level => self.module_returns.push(node),
+            _ => {}
+        }
+    }
+
+    /// The keys this unit holds.
+    pub fn summary(&self) -> Summary {
+        let mut keys = HashSet::new();
+        let boxed = |s: &str| -> Box<str> { s.into() };
+        keys.extend(self.calls_by_name.keys().map(|k| Key::Calls(boxed(k))));
+        keys.extend(self.calls_by_method.keys().map(|k| Key::Method(boxed(k))));
+        keys.extend(self.functions.keys().map(|k| Key::Def(boxed(k))));
+        keys.extend(self.identifiers.keys().map(|k| Key::Ident(boxed(k))));
+        keys.extend(
+            self.attributes_by_object
+                .keys()
+                .map(|k| Key::AttrOf(boxed(k))),
+        );
+        keys.extend(
+            self.module_assignments
+                .keys()
+                .map(|k| Key::ModuleAssign(boxed(k))),
+        );
+        keys.extend(
+            self.module_identifiers
+                .keys()
+                .map(|k| Key::ModuleIdent(boxed(k))),
+        );
+        keys.extend(
+            self.module_attributes
+                .keys()
+                .map(|k| Key::ModuleAttr(boxed(k))),
+        );
+        if !self.imports.is_empty() {
+            keys.insert(Key::Import);
+        }
+        if !self.module_with_items.is_empty() {
+            keys.insert(Key::ModuleWith);
+        }
+        if !self.module_returns.is_empty() {
+            keys.insert(Key::ModuleReturn);
+        }
+        if !self.paren_calls.is_empty() {
+            keys.insert(Key::ParenCall);
+        }
+        let mut keys: Vec<KeyHash> = keys.iter().map(Key::hash64).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        Summary {
+            keys,
+            binds: self.binds,
+        }
+    }
+
+    pub fn calls_of(&self, name: &str) -> &[Node<'t>] {
+        self.calls_by_name.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn method_calls(&self, method: &str) -> &[Node<'t>] {
+        self.calls_by_method.get(method).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn function(&self, name: &str) -> Option<Node<'t>> {
+        self.functions.get(name).copied()
+    }
+
+    pub fn paren_calls(&self) -> &[Node<'t>] {
+        &self.paren_calls
+    }
+
+    pub fn identifiers(&self, name: &str) -> &[Node<'t>] {
+        self.identifiers.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn attributes_of(&self, object: &str) -> &[Node<'t>] {
+        self.attributes_by_object
+            .get(object)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    pub fn imports(&self) -> &[Node<'t>] {
+        &self.imports
+    }
+
+    pub fn module_assignments(&self, target: &str) -> &[(usize, Node<'t>)] {
+        self.module_assignments
+            .get(target)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    pub fn module_identifiers(&self, name: &str) -> &[Node<'t>] {
+        self.module_identifiers.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn module_attributes(&self, attribute: &str) -> &[Node<'t>] {
+        self.module_attributes
+            .get(attribute)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    pub fn module_with_items(&self) -> &[Node<'t>] {
+        &self.module_with_items
+    }
+
+    pub fn module_returns(&self) -> &[Node<'t>] {
+        &self.module_returns
+    }
+}
+
+/// The value of an assignment, through `a = b = value`; `None` for annotations without one.
+pub fn assigned(assignment: Node) -> Option<Node> {
+    let mut right = assignment.child_by_field_name("right")?;
+    let mut guard = 0;
+    while right.kind() == "assignment" && guard < MAX_CHAIN {
+        right = right.child_by_field_name("right")?;
+        guard += 1;
+    }
+    Some(right)
+}
+
+/// The key index of a file's units: which units hold each key.
+#[derive(Debug, Default, Clone)]
+pub struct KeyIndex {
+    by_key: HashMap<KeyHash, Vec<u32>>,
+}
+
+impl KeyIndex {
+    /// Adds unit `id`'s keys.
+    pub fn insert(&mut self, id: u32, summary: &Summary) {
+        for &key in &summary.keys {
+            self.by_key.entry(key).or_default().push(id);
+        }
+    }
+
+    /// Removes unit `id`'s keys.
+    pub fn remove(&mut self, id: u32, summary: &Summary) {
+        for key in &summary.keys {
+            if let Some(ids) = self.by_key.get_mut(key) {
+                if let Some(i) = ids.iter().rposition(|&x| x == id) {
+                    ids.swap_remove(i);
+                }
+                if ids.is_empty() {
+                    self.by_key.remove(key);
+                }
+            }
+        }
+    }
+
+    /// The ids of the units holding `key` (any order).
+    pub fn ids(&self, key: KeyHash) -> &[u32] {
+        self.by_key.get(&key).map_or(&[], Vec::as_slice)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whole-file and module-scope lookups on `Context`, through the units.
+// ---------------------------------------------------------------------------------------------
+
+use std::rc::Rc;
+
+use super::index::ScopeIndex;
+use super::{Context, Units};
+
+impl<'a> Context<'a> {
+    fn units(&self) -> &Units<'a> {
+        self.units.get_or_init(|| {
+            let root = self.tree.root_node();
+            let mut cursor = root.walk();
+            let nodes: Vec<Node<'a>> = root.children(&mut cursor).collect();
+            let mut by_key: HashMap<KeyHash, Vec<usize>> = HashMap::new();
+            if self.provided.is_none() {
+                // Summarise every unit here (indexing each on the way).
+                let mut indexes = self.unit_indexes.borrow_mut();
+                for (i, &node) in nodes.iter().enumerate() {
+                    let index = Rc::new(UnitIndex::build(self.source, node));
+                    for key in index.summary().keys {
+                        by_key.entry(key).or_default().push(i);
+                    }
+                    indexes.insert(i, index);
+                }
+            }
+            Units { nodes, by_key }
+        })
+    }
+
+    /// The indices (document order) of the units holding `key`; records the read over `range`
+    /// (nothing when the range is empty: the caller records a narrower one itself).
+    fn candidates(&self, key: Key, range: Range<usize>) -> Vec<usize> {
+        let units = self.units();
+        let key = key.hash64();
+        let mut found: Vec<usize> = match &self.provided {
+            Some(provided) => provided
+                .keys
+                .ids(key)
+                .iter()
+                .filter_map(|id| provided.index_of.get(id).copied())
+                .collect(),
+            None => units.by_key.get(&key).cloned().unwrap_or_default(),
+        };
+        found.sort_unstable();
+        if !range.is_empty() {
+            self.record(Read { key, range });
+        }
+        found
+    }
+
+    /// The index of unit `i`, built on first use.
+    fn unit_index(&self, i: usize) -> Rc<UnitIndex<'a>> {
+        if let Some(found) = self.unit_indexes.borrow().get(&i) {
+            return found.clone();
+        }
+        let node = self.units().nodes[i];
+        let built = Rc::new(UnitIndex::build(self.source, node));
+        self.unit_indexes.borrow_mut().insert(i, built.clone());
+        built
+    }
+
+    fn collect(&self, key: Key, get: impl Fn(&UnitIndex<'a>) -> Vec<Node<'a>>) -> Vec<Node<'a>> {
+        let mut out = Vec::new();
+        for i in self.candidates(key, 0..usize::MAX) {
+            out.extend(get(&self.unit_index(i)));
+        }
+        out
+    }
+
+    /// Calls `name(...)` anywhere, in document order.
+    pub fn calls_of(&self, name: &str) -> Vec<Node<'a>> {
+        self.collect(Key::Calls(name.into()), |u| u.calls_of(name).to_vec())
+    }
+
+    /// Calls `<x>.method(...)` anywhere, in document order.
+    pub fn method_calls(&self, method: &str) -> Vec<Node<'a>> {
+        self.collect(Key::Method(method.into()), |u| {
+            u.method_calls(method).to_vec()
+        })
+    }
+
+    /// Calls whose callee is parenthesised (`(f)(...)`), in document order.
+    pub fn paren_calls(&self) -> Vec<Node<'a>> {
+        self.collect(Key::ParenCall, |u| u.paren_calls().to_vec())
+    }
+
+    /// The first `def name` in the file (methods and nested functions included).
+    pub fn function(&self, name: &str) -> Option<Node<'a>> {
+        let first = *self
+            .candidates(Key::Def(name.into()), 0..usize::MAX)
+            .first()?;
+        self.unit_index(first).function(name)
+    }
+
+    /// Every identifier spelled `name`, in document order.
+    pub fn identifiers(&self, name: &str) -> Vec<Node<'a>> {
+        self.collect(Key::Ident(name.into()), |u| u.identifiers(name).to_vec())
+    }
+
+    /// Every attribute `object.<x>`, in document order.
+    pub fn attributes_of(&self, object: &str) -> Vec<Node<'a>> {
+        self.collect(Key::AttrOf(object.into()), |u| {
+            u.attributes_of(object).to_vec()
+        })
+    }
+
+    /// Every `import` and `from ... import` statement (not `__future__`), in document order.
+    pub fn import_statements(&self) -> Vec<Node<'a>> {
+        self.collect(Key::Import, |u| {
+            u.imports()
+                .iter()
+                .copied()
+                .filter(|n| n.kind() != "future_import_statement")
+                .collect()
+        })
+    }
+}
+
+/// A scope's lookups: the module's (answered from its units, reads recorded) or another's.
+pub enum Scope<'c, 'a> {
+    Module(&'c Context<'a>),
+    Local(Rc<ScopeIndex<'a>>),
+}
+
+impl<'a> Scope<'_, 'a> {
+    /// The value last assigned to `target` by an assignment starting before `before`.
+    pub fn last_assignment(&self, target: &str, before: usize) -> Option<Node<'a>> {
+        let ctx = match self {
+            Scope::Local(index) => return index.last_assignment(target, before),
+            Scope::Module(ctx) => *ctx,
+        };
+        let key = Key::ModuleAssign(target.into());
+        let units = ctx.candidates(key.clone(), 0..0);
+        for &i in units.iter().rev() {
+            let node = ctx.units().nodes[i];
+            if node.start_byte() >= before {
+                continue;
+            }
+            let index = ctx.unit_index(i);
+            let list = index.module_assignments(target);
+            let end = list.partition_point(|&(start, _)| start < before);
+            if let Some(&(start, value)) = end.checked_sub(1).map(|k| &list[k]) {
+                // Depends on this assignment and on anything assigning `target` after it.
+                ctx.record(Read::new(&key, start..before));
+                return Some(value);
+            }
+        }
+        ctx.record(Read::new(&key, 0..before));
+        None
+    }
+
+    fn module_nodes(
+        ctx: &Context<'a>,
+        key: Key,
+        get: impl Fn(&UnitIndex<'a>) -> Vec<Node<'a>>,
+    ) -> Vec<Node<'a>> {
+        ctx.collect(key, get)
+    }
+
+    /// `with` items.
+    pub fn with_items(&self) -> Vec<Node<'a>> {
+        match self {
+            Scope::Local(index) => index.with_items.clone(),
+            Scope::Module(ctx) => {
+                Self::module_nodes(ctx, Key::ModuleWith, |u| u.module_with_items().to_vec())
+            }
+        }
+    }
+
+    /// `return` statements.
+    pub fn returns(&self) -> Vec<Node<'a>> {
+        match self {
+            Scope::Local(index) => index.returns.clone(),
+            Scope::Module(ctx) => {
+                Self::module_nodes(ctx, Key::ModuleReturn, |u| u.module_returns().to_vec())
+            }
+        }
+    }
+
+    /// Identifiers spelled `name`.
+    pub fn identifiers(&self, name: &str) -> Vec<Node<'a>> {
+        match self {
+            Scope::Local(index) => index.identifiers(name).to_vec(),
+            Scope::Module(ctx) => Self::module_nodes(ctx, Key::ModuleIdent(name.into()), |u| {
+                u.module_identifiers(name).to_vec()
+            }),
+        }
+    }
+
+    /// Attributes `<x>.attribute`.
+    pub fn attributes(&self, attribute: &str) -> Vec<Node<'a>> {
+        match self {
+            Scope::Local(index) => index.attributes(attribute).to_vec(),
+            Scope::Module(ctx) => Self::module_nodes(ctx, Key::ModuleAttr(attribute.into()), |u| {
+                u.module_attributes(attribute).to_vec()
+            }),
+        }
+    }
+}

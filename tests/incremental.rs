@@ -1,0 +1,255 @@
+//! Differential test of incremental rule evaluation: after every edit of long random edit scripts
+//! over real Keras files, the engine's findings (cached units reused) equal a from-scratch analysis.
+
+use keras_lsp::analysis::analyze;
+use keras_lsp::analysis::incremental::Engine;
+use keras_lsp::document::{Document, TextChange};
+use keras_lsp::line_index::{Encoding, LineIndex};
+use keras_lsp::settings::Settings;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545F4914F6CDD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Text that makes edits meaningful to the rules: names the cross-statement analyses follow,
+/// mixed precision, pipelines, imports, definitions, suppressions.
+const SNIPPETS: &[&str] = &[
+    "x",
+    "\n",
+    "    ",
+    "(",
+    ")",
+    ",",
+    "#",
+    "'",
+    "\"",
+    ":",
+    "=",
+    "model",
+    "opt",
+    "ds",
+    "optimizer",
+    ".prefetch(2)",
+    ".cache()",
+    ".shuffle(100)",
+    ".batch(32)",
+    ".map(f)",
+    "\nmodel = keras.Sequential([keras.layers.Dense(3, activation='softmax')])\n",
+    "\nmodel.add(keras.layers.Dense(1, activation='sigmoid'))\n",
+    "\nmodel.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))\n",
+    "\nkeras.mixed_precision.set_global_policy('mixed_float16')\n",
+    "\npolicy = 'mixed_float16'\n",
+    "\nopt = keras.optimizers.Adam()\n",
+    "\nopt = keras.mixed_precision.LossScaleOptimizer(keras.optimizers.Adam())\n",
+    "\nwith tf.GradientTape() as tape:\n    loss = f()\ngrads = tape.gradient(loss, w)\nopt.apply_gradients(zip(grads, w))\n",
+    "\nds = tf.data.Dataset.from_tensor_slices(x).shuffle(10).batch(32)\n",
+    "\nds = ds.cache()\n",
+    "\nmodel.fit(ds, batch_size=64, epochs=3)\n",
+    "\nfor step in range(10):\n    model.predict(x)\n",
+    "\ndef build():\n    return keras.Sequential([keras.layers.Dense(2, activation='softmax')])\n",
+    "\ndef step(opt):\n    opt.apply_gradients([])\n",
+    "\nimport tf_keras\n",
+    "\nfrom tensorflow.keras import mixed_precision\n",
+    "\nckpt = keras.callbacks.ModelCheckpoint('m.keras', save_freq=1)\n",
+    "\nx = keras.layers.Dense(8, kernel_initializer='random_normal')(x)\n",
+    "  # noqa",
+    "  # noqa: KRS201",
+    "\r\n",
+    "中",
+];
+
+fn corpus(names: &[&str]) -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/");
+    let mut text = String::new();
+    for name in names {
+        text.push_str(&std::fs::read_to_string(format!("{dir}{name}")).expect("corpus file"));
+        text.push('\n');
+    }
+    text
+}
+
+/// A char boundary at or before `offset` that does not split a `\r\n` pair.
+fn snap(text: &str, offset: usize) -> usize {
+    let mut o = offset.min(text.len());
+    while !text.is_char_boundary(o)
+        || (o > 0 && text.as_bytes()[o - 1] == b'\r' && text.as_bytes().get(o) == Some(&b'\n'))
+    {
+        o -= 1;
+    }
+    o
+}
+
+/// One random edit: mostly small (a character at a line end, like typing), sometimes a snippet,
+/// a deletion, or a replaced range.
+fn random_edit(rng: &mut Rng, text: &str) -> (usize, usize, String) {
+    match rng.below(10) {
+        0..=3 => {
+            // Type at the end of a random line.
+            let lines: Vec<usize> = std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect();
+            let line = lines[rng.below(lines.len())];
+            let end = text[line..].find('\n').map_or(text.len(), |i| line + i);
+            let end = snap(text, end);
+            let ch = SNIPPETS[rng.below(12)].to_string();
+            (end, end, ch)
+        }
+        4..=6 => {
+            let at = snap(text, rng.below(text.len() + 1));
+            (at, at, SNIPPETS[rng.below(SNIPPETS.len())].to_string())
+        }
+        7 | 8 => {
+            let start = snap(text, rng.below(text.len() + 1));
+            let end = snap(text, start + rng.below(40)).max(start);
+            (start, end, String::new())
+        }
+        _ => {
+            let start = snap(text, rng.below(text.len() + 1));
+            let end = snap(text, start + rng.below(12)).max(start);
+            (start, end, SNIPPETS[rng.below(SNIPPETS.len())].to_string())
+        }
+    }
+}
+
+fn run(seed: u64, files: &[&str], edits: usize, settings: &Settings) -> (usize, usize) {
+    let mut rng = Rng(seed);
+    let start = corpus(files);
+    let mut doc = Document::new(start.clone(), 1);
+    let mut engine = Engine::default();
+    let mut expected = start.clone();
+    let encoding = Encoding::Utf16;
+    let (mut incremental, mut reruns) = (0, 0);
+    let mut previous = start.clone();
+    for step in 0..edits {
+        let (from, to, new) = random_edit(&mut rng, &expected);
+        let index = LineIndex::new(&expected);
+        let (sl, sc) = index.position(&expected, from, encoding);
+        let (el, ec) = index.position(&expected, to, encoding);
+        let mut changes = vec![TextChange {
+            range: Some(((sl, sc), (el, ec))),
+            text: new.clone(),
+        }];
+        expected.replace_range(from..to, &new);
+        if rng.below(8) == 0 {
+            // A second change in the same notification.
+            let (from, to, new) = random_edit(&mut rng, &expected);
+            let index = LineIndex::new(&expected);
+            let (sl, sc) = index.position(&expected, from, encoding);
+            let (el, ec) = index.position(&expected, to, encoding);
+            changes.push(TextChange {
+                range: Some(((sl, sc), (el, ec))),
+                text: new.clone(),
+            });
+            expected.replace_range(from..to, &new);
+        }
+        doc.apply_changes(step as i32 + 2, &changes, encoding);
+        assert_eq!(doc.text(), expected);
+        // Analyse only some versions, so the engine also sees several edits at once.
+        if rng.below(4) == 0 {
+            continue;
+        }
+        let snapshot = doc.take_snapshot();
+        let got = engine.update(&snapshot.text, &snapshot.tree, &snapshot.edits, settings, 0);
+        let want = analyze(doc.text(), &doc.tree(), settings);
+        if *got != want {
+            if let Ok(dir) = std::env::var("KERAS_LSP_DUMP") {
+                std::fs::write(format!("{dir}/prev.py"), &previous).unwrap();
+                std::fs::write(format!("{dir}/cur.py"), &expected).unwrap();
+            }
+            let missing: Vec<_> = want.iter().filter(|f| !got.contains(f)).collect();
+            let extra: Vec<_> = got.iter().filter(|f| !want.contains(f)).collect();
+            panic!(
+                "seed {seed:#x} step {step}: incremental findings differ from a fresh analysis\n\
+                 stats: {:?}\nmissing: {missing:#?}\nextra: {extra:#?}",
+                engine.stats
+            );
+        }
+        previous = expected.clone();
+        if !engine.stats.full {
+            incremental += 1;
+            reruns += engine.stats.rerun;
+        }
+        // Keep the document from growing without bound.
+        if expected.len() > 3 * start.len() {
+            doc = Document::new(start.clone(), step as i32 + 2);
+            expected = start.clone();
+        }
+    }
+    (incremental, reruns)
+}
+
+const FILES_A: &[&str] = &[
+    "keras3_cifar10_functional_tfdata.py",
+    "tf23_experimental_mixed_precision.py",
+    "keras3_subclassed_scale_loss.py",
+    "tfrecord_mobilenet_pipeline.py",
+];
+
+const FILES_B: &[&str] = &[
+    "tfkeras_bf16_distributed_loop.py",
+    "keras3_mnist_mlp.py",
+    "dcgan_fashion_mnist.py",
+    "nbexport_landcover_pitfalls.py",
+    "tfkeras_conv_vae.py",
+];
+
+/// `KERAS_LSP_STRESS=N`: N more seeds over every corpus pair, for soak runs.
+#[test]
+fn incremental_stress_when_asked() {
+    let Some(n) = std::env::var("KERAS_LSP_STRESS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return;
+    };
+    let names: Vec<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus"))
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".py"))
+            .collect();
+    for seed in 0..n {
+        let a = names[(seed as usize * 7) % names.len()].as_str();
+        let b = names[(seed as usize * 13 + 5) % names.len()].as_str();
+        run(seed * 0x9e37_79b9 + 17, &[a, b], 800, &Settings::default());
+    }
+}
+
+#[test]
+fn incremental_equals_from_scratch_a() {
+    let (incremental, _) = run(0x1234_5678, FILES_A, 1200, &Settings::default());
+    assert!(
+        incremental > 300,
+        "most updates are incremental ({incremental})"
+    );
+}
+
+#[test]
+fn incremental_equals_from_scratch_b() {
+    let (incremental, _) = run(0x9e37_79b9, FILES_B, 1200, &Settings::default());
+    assert!(
+        incremental > 300,
+        "most updates are incremental ({incremental})"
+    );
+}
+
+#[test]
+fn incremental_equals_from_scratch_with_options() {
+    let settings = Settings::from_layers(&[serde_json::json!({
+        "ignore": ["KRS101"],
+        "rules": {"KRS201": {"severity": "error"}},
+    })])
+    .0;
+    run(0xdead_beef, FILES_A, 600, &settings);
+}
