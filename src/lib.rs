@@ -11,3 +11,4 @@ pub mod notebook;
 pub mod rules;
 pub mod server;
 pub mod settings;
+pub mod syntax;

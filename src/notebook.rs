@@ -6,6 +6,7 @@
 //! byte offset in the program is a cell's start plus the same offset in the cell's own text.
 //! Nothing here knows about LSP; the CLI and the server both use it.
 
+use crate::syntax::NodeExt;
 use std::ops::Range;
 
 use serde_json::Value;
@@ -647,7 +648,7 @@ impl ImportPlacement {
         let mut cursor = root.walk();
         for child in root.named_children(&mut cursor) {
             if !matches!(
-                child.kind(),
+                child.kind_name(),
                 "import_statement" | "import_from_statement" | "future_import_statement"
             ) {
                 continue;

@@ -18,6 +18,7 @@ use super::Context;
 use super::call::line_indent;
 use super::imports::{Imports, keras_symbol_from_path, text};
 use crate::finding::Edit;
+use crate::syntax::NodeExt;
 
 /// Where a pipeline starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,25 +47,23 @@ impl<'t> Step<'t> {
 
     /// The argument list node of the call.
     pub fn arguments(&self) -> Option<Node<'t>> {
-        self.call.child_by_field_name("arguments")
+        self.call.field("arguments")
     }
 
     /// The receiver expression (`ds` in `ds.map(f)`).
     pub fn receiver(&self) -> Option<Node<'t>> {
-        self.call
-            .child_by_field_name("function")
-            .and_then(|f| f.child_by_field_name("object"))
+        self.call.field("function").and_then(|f| f.field("object"))
     }
 
     /// Byte offset of the `.` before the method name.
     pub fn dot_start(&self) -> usize {
-        let Some(function) = self.call.child_by_field_name("function") else {
+        let Some(function) = self.call.field("function") else {
             return self.method_node.start_byte();
         };
         let mut cursor = function.walk();
         let dot = function
             .children(&mut cursor)
-            .find(|c| c.kind() == ".")
+            .find(|c| c.kind_name() == ".")
             .map(|d| d.start_byte());
         dot.unwrap_or(self.method_node.start_byte())
     }
@@ -329,34 +328,34 @@ impl<'t> Dataflow<'t> {
         let args = step.arguments()?;
         let mut cursor = args.walk();
         let first = args.named_children(&mut cursor).find(|a| {
-            a.kind() != "comment"
-                && (a.kind() != "keyword_argument"
-                    || a.child_by_field_name("name")
+            a.kind_name() != "comment"
+                && (a.kind_name() != "keyword_argument"
+                    || a.field("name")
                         .is_some_and(|n| text(source, n) == "map_func"))
         })?;
-        let mut func = if first.kind() == "keyword_argument" {
-            first.child_by_field_name("value")?
+        let mut func = if first.kind_name() == "keyword_argument" {
+            first.field("value")?
         } else {
             first
         };
         for _ in 0..4 {
-            match func.kind() {
+            match func.kind_name() {
                 "lambda" => return Some(func),
                 "identifier" => return self.function(text(source, func)),
                 "attribute" => {
-                    let object = func.child_by_field_name("object")?;
+                    let object = func.field("object")?;
                     if !matches!(text(source, object), "self" | "cls") {
                         return None;
                     }
-                    return self.function(text(source, func.child_by_field_name("attribute")?));
+                    return self.function(text(source, func.field("attribute")?));
                 }
                 "call" => {
                     // `functools.partial(f, ...)`.
-                    let callee = func.child_by_field_name("function")?;
+                    let callee = func.field("function")?;
                     if !text(source, callee).ends_with("partial") {
                         return None;
                     }
-                    func = func.child_by_field_name("arguments")?.named_child(0)?;
+                    func = func.field("arguments")?.named_child(0)?;
                 }
                 "parenthesized_expression" => func = func.named_child(0)?,
                 _ => return None,
@@ -388,10 +387,10 @@ impl<'t> Dataflow<'t> {
             if pred(node) {
                 return true;
             }
-            if node.kind() == "class_definition" {
+            if node.kind_name() == "class_definition" {
                 continue;
             }
-            if node.kind() == "call"
+            if node.kind_name() == "call"
                 && visited.len() < MAX_FUNCTIONS
                 && let Some(callee) = self.called_function(source, node)
                 && !visited.contains(&callee.id())
@@ -407,15 +406,15 @@ impl<'t> Dataflow<'t> {
 
     /// The function of this file a call invokes (`f(...)`, `self.f(...)`).
     fn called_function(&self, source: &str, call: Node<'t>) -> Option<Node<'t>> {
-        let callee = call.child_by_field_name("function")?;
-        match callee.kind() {
+        let callee = call.field("function")?;
+        match callee.kind_name() {
             "identifier" => self.function(text(source, callee)),
             "attribute" => {
-                let object = callee.child_by_field_name("object")?;
+                let object = callee.field("object")?;
                 if !matches!(text(source, object), "self" | "cls") {
                     return None;
                 }
-                self.function(text(source, callee.child_by_field_name("attribute")?))
+                self.function(text(source, callee.field("attribute")?))
             }
             _ => None,
         }
@@ -424,16 +423,16 @@ impl<'t> Dataflow<'t> {
 
 /// Pushes a function's body and its decorators (`@tf.py_function(Tout=...)`).
 fn push_function<'t>(stack: &mut Vec<Node<'t>>, function: Node<'t>) {
-    stack.extend(function.child_by_field_name("body"));
+    stack.extend(function.field("body"));
     if let Some(decorated) = function
         .parent()
-        .filter(|p| p.kind() == "decorated_definition")
+        .filter(|p| p.kind_name() == "decorated_definition")
     {
         let mut cursor = decorated.walk();
         stack.extend(
             decorated
                 .named_children(&mut cursor)
-                .filter(|c| c.kind() == "decorator"),
+                .filter(|c| c.kind_name() == "decorator"),
         );
     }
 }
@@ -563,13 +562,13 @@ fn autotune_spelling(source: &str, imports: &Imports, flow: &Dataflow) -> Option
         };
         let mut cursor = args.walk();
         for arg in args.named_children(&mut cursor) {
-            let value = if arg.kind() == "keyword_argument" {
-                arg.child_by_field_name("value")
+            let value = if arg.kind_name() == "keyword_argument" {
+                arg.field("value")
             } else {
                 Some(arg)
             };
             if let Some(value) = value
-                && matches!(value.kind(), "attribute" | "identifier")
+                && matches!(value.kind_name(), "attribute" | "identifier")
                 && imports
                     .resolve(source, value)
                     .is_some_and(|p| is_autotune_path(&p))
@@ -595,7 +594,7 @@ pub fn statement_of<'t>(root: Node<'t>, node: Node<'t>) -> Node<'t> {
         if current.id() == node.id() {
             break;
         }
-        in_block = matches!(current.kind(), "block" | "module");
+        in_block = matches!(current.kind_name(), "block" | "module");
         if cursor
             .goto_first_child_for_byte(node.start_byte())
             .is_none()
@@ -623,7 +622,7 @@ fn block_of<'t>(root: Node<'t>, node: Node<'t>) -> Option<usize> {
         if current.id() == statement.id() {
             return block;
         }
-        if matches!(current.kind(), "block" | "module") {
+        if matches!(current.kind_name(), "block" | "module") {
             block = Some(current.id());
         }
         cursor.goto_first_child_for_byte(statement.start_byte())?;
@@ -641,7 +640,7 @@ fn block_of<'t>(root: Node<'t>, node: Node<'t>) -> Option<usize> {
 /// `expr` without enclosing parentheses.
 pub fn unparenthesized(expr: Node) -> Node {
     let mut current = expr;
-    while current.kind() == "parenthesized_expression" {
+    while current.kind_name() == "parenthesized_expression" {
         match current.named_child(0) {
             Some(inner) => current = inner,
             None => break,
@@ -730,21 +729,18 @@ pub fn remove_step(source: &str, step: &Step) -> Edit {
 
 fn remove_step_statement(source: &str, step: &Step) -> Option<Edit> {
     let assignment = step.call.parent()?;
-    if assignment.kind() != "assignment" {
+    if assignment.kind_name() != "assignment" {
         return None;
     }
     let statement = assignment.parent()?;
-    if statement.kind() != "expression_statement" {
+    if statement.kind_name() != "expression_statement" {
         return None;
     }
-    let (left, receiver) = (
-        assignment.child_by_field_name("left")?,
-        unparenthesized(step.receiver()?),
-    );
-    let right = assignment.child_by_field_name("right")?;
+    let (left, receiver) = (assignment.field("left")?, unparenthesized(step.receiver()?));
+    let right = assignment.field("right")?;
     if right.id() != step.call.id()
-        || left.kind() != "identifier"
-        || receiver.kind() != "identifier"
+        || left.kind_name() != "identifier"
+        || receiver.kind_name() != "identifier"
         || text(source, left) != text(source, receiver)
     {
         return None;
@@ -921,17 +917,20 @@ impl<'a, 't> Builder<'a, 't> {
     fn collect_definitions(&mut self, root: Node<'t>) {
         let mut stack = vec![root];
         while let Some(node) = stack.pop() {
-            match node.kind() {
+            match node.kind_name() {
                 "function_definition" => self.collect_function(node),
                 "class_definition" => self.collect_class(node),
                 "expression_statement" => {
-                    if let Some(assign) = node.named_child(0).filter(|n| n.kind() == "assignment") {
+                    if let Some(assign) = node
+                        .named_child(0)
+                        .filter(|n| n.kind_name() == "assignment")
+                    {
                         self.collect_assignment(assign, node.parent() == Some(root));
                     }
                 }
                 _ => {}
             }
-            if is_statement_container(node.kind()) {
+            if is_statement_container(node.kind_name()) {
                 let mut cursor = node.walk();
                 for child in node.named_children(&mut cursor) {
                     stack.push(child);
@@ -956,20 +955,20 @@ impl<'a, 't> Builder<'a, 't> {
 
     fn collect_function(&mut self, node: Node<'t>) {
         self.functions.push(node);
-        let Some(name) = node.child_by_field_name("name") else {
+        let Some(name) = node.field("name") else {
             return;
         };
         let name = self.text(name).to_string();
-        if node.child_by_field_name("body").is_some_and(contains_yield) {
+        if node.field("body").is_some_and(contains_yield) {
             self.generator_functions.push(name.clone());
         }
         let at_module = |f: Node| {
             let parent = f.parent();
             let parent = match parent {
-                Some(p) if p.kind() == "decorated_definition" => p.parent(),
+                Some(p) if p.kind_name() == "decorated_definition" => p.parent(),
                 other => other,
             };
-            parent.is_some_and(|p| p.kind() == "module")
+            parent.is_some_and(|p| p.kind_name() == "module")
         };
         match self.flow.functions.get(&name) {
             Some(&existing) if at_module(existing) || !at_module(node) => {}
@@ -980,10 +979,7 @@ impl<'a, 't> Builder<'a, 't> {
     }
 
     fn collect_class(&mut self, node: Node<'t>) {
-        let (Some(name), Some(bases)) = (
-            node.child_by_field_name("name"),
-            node.child_by_field_name("superclasses"),
-        ) else {
+        let (Some(name), Some(bases)) = (node.field("name"), node.field("superclasses")) else {
             return;
         };
         let mut cursor = bases.walk();
@@ -998,13 +994,10 @@ impl<'a, 't> Builder<'a, 't> {
     }
 
     fn collect_assignment(&mut self, assign: Node<'t>, module_level: bool) {
-        let (Some(left), Some(right)) = (
-            assign.child_by_field_name("left"),
-            assign.child_by_field_name("right"),
-        ) else {
+        let (Some(left), Some(right)) = (assign.field("left"), assign.field("right")) else {
             return;
         };
-        match left.kind() {
+        match left.kind_name() {
             "identifier" => {
                 let name = self.text(left).to_string();
                 let is_autotune = self
@@ -1020,9 +1013,9 @@ impl<'a, 't> Builder<'a, 't> {
                 }
                 self.flow.assignments.entry(name).or_default().push(right);
             }
-            "attribute" if right.kind() == "false" => {
+            "attribute" if right.kind_name() == "false" => {
                 // `options.experimental_optimization.inject_prefetch = False`.
-                let Some(option) = left.child_by_field_name("attribute") else {
+                let Some(option) = left.field("attribute") else {
                     return;
                 };
                 let disabled = match self.text(option) {
@@ -1042,14 +1035,14 @@ impl<'a, 't> Builder<'a, 't> {
                 };
                 let mut root = left;
                 let mut guard = 0;
-                while root.kind() == "attribute" && guard < 32 {
-                    let Some(object) = root.child_by_field_name("object") else {
+                while root.kind_name() == "attribute" && guard < 32 {
+                    let Some(object) = root.field("object") else {
                         return;
                     };
                     root = object;
                     guard += 1;
                 }
-                if root.kind() == "identifier" {
+                if root.kind_name() == "identifier" {
                     let entry = self
                         .flow
                         .options
@@ -1063,7 +1056,7 @@ impl<'a, 't> Builder<'a, 't> {
     }
 
     fn function_scope(&mut self, func: Node<'t>, outer: &Env) {
-        let Some(body) = func.child_by_field_name("body") else {
+        let Some(body) = func.field("body") else {
             return;
         };
         let mut env = outer.clone();
@@ -1082,7 +1075,7 @@ impl<'a, 't> Builder<'a, 't> {
         let outer_consumes = std::mem::take(&mut self.template_consumes);
         let returned = self.block(body, &mut env);
         let consumes = std::mem::replace(&mut self.template_consumes, outer_consumes);
-        if let Some(name) = func.child_by_field_name("name") {
+        if let Some(name) = func.field("name") {
             self.summaries.insert(
                 self.text(name).to_string(),
                 Summary {
@@ -1096,18 +1089,18 @@ impl<'a, 't> Builder<'a, 't> {
 
     /// Parameter names of a function, in order (splats and separators skipped).
     fn parameters(&self, func: Node<'t>) -> Vec<String> {
-        let Some(params) = func.child_by_field_name("parameters") else {
+        let Some(params) = func.field("parameters") else {
             return Vec::new();
         };
         let mut names = Vec::new();
         let mut cursor = params.walk();
         for param in params.named_children(&mut cursor) {
-            let name = match param.kind() {
+            let name = match param.kind_name() {
                 "identifier" => Some(param),
-                "default_parameter" | "typed_default_parameter" => {
-                    param.child_by_field_name("name")
-                }
-                "typed_parameter" => param.named_child(0).filter(|n| n.kind() == "identifier"),
+                "default_parameter" | "typed_default_parameter" => param.field("name"),
+                "typed_parameter" => param
+                    .named_child(0)
+                    .filter(|n| n.kind_name() == "identifier"),
                 _ => None,
             };
             if let Some(name) = name {
@@ -1131,11 +1124,11 @@ impl<'a, 't> Builder<'a, 't> {
     }
 
     fn statement(&mut self, stmt: Node<'t>, env: &mut Env) -> Option<Returned> {
-        match stmt.kind() {
+        match stmt.kind_name() {
             "function_definition" | "class_definition" | "decorated_definition" => None,
             "expression_statement" => {
                 let inner = stmt.named_child(0)?;
-                if inner.kind() == "assignment" {
+                if inner.kind_name() == "assignment" {
                     self.assignment(inner, env);
                 } else {
                     self.scan_calls(inner, env);
@@ -1146,7 +1139,7 @@ impl<'a, 't> Builder<'a, 't> {
                 let value = stmt.named_child(0)?;
                 self.scan_calls(value, env);
                 let value = unparenthesized_tuple(value);
-                if matches!(value.kind(), "expression_list" | "tuple") {
+                if matches!(value.kind_name(), "expression_list" | "tuple") {
                     let mut cursor = value.walk();
                     let items: Vec<Node<'t>> = value.named_children(&mut cursor).collect();
                     let ids: Vec<Option<ValueId>> = items
@@ -1167,7 +1160,7 @@ impl<'a, 't> Builder<'a, 't> {
                 }
             }
             "for_statement" => {
-                if let Some(right) = stmt.child_by_field_name("right") {
+                if let Some(right) = stmt.field("right") {
                     self.scan_calls(right, env);
                     let iterated = unwrap_enumerate(self.source, right).unwrap_or(right);
                     if let Some(val) = self.eval(iterated, env, 0) {
@@ -1176,7 +1169,7 @@ impl<'a, 't> Builder<'a, 't> {
                 }
                 let mut returned = None;
                 for field in ["body", "alternative"] {
-                    if let Some(b) = stmt.child_by_field_name(field) {
+                    if let Some(b) = stmt.field(field) {
                         returned = self.block(b, env).or(returned);
                     }
                 }
@@ -1189,7 +1182,9 @@ impl<'a, 't> Builder<'a, 't> {
                 let mut cursor = stmt.walk();
                 let children: Vec<Node<'t>> = stmt.named_children(&mut cursor).collect();
                 for child in children {
-                    if is_statement_container(child.kind()) || child.kind().ends_with("statement") {
+                    if is_statement_container(child.kind_name())
+                        || child.kind_name().ends_with("statement")
+                    {
                         returned = self.statement(child, env).or(returned);
                     } else {
                         self.scan_calls(child, env);
@@ -1205,14 +1200,14 @@ impl<'a, 't> Builder<'a, 't> {
     }
 
     fn assignment(&mut self, assign: Node<'t>, env: &mut Env) {
-        let Some(right) = assign.child_by_field_name("right") else {
+        let Some(right) = assign.field("right") else {
             return;
         };
         self.scan_calls(right, env);
-        let Some(left) = assign.child_by_field_name("left") else {
+        let Some(left) = assign.field("left") else {
             return;
         };
-        match left.kind() {
+        match left.kind_name() {
             "identifier" => {
                 let name = self.text(left).to_string();
                 match self.eval(right, env, 0) {
@@ -1245,12 +1240,12 @@ impl<'a, 't> Builder<'a, 't> {
         let right = unparenthesized_tuple(right);
         let mut out = Vec::new();
         // `a, b = x, y`.
-        if matches!(right.kind(), "expression_list" | "tuple") {
+        if matches!(right.kind_name(), "expression_list" | "tuple") {
             let mut cursor = right.walk();
             let items: Vec<Node<'t>> = right.named_children(&mut cursor).collect();
             if items.len() == targets.len() {
                 for (target, item) in targets.into_iter().zip(items) {
-                    if target.kind() == "identifier"
+                    if target.kind_name() == "identifier"
                         && let Some(val) = self.eval(item, env, 0)
                     {
                         out.push((target, val));
@@ -1259,19 +1254,19 @@ impl<'a, 't> Builder<'a, 't> {
             }
             return out;
         }
-        if right.kind() != "call" {
+        if right.kind_name() != "call" {
             return out;
         }
         // `train, val = make_datasets()`: a helper returning a tuple.
-        if let Some(func) = right.child_by_field_name("function")
-            && func.kind() == "identifier"
+        if let Some(func) = right.field("function")
+            && func.kind_name() == "identifier"
             && !env.names.contains_key(self.text(func))
             && let Some(summary) = self.summaries.get(self.text(func)).cloned()
             && let Some(Returned::Tuple(items)) = &summary.returned
         {
             if items.len() == targets.len() {
                 for (target, item) in targets.into_iter().zip(items) {
-                    if target.kind() == "identifier"
+                    if target.kind_name() == "identifier"
                         && let Some(id) = item
                         && let Some(id) = self.bind_returned(right, &summary, *id, env)
                     {
@@ -1310,7 +1305,7 @@ impl<'a, 't> Builder<'a, 't> {
             if depth > MAX_DEPTH {
                 continue;
             }
-            match node.kind() {
+            match node.kind_name() {
                 "lambda" | "function_definition" | "class_definition" => continue,
                 "call" => {
                     self.eval(node, env, 0);
@@ -1326,13 +1321,13 @@ impl<'a, 't> Builder<'a, 't> {
     }
 
     fn consumer_call(&mut self, call: Node<'t>, env: &Env) {
-        let Some(func) = call.child_by_field_name("function") else {
+        let Some(func) = call.field("function") else {
             return;
         };
-        let Some(args) = call.child_by_field_name("arguments") else {
+        let Some(args) = call.field("arguments") else {
             return;
         };
-        if func.kind() == "identifier" && self.text(func) == "iter" {
+        if func.kind_name() == "identifier" && self.text(func) == "iter" {
             if let Some(arg) = args.named_child(0)
                 && let Some(val) = self.eval(arg, env, 0)
             {
@@ -1340,10 +1335,10 @@ impl<'a, 't> Builder<'a, 't> {
             }
             return;
         }
-        if func.kind() != "attribute" {
+        if func.kind_name() != "attribute" {
             return;
         }
-        let Some(method) = func.child_by_field_name("attribute") else {
+        let Some(method) = func.field("attribute") else {
             return;
         };
         let Some(&(_, kind)) = CONSUMER_METHODS
@@ -1356,11 +1351,8 @@ impl<'a, 't> Builder<'a, 't> {
         let mut cursor = args.walk();
         let mut positional = 0;
         for arg in args.named_children(&mut cursor) {
-            let (target_kind, value) = if arg.kind() == "keyword_argument" {
-                let (Some(name), Some(value)) = (
-                    arg.child_by_field_name("name"),
-                    arg.child_by_field_name("value"),
-                ) else {
+            let (target_kind, value) = if arg.kind_name() == "keyword_argument" {
+                let (Some(name), Some(value)) = (arg.field("name"), arg.field("value")) else {
                     continue;
                 };
                 match self.text(name) {
@@ -1368,7 +1360,7 @@ impl<'a, 't> Builder<'a, 't> {
                     "validation_data" => (ConsumerKind::ValidationData, value),
                     _ => continue,
                 }
-            } else if arg.kind() == "comment" {
+            } else if arg.kind_name() == "comment" {
                 continue;
             } else {
                 positional += 1;
@@ -1413,7 +1405,7 @@ impl<'a, 't> Builder<'a, 't> {
         if depth > MAX_DEPTH {
             return None;
         }
-        match node.kind() {
+        match node.kind_name() {
             "identifier" => env.names.get(self.text(node)).copied(),
             "parenthesized_expression" => self.eval(node.named_child(0)?, env, depth + 1),
             "generator_expression" => Some(Val::Generator),
@@ -1426,7 +1418,7 @@ impl<'a, 't> Builder<'a, 't> {
             }
             // `tfds.load(name)["train"]`, `image_dataset_from_directory(..., subset="both")[0]`.
             "subscript" => {
-                let value = node.child_by_field_name("value")?;
+                let value = node.field("value")?;
                 match self.eval(value, env, depth + 1)? {
                     Val::Pipeline(id)
                         if self.flow.values[id].step.is_none()
@@ -1453,17 +1445,14 @@ impl<'a, 't> Builder<'a, 't> {
     }
 
     fn eval_call(&mut self, call: Node<'t>, env: &Env, depth: usize) -> Option<Val> {
-        let func = call.child_by_field_name("function")?;
-        if func.kind() == "attribute"
-            && let (Some(object), Some(method)) = (
-                func.child_by_field_name("object"),
-                func.child_by_field_name("attribute"),
-            )
+        let func = call.field("function")?;
+        if func.kind_name() == "attribute"
+            && let (Some(object), Some(method)) = (func.field("object"), func.field("attribute"))
         {
             let method_name = self.text(method);
             if method_name == "experimental_distribute_dataset" {
                 // `strategy.experimental_distribute_dataset(ds)` iterates `ds` as it is.
-                let arg = call.child_by_field_name("arguments")?.named_child(0)?;
+                let arg = call.field("arguments")?.named_child(0)?;
                 return self.eval(arg, env, depth + 1);
             }
             if let Some(Val::Pipeline(parent)) = self.eval(object, env, depth + 1) {
@@ -1499,7 +1488,7 @@ impl<'a, 't> Builder<'a, 't> {
             self.memo.insert(call.id(), id);
             return Some(Val::Pipeline(id));
         }
-        if func.kind() == "identifier" {
+        if func.kind_name() == "identifier" {
             let name = self.text(func);
             if env.names.contains_key(name) {
                 return None;
@@ -1525,8 +1514,8 @@ impl<'a, 't> Builder<'a, 't> {
 
     /// `ds.apply(helper)` with a helper of this file that transforms its parameter.
     fn apply_helper(&mut self, call: Node<'t>, parent: ValueId) -> Option<ValueId> {
-        let arg = call.child_by_field_name("arguments")?.named_child(0)?;
-        if arg.kind() != "identifier" {
+        let arg = call.field("arguments")?.named_child(0)?;
+        if arg.kind_name() != "identifier" {
             return None;
         }
         let summary = self.summaries.get(self.text(arg))?.clone();
@@ -1599,18 +1588,18 @@ impl<'a, 't> Builder<'a, 't> {
         index: usize,
         env: &Env,
     ) -> Option<ValueId> {
-        let args = call.child_by_field_name("arguments")?;
+        let args = call.field("arguments")?;
         let mut cursor = args.walk();
         let mut positional = 0;
         let mut found = None;
         for arg in args.named_children(&mut cursor) {
-            match arg.kind() {
+            match arg.kind_name() {
                 "comment" => {}
                 "keyword_argument" => {
-                    if arg.child_by_field_name("name").is_some_and(|n| {
+                    if arg.field("name").is_some_and(|n| {
                         Some(self.text(n)) == params.get(index).map(String::as_str)
                     }) {
-                        found = arg.child_by_field_name("value");
+                        found = arg.field("value");
                     }
                 }
                 "list_splat" | "dictionary_splat" => positional = usize::MAX / 2,
@@ -1683,7 +1672,7 @@ impl<'a, 't> Builder<'a, 't> {
     }
 
     fn resolve_source_kind(&self, call: Node<'t>) -> Option<SourceKind> {
-        let func = call.child_by_field_name("function")?;
+        let func = call.field("function")?;
         let path = self.imports.resolve(self.source, func)?;
         if let Some(rest) = path.strip_prefix("tensorflow.data.") {
             return TF_DATA_SOURCES
@@ -1715,7 +1704,7 @@ impl<'a, 't> Builder<'a, 't> {
 /// `(a, b)` stays a tuple; `((a, b))` is unwrapped to it.
 fn unparenthesized_tuple(node: Node) -> Node {
     let inner = unparenthesized(node);
-    if inner.kind() == "tuple" || inner.kind() == "expression_list" {
+    if inner.kind_name() == "tuple" || inner.kind_name() == "expression_list" {
         inner
     } else {
         node
@@ -1726,7 +1715,7 @@ fn unparenthesized_tuple(node: Node) -> Node {
 fn pattern_identifiers<'t>(pattern: Node<'t>, out: &mut Vec<Node<'t>>) {
     let mut stack = vec![pattern];
     while let Some(node) = stack.pop() {
-        match node.kind() {
+        match node.kind_name() {
             "identifier" => out.push(node),
             "pattern_list" | "tuple_pattern" | "list_pattern" => {
                 let mut cursor = node.walk();
@@ -1742,30 +1731,30 @@ fn pattern_identifiers<'t>(pattern: Node<'t>, out: &mut Vec<Node<'t>>) {
 }
 
 fn keyword_is_true(source: &str, call: Node, name: &str) -> bool {
-    super::call::keyword(source, call, name).is_some_and(|v| v.kind() == "true")
+    super::call::keyword(source, call, name).is_some_and(|v| v.kind_name() == "true")
 }
 
 /// `enumerate(ds)` -> `ds`.
 fn unwrap_enumerate<'t>(source: &str, node: Node<'t>) -> Option<Node<'t>> {
-    if node.kind() != "call" {
+    if node.kind_name() != "call" {
         return None;
     }
-    let func = node.child_by_field_name("function")?;
-    if func.kind() != "identifier" || text(source, func) != "enumerate" {
+    let func = node.field("function")?;
+    if func.kind_name() != "identifier" || text(source, func) != "enumerate" {
         return None;
     }
-    node.child_by_field_name("arguments")?.named_child(0)
+    node.field("arguments")?.named_child(0)
 }
 
 fn contains_yield(body: Node) -> bool {
     let mut stack = vec![(body, 0usize)];
     while let Some((node, depth)) = stack.pop() {
-        if node.kind() == "yield" {
+        if node.kind_name() == "yield" {
             return true;
         }
         if depth > MAX_DEPTH
             || matches!(
-                node.kind(),
+                node.kind_name(),
                 "function_definition" | "class_definition" | "lambda"
             )
         {

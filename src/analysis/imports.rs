@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use crate::syntax::NodeExt;
 use tree_sitter::{Node, Tree};
 
 /// Which Keras distribution a path comes from.
@@ -86,7 +87,7 @@ impl Imports {
             stack.push((child, true));
         }
         while let Some((node, module_level)) = stack.pop() {
-            match node.kind() {
+            match node.kind_name() {
                 "import_statement" | "import_from_statement" => {
                     imports.add_import(source, node);
                     if module_level {
@@ -97,22 +98,24 @@ impl Imports {
                     imports.last_import_end = Some(node.end_byte());
                 }
                 "class_definition" | "function_definition" => {
-                    if module_level && let Some(name) = node.child_by_field_name("name") {
+                    if module_level && let Some(name) = node.field("name") {
                         imports.bind_local(text(source, name));
                     }
-                    if let Some(body) = node.child_by_field_name("body") {
+                    if let Some(body) = node.field("body") {
                         push_children(&mut stack, body, false);
                     }
                 }
                 "decorated_definition" => {
-                    if let Some(def) = node.child_by_field_name("definition") {
+                    if let Some(def) = node.field("definition") {
                         stack.push((def, module_level));
                     }
                 }
                 "expression_statement" if module_level => {
-                    if let Some(assign) = node.named_child(0).filter(|n| n.kind() == "assignment")
-                        && let Some(left) = assign.child_by_field_name("left")
-                        && left.kind() == "identifier"
+                    if let Some(assign) = node
+                        .named_child(0)
+                        .filter(|n| n.kind_name() == "assignment")
+                        && let Some(left) = assign.field("left")
+                        && left.kind_name() == "identifier"
                     {
                         imports.bind_local(text(source, left));
                     }
@@ -134,9 +137,9 @@ impl Imports {
 
     fn add_import(&mut self, source: &str, node: Node) {
         let mut cursor = node.walk();
-        if node.kind() == "import_statement" {
+        if node.kind_name() == "import_statement" {
             for name in node.children_by_field_name("name", &mut cursor) {
-                match name.kind() {
+                match name.kind_name() {
                     "dotted_name" => {
                         // `import a.b.c` binds `a` to the module `a`.
                         let full = text(source, name);
@@ -145,10 +148,9 @@ impl Imports {
                             .insert(first.to_string(), Binding::Import(first.to_string()));
                     }
                     "aliased_import" => {
-                        if let (Some(module), Some(alias)) = (
-                            name.child_by_field_name("name"),
-                            name.child_by_field_name("alias"),
-                        ) {
+                        if let (Some(module), Some(alias)) =
+                            (name.field("name"), name.field("alias"))
+                        {
                             self.bindings.insert(
                                 text(source, alias).to_string(),
                                 Binding::Import(dotted(source, module)),
@@ -160,27 +162,24 @@ impl Imports {
             }
             return;
         }
-        let Some(module) = node.child_by_field_name("module_name") else {
+        let Some(module) = node.field("module_name") else {
             return;
         };
-        if module.kind() == "relative_import" {
+        if module.kind_name() == "relative_import" {
             return; // A local package: never Keras.
         }
         let module = dotted(source, module);
         let mut inner = node.walk();
         if node
             .named_children(&mut inner)
-            .any(|c| c.kind() == "wildcard_import")
+            .any(|c| c.kind_name() == "wildcard_import")
         {
             self.star_modules.push(module.clone());
         }
         for name in node.children_by_field_name("name", &mut cursor) {
-            let (imported, local) = match name.kind() {
+            let (imported, local) = match name.kind_name() {
                 "dotted_name" => (name, name),
-                "aliased_import" => match (
-                    name.child_by_field_name("name"),
-                    name.child_by_field_name("alias"),
-                ) {
+                "aliased_import" => match (name.field("name"), name.field("alias")) {
                     (Some(n), Some(a)) => (n, a),
                     _ => continue,
                 },
@@ -234,7 +233,7 @@ impl Imports {
         let mut parts: Vec<&str> = Vec::new();
         let mut current = node;
         loop {
-            match current.kind() {
+            match current.kind_name() {
                 "identifier" => {
                     let name = text(source, current);
                     let base = match self.bindings.get(name) {
@@ -250,9 +249,9 @@ impl Imports {
                     return Some(out);
                 }
                 "attribute" => {
-                    let attr = current.child_by_field_name("attribute")?;
+                    let attr = current.field("attribute")?;
                     parts.push(text(source, attr));
-                    current = current.child_by_field_name("object")?;
+                    current = current.field("object")?;
                 }
                 "parenthesized_expression" => current = current.named_child(0)?,
                 _ => return None,
@@ -380,9 +379,14 @@ fn push_children<'t>(stack: &mut Vec<(Node<'t>, bool)>, node: Node<'t>, module_l
 fn first_code_offset(root: Node) -> usize {
     let mut cursor = root.walk();
     for child in root.named_children(&mut cursor) {
-        let is_docstring = child.kind() == "expression_statement"
-            && child.named_child(0).is_some_and(|n| n.kind() == "string");
-        if child.kind() == "comment" || is_docstring || child.kind() == "future_import_statement" {
+        let is_docstring = child.kind_name() == "expression_statement"
+            && child
+                .named_child(0)
+                .is_some_and(|n| n.kind_name() == "string");
+        if child.kind_name() == "comment"
+            || is_docstring
+            || child.kind_name() == "future_import_statement"
+        {
             continue;
         }
         return child.start_byte();

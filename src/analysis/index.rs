@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use tree_sitter::Node;
 
 use super::imports::text;
+use crate::syntax::NodeExt;
 
 /// How many `a = b = value` links are followed to the assigned value.
 const MAX_CHAIN: usize = 16;
@@ -34,9 +35,9 @@ impl<'t> ScopeIndex<'t> {
             attributes: HashMap::new(),
         };
         for &node in &nodes {
-            match node.kind() {
+            match node.kind_name() {
                 "assignment" => {
-                    if let Some(left) = node.child_by_field_name("left")
+                    if let Some(left) = node.field("left")
                         && let Some(value) = assigned(node)
                     {
                         index
@@ -55,7 +56,7 @@ impl<'t> ScopeIndex<'t> {
                 "return_statement" => index.returns.push(node),
                 "call" => index.calls.push(node),
                 "attribute" => {
-                    if let Some(attribute) = node.child_by_field_name("attribute") {
+                    if let Some(attribute) = node.field("attribute") {
                         index
                             .attributes
                             .entry(text(source, attribute))
@@ -94,10 +95,10 @@ impl<'t> ScopeIndex<'t> {
 
 /// The value of an assignment, through `a = b = value`; `None` for annotations without one.
 fn assigned(assignment: Node) -> Option<Node> {
-    let mut right = assignment.child_by_field_name("right")?;
+    let mut right = assignment.field("right")?;
     let mut guard = 0;
-    while right.kind() == "assignment" && guard < MAX_CHAIN {
-        right = right.child_by_field_name("right")?;
+    while right.kind_name() == "assignment" && guard < MAX_CHAIN {
+        right = right.field("right")?;
         guard += 1;
     }
     Some(right)
@@ -116,7 +117,7 @@ pub fn scope_nodes(scope: Node, enter_functions: bool) -> Vec<Node> {
         let node = cursor.node();
         let mut descend = false;
         if node.is_named() {
-            let nested = match node.kind() {
+            let nested = match node.kind_name() {
                 "class_definition" => true,
                 "function_definition" => !enter_functions,
                 _ => false,

@@ -13,6 +13,7 @@ use tree_sitter::Node;
 
 use super::imports::KerasSymbol;
 use super::{Context, call};
+use crate::syntax::NodeExt;
 
 /// The kinds of weight layer, which decide the kernel keywords and the signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +103,7 @@ pub struct WeightLayer<'t> {
 
 /// The weight layer constructed by `call`, if its callee resolves to one.
 pub fn weight_layer<'t>(ctx: &Context, call: Node<'t>) -> Option<WeightLayer<'t>> {
-    if call.kind() != "call" {
+    if call.kind_name() != "call" {
         return None;
     }
     let symbol = ctx.keras_callee(call)?;
@@ -167,13 +168,13 @@ impl<'t> WeightLayer<'t> {
         if let Some(k) = int_literal(ctx.text(node)) {
             return Some(k.pow(u32::from(self.rank)));
         }
-        if !matches!(node.kind(), "tuple" | "list") {
+        if !matches!(node.kind_name(), "tuple" | "list") {
             return None;
         }
         let mut cursor = node.walk();
         let sizes: Option<Vec<u64>> = node
             .named_children(&mut cursor)
-            .filter(|n| n.kind() != "comment")
+            .filter(|n| n.kind_name() != "comment")
             .map(|n| int_literal(ctx.text(n)))
             .collect();
         let sizes = sizes?;
@@ -182,7 +183,7 @@ impl<'t> WeightLayer<'t> {
 
     /// Whether the layer is frozen (`trainable=False`): its initial weights are its weights.
     pub fn is_frozen(&self, ctx: &Context) -> bool {
-        call::keyword(ctx.source, self.call, "trainable").is_some_and(|v| v.kind() == "false")
+        call::keyword(ctx.source, self.call, "trainable").is_some_and(|v| v.kind_name() == "false")
     }
 
     /// The input width declared on the layer itself: `input_dim=N` or `input_shape=(..., N)`.
@@ -198,23 +199,23 @@ impl<'t> WeightLayer<'t> {
         if let Some(node) = call::keyword(ctx.source, self.call, keyword) {
             return Arg::Given(node);
         }
-        let Some(args) = self.call.child_by_field_name("arguments") else {
+        let Some(args) = self.call.field("arguments") else {
             return Arg::Unknown;
         };
         let mut cursor = args.walk();
         let children: Vec<Node<'t>> = args
             .named_children(&mut cursor)
-            .filter(|a| a.kind() != "comment")
+            .filter(|a| a.kind_name() != "comment")
             .collect();
         if children
             .iter()
-            .any(|a| matches!(a.kind(), "dictionary_splat" | "list_splat"))
+            .any(|a| matches!(a.kind_name(), "dictionary_splat" | "list_splat"))
         {
             return Arg::Unknown;
         }
         let positional = children
             .iter()
-            .filter(|a| a.kind() != "keyword_argument")
+            .filter(|a| a.kind_name() != "keyword_argument")
             .count();
         match position {
             Some(index) if index < positional => {
@@ -231,20 +232,20 @@ impl<'t> WeightLayer<'t> {
 pub fn call_of_argument(argument: Node) -> Option<Node> {
     argument
         .parent()
-        .filter(|p| p.kind() == "argument_list")?
+        .filter(|p| p.kind_name() == "argument_list")?
         .parent()
-        .filter(|c| c.kind() == "call")
+        .filter(|c| c.kind_name() == "call")
 }
 
 /// The last dimension of a literal shape tuple `(28, 28, 3)` / `[784]`.
 pub fn last_shape_dim(ctx: &Context, shape: Node) -> Option<u64> {
-    if !matches!(shape.kind(), "tuple" | "list") {
+    if !matches!(shape.kind_name(), "tuple" | "list") {
         return None;
     }
     let mut cursor = shape.walk();
     let last = shape
         .named_children(&mut cursor)
-        .filter(|n| n.kind() != "comment")
+        .filter(|n| n.kind_name() != "comment")
         .last()?;
     int_literal(ctx.text(last))
 }
@@ -264,7 +265,7 @@ pub fn float_literal(ctx: &Context, node: Node) -> Option<f64> {
     let mut sign = 1.0;
     // Peel `-`, `+` and parentheses iteratively (bounded: no deep recursion on `-(-(-...))`).
     for _ in 0..16 {
-        match node.kind() {
+        match node.kind_name() {
             "integer" | "float" => {
                 let value: f64 = ctx.text(node).replace('_', "").parse().ok()?;
                 return Some(sign * value);
@@ -275,7 +276,7 @@ pub fn float_literal(ctx: &Context, node: Node) -> Option<f64> {
                     '+' => {}
                     _ => return None,
                 }
-                node = node.child_by_field_name("argument")?;
+                node = node.field("argument")?;
             }
             "parenthesized_expression" => node = node.named_child(0)?,
             _ => return None,
@@ -286,14 +287,14 @@ pub fn float_literal(ctx: &Context, node: Node) -> Option<f64> {
 
 /// The content of a plain string literal (no f-string interpolation, no concatenation).
 pub fn string_content<'s>(source: &'s str, node: Node) -> Option<&'s str> {
-    if node.kind() != "string" {
+    if node.kind_name() != "string" {
         return None;
     }
     let mut cursor = node.walk();
     let mut start = None;
     let mut end = None;
     for child in node.children(&mut cursor) {
-        match child.kind() {
+        match child.kind_name() {
             "string_start" => start = Some(child.end_byte()),
             "string_end" => end = Some(child.start_byte()),
             "interpolation" => return None,
@@ -400,7 +401,7 @@ impl Activation {
 /// Classifies an activation expression: `"relu"`, `None`, `keras.activations.relu`,
 /// `tf.nn.relu`, `layers.LeakyReLU(0.2)`.
 pub fn activation_of(ctx: &Context, node: Node) -> Activation {
-    match node.kind() {
+    match node.kind_name() {
         "none" => Activation::LINEAR,
         "string" => string_content(ctx.source, node).map_or(Activation::UNKNOWN, |s| {
             Activation::named(&s.to_ascii_lowercase())
@@ -462,7 +463,7 @@ fn activation_layer_symbol(ctx: &Context, symbol: &KerasSymbol, call: Node) -> O
                 return Some(Activation::UNKNOWN);
             };
             // `Activation(Activation(...))` is not a thing; only plain values are read.
-            if arg.kind() == "call" {
+            if arg.kind_name() == "call" {
                 return Some(Activation::UNKNOWN);
             }
             return Some(activation_of(ctx, arg));

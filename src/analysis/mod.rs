@@ -22,6 +22,7 @@ use tree_sitter::{Node, Query, QueryCursor, Tree};
 use crate::finding::{Edit, Finding, Fix, FixSafety, Severity};
 use crate::rules::{self, RuleDef};
 use crate::settings::Settings;
+use crate::syntax::NodeExt;
 use dataflow::Dataflow;
 use imports::{Imports, KerasSymbol};
 use index::ScopeIndex;
@@ -345,7 +346,7 @@ impl<'a> Context<'a> {
 
     /// The Keras symbol a call's callee refers to (`layers.Dense(...)` -> `layers.Dense`).
     pub fn keras_callee(&self, call: Node) -> Option<KerasSymbol> {
-        self.keras(call.child_by_field_name("function")?)
+        self.keras(call.field("function")?)
     }
 
     /// tf.data pipelines of this file, computed on first use.
@@ -375,7 +376,7 @@ impl<'a> Context<'a> {
                 return format!("{quote}{value}{quote}");
             }
             if matches!(
-                node.parent().map(|p| p.kind()),
+                node.parent().map(|p| p.kind_name()),
                 Some("module" | "block") | None
             ) {
                 break;
@@ -394,7 +395,7 @@ impl<'a> Context<'a> {
             if visited > 10_000 {
                 return None;
             }
-            if n.kind() == "string" {
+            if n.kind_name() == "string" {
                 let quote = self
                     .text(n)
                     .trim_start_matches(|c: char| c.is_ascii_alphabetic());
@@ -456,33 +457,34 @@ impl<'a> Context<'a> {
 pub mod call {
     use tree_sitter::Node;
 
+    use crate::syntax::NodeExt;
+
     use super::imports::text;
     use crate::finding::Edit;
 
     /// The value of keyword argument `name`.
     pub fn keyword<'t>(source: &str, call: Node<'t>, name: &str) -> Option<Node<'t>> {
-        keyword_argument(source, call, name).and_then(|kw| kw.child_by_field_name("value"))
+        keyword_argument(source, call, name).and_then(|kw| kw.field("value"))
     }
 
     /// The whole `name=value` node.
     pub fn keyword_argument<'t>(source: &str, call: Node<'t>, name: &str) -> Option<Node<'t>> {
-        let args = call.child_by_field_name("arguments")?;
+        let args = call.field("arguments")?;
         let mut cursor = args.walk();
         args.named_children(&mut cursor).find(|a| {
-            a.kind() == "keyword_argument"
-                && a.child_by_field_name("name")
-                    .is_some_and(|n| text(source, n) == name)
+            a.kind_name() == "keyword_argument"
+                && a.field("name").is_some_and(|n| text(source, n) == name)
         })
     }
 
     /// The `index`-th positional argument.
     pub fn positional<'t>(call: Node<'t>, index: usize) -> Option<Node<'t>> {
-        let args = call.child_by_field_name("arguments")?;
+        let args = call.field("arguments")?;
         let mut cursor = args.walk();
         args.named_children(&mut cursor)
             .filter(|a| {
                 !matches!(
-                    a.kind(),
+                    a.kind_name(),
                     "keyword_argument" | "comment" | "list_splat" | "dictionary_splat"
                 )
             })
@@ -510,7 +512,7 @@ pub mod call {
         let mut cursor = args.walk();
         let siblings: Vec<Node> = args
             .named_children(&mut cursor)
-            .filter(|n| n.kind() != "comment")
+            .filter(|n| n.kind_name() != "comment")
             .collect();
         let index = siblings.iter().position(|n| n.id() == arg.id());
         match index {
@@ -556,12 +558,12 @@ pub mod call {
 
     /// Adds `text` (e.g. `num_parallel_calls=tf.data.AUTOTUNE`) as the last argument.
     pub fn append_argument(source: &str, call: Node, new_arg: &str) -> Option<Edit> {
-        let args = call.child_by_field_name("arguments")?;
+        let args = call.field("arguments")?;
         let close = args.end_byte().checked_sub(1)?;
         let mut cursor = args.walk();
         let last = args
             .named_children(&mut cursor)
-            .filter(|n| n.kind() != "comment")
+            .filter(|n| n.kind_name() != "comment")
             .last();
         let Some(last) = last else {
             return Some(Edit::insert(close, new_arg.to_string()));
@@ -791,7 +793,9 @@ pub fn run_units(
             let rule = &rules::ALL[rule_index];
             let matched: Vec<Vec<(&'static str, Node)>> = match shape {
                 // The pattern matches the root only when it is a module (not an ERROR root).
-                Some(capture) if root.kind() == "module" => vec![vec![(names[*capture], root)]],
+                Some(capture) if root.kind_name() == "module" => {
+                    vec![vec![(names[*capture], root)]]
+                }
                 Some(_) => Vec::new(),
                 None => {
                     // Rare: a module pattern with children; match it at the root only.
@@ -900,7 +904,7 @@ pub fn descendants<'t>(root: Node<'t>) -> impl Iterator<Item = Node<'t>> {
 /// The value of a plain Python string literal (`'a'`, `"a"`, `r"a"`, triple quotes); `None` for
 /// f-strings, byte strings and anything that is not a single string literal.
 pub fn string_value<'s>(source: &'s str, node: Node) -> Option<&'s str> {
-    if node.kind() != "string" {
+    if node.kind_name() != "string" {
         return None;
     }
     let text = imports::text(source, node);

@@ -8,6 +8,7 @@ use tree_sitter::Node;
 use super::imports::KerasSymbol;
 pub use super::index::scope_nodes;
 use super::{Context, call, string_value};
+use crate::syntax::NodeExt;
 
 /// How many assignments or helper calls are followed from a name to its value.
 const MAX_HOPS: usize = 16;
@@ -63,7 +64,7 @@ pub struct CompiledLoss<'t> {
 
 /// Whether `call` constructs a Keras model, and which kind.
 pub fn model_kind(ctx: &Context, call: Node) -> Option<ModelKind> {
-    if call.kind() != "call" {
+    if call.kind_name() != "call" {
         return None;
     }
     let symbol = ctx.keras_callee(call)?;
@@ -81,7 +82,7 @@ pub fn model_kind(ctx: &Context, call: Node) -> Option<ModelKind> {
 pub fn model_construction<'t>(ctx: &Context<'t>, reference: Node<'t>) -> Option<Node<'t>> {
     let mut current = reference;
     for _ in 0..MAX_HOPS {
-        match current.kind() {
+        match current.kind_name() {
             "call" => {
                 if model_kind(ctx, current).is_some() {
                     return Some(current);
@@ -100,12 +101,12 @@ pub fn model_construction<'t>(ctx: &Context<'t>, reference: Node<'t>) -> Option<
 
 /// For a call of a function defined in this file, the expression its last `return` gives.
 fn helper_return<'t>(ctx: &Context<'t>, call: Node<'t>) -> Option<Node<'t>> {
-    let callee = call.child_by_field_name("function")?;
-    if callee.kind() != "identifier" {
+    let callee = call.field("function")?;
+    if callee.kind_name() != "identifier" {
         return None;
     }
     let function = ctx.function(ctx.text(callee))?;
-    let body = function.child_by_field_name("body")?;
+    let body = function.field("body")?;
     ctx.scope(body, false)
         .returns()
         .last()
@@ -130,21 +131,23 @@ fn last_sequential_layer<'t>(ctx: &Context<'t>, model_call: Node<'t>) -> Option<
         return Some(added);
     }
     let list = call::argument(ctx.source, model_call, 0, "layers")?;
-    if list.kind() != "list" {
+    if list.kind_name() != "list" {
         return None;
     }
     let mut cursor = list.walk();
     let last = list
         .named_children(&mut cursor)
-        .filter(|n| n.kind() != "comment")
+        .filter(|n| n.kind_name() != "comment")
         .last()?;
     Some(last)
 }
 
 /// `model = Sequential(...)` followed by `model.add(x)`: the argument of the last such call.
 fn last_added_layer<'t>(ctx: &Context<'t>, model_call: Node<'t>) -> Option<Node<'t>> {
-    let assignment = model_call.parent().filter(|p| p.kind() == "assignment")?;
-    let target = ctx.text(assignment.child_by_field_name("left")?);
+    let assignment = model_call
+        .parent()
+        .filter(|p| p.kind_name() == "assignment")?;
+    let target = ctx.text(assignment.field("left")?);
     let scope = enclosing_scope(model_call);
     let descend = target.starts_with("self.");
     ctx.scope(scope, descend)
@@ -152,14 +155,11 @@ fn last_added_layer<'t>(ctx: &Context<'t>, model_call: Node<'t>) -> Option<Node<
         .into_iter()
         .filter(|f| {
             f.start_byte() > model_call.end_byte()
-                && f.child_by_field_name("object")
-                    .is_some_and(|o| ctx.text(o) == target)
+                && f.field("object").is_some_and(|o| ctx.text(o) == target)
         })
         .filter_map(|f| {
             f.parent().filter(|c| {
-                c.kind() == "call"
-                    && c.child_by_field_name("function")
-                        .is_some_and(|g| g.id() == f.id())
+                c.kind_name() == "call" && c.field("function").is_some_and(|g| g.id() == f.id())
             })
         })
         .last()
@@ -170,13 +170,13 @@ fn last_added_layer<'t>(ctx: &Context<'t>, model_call: Node<'t>) -> Option<Node<
 fn output_layer<'t>(ctx: &Context<'t>, outputs: Node<'t>) -> Option<Node<'t>> {
     let mut current = outputs;
     for _ in 0..MAX_HOPS {
-        match current.kind() {
+        match current.kind_name() {
             "identifier" => current = assigned_value(ctx, ctx.text(current), current)?,
             "parenthesized_expression" => current = current.named_child(0)?,
             "call" => {
                 // `layers.Dense(10)(x)`: the function is the layer.
-                let function = current.child_by_field_name("function")?;
-                return match function.kind() {
+                let function = current.field("function")?;
+                return match function.kind_name() {
                     "call" => Some(function),
                     // `head(x)` with `head = layers.Dense(...)`.
                     "identifier" => assigned_value(ctx, ctx.text(function), function),
@@ -191,7 +191,7 @@ fn output_layer<'t>(ctx: &Context<'t>, outputs: Node<'t>) -> Option<Node<'t>> {
 
 /// Describes a Keras layer constructor call; `None` for anything else.
 pub fn layer<'t>(ctx: &Context, node: Node<'t>) -> Option<FinalLayer<'t>> {
-    if node.kind() != "call" {
+    if node.kind_name() != "call" {
         return None;
     }
     let symbol = ctx.keras_callee(node)?;
@@ -220,7 +220,7 @@ fn layer_activation(ctx: &Context, layer: Node, symbol: &KerasSymbol) -> Option<
 
 /// Reads an activation value: `"softmax"`, `keras.activations.sigmoid`, `tf.nn.softmax`, ...
 pub fn activation_of(ctx: &Context, value: Node) -> Option<Squash> {
-    let name = match value.kind() {
+    let name = match value.kind_name() {
         "string" => string_value(ctx.source, value)?.to_string(),
         "identifier" | "attribute" => {
             let path = ctx.resolve(value)?;
@@ -244,7 +244,7 @@ pub fn compiled_loss<'t>(ctx: &Context<'t>, compile_call: Node<'t>) -> Option<Co
     let argument = call::argument(ctx.source, compile_call, 1, "loss")?;
     let mut current = argument;
     for _ in 0..MAX_HOPS {
-        match current.kind() {
+        match current.kind_name() {
             "identifier" | "attribute" => {
                 current = assigned_value(ctx, ctx.text(current), current)?;
             }
@@ -271,7 +271,7 @@ pub fn compiled_loss<'t>(ctx: &Context<'t>, compile_call: Node<'t>) -> Option<Co
 pub fn enclosing_scope(node: Node) -> Node {
     let mut current = node;
     while let Some(parent) = current.parent() {
-        if matches!(parent.kind(), "function_definition" | "module") {
+        if matches!(parent.kind_name(), "function_definition" | "module") {
             return parent;
         }
         current = parent;
@@ -292,7 +292,7 @@ pub fn root_of(node: Node) -> Node {
 pub fn enclosing_class(node: Node) -> Option<Node> {
     let mut current = node.parent();
     while let Some(n) = current {
-        if n.kind() == "class_definition" {
+        if n.kind_name() == "class_definition" {
             return Some(n);
         }
         current = n.parent();
@@ -317,7 +317,7 @@ pub fn assigned_value<'t>(ctx: &Context<'t>, name: &str, at: Node<'t>) -> Option
     {
         return Some(value);
     }
-    if scope.kind() == "module" {
+    if scope.kind_name() == "module" {
         return None;
     }
     // A module-level name read inside a function: any module-level assignment counts.
@@ -343,7 +343,7 @@ mod tests {
         let settings = Settings::default();
         let ctx = Context::new(src, &tree, &settings);
         let node = descendants(tree.root_node())
-            .filter(|n| n.kind() == "call" && ctx.text(*n).starts_with(prefix))
+            .filter(|n| n.kind_name() == "call" && ctx.text(*n).starts_with(prefix))
             .last()
             .expect("call present");
         f(&ctx, node)
@@ -404,8 +404,8 @@ mod tests {
         let src = "import keras\ndef build():\n    m = keras.Sequential([keras.layers.Dense(1)])\n    return m\nmodel = build()\nmodel.compile(loss='mse')\n";
         let found = with_call(src, "model.compile", |ctx, compile| {
             let object = compile
-                .child_by_field_name("function")
-                .and_then(|f| f.child_by_field_name("object"))
+                .field("function")
+                .and_then(|f| f.field("object"))
                 .unwrap();
             model_construction(ctx, object).map(|c| ctx.text(c).to_string())
         });
@@ -441,18 +441,12 @@ mod tests {
     fn assignments_are_scoped() {
         let src = "import keras\nopt = keras.optimizers.SGD()\ndef step():\n    opt.apply([])\nclass T:\n    def __init__(self):\n        self.opt = keras.optimizers.Adam()\n    def step(self):\n        self.opt.apply([])\n";
         let got = with_call(src, "opt.apply", |ctx, c| {
-            let recv = c
-                .child_by_field_name("function")
-                .and_then(|f| f.child_by_field_name("object"))
-                .unwrap();
+            let recv = c.field("function").and_then(|f| f.field("object")).unwrap();
             assigned_value(ctx, ctx.text(recv), recv).map(|v| ctx.text(v).to_string())
         });
         assert_eq!(got.as_deref(), Some("keras.optimizers.SGD()"));
         let got = with_call(src, "self.opt.apply", |ctx, c| {
-            let recv = c
-                .child_by_field_name("function")
-                .and_then(|f| f.child_by_field_name("object"))
-                .unwrap();
+            let recv = c.field("function").and_then(|f| f.field("object")).unwrap();
             assigned_value(ctx, ctx.text(recv), recv).map(|v| ctx.text(v).to_string())
         });
         assert_eq!(got.as_deref(), Some("keras.optimizers.Adam()"));

@@ -10,6 +10,7 @@ use tree_sitter::Node;
 use super::imports::{KerasRoot, KerasSymbol, keras_symbol_from_path};
 use super::model::assigned_value;
 use super::{Context, call, string_value};
+use crate::syntax::NodeExt;
 
 /// How many variables or wrappers are followed from a setter's argument to the policy name.
 const MAX_DEPTH: usize = 8;
@@ -69,7 +70,7 @@ pub fn keras_symbol(ctx: &Context, node: Node) -> Option<KerasSymbol> {
 
 /// The Keras symbol of a call's callee (see [`keras_symbol`]).
 pub fn keras_callee(ctx: &Context, call: Node) -> Option<KerasSymbol> {
-    keras_symbol(ctx, call.child_by_field_name("function")?)
+    keras_symbol(ctx, call.field("function")?)
 }
 
 /// For a path inside a TensorFlow/Keras `mixed_precision` module, what follows the module
@@ -175,7 +176,7 @@ pub fn policies_of<'t>(
     if depth > MAX_DEPTH {
         return;
     }
-    match expr.kind() {
+    match expr.kind_name() {
         "string" => {
             if let Some(policy) = string_value(ctx.source, expr).and_then(MixedPolicy::from_name) {
                 out.push(policy);

@@ -4,6 +4,7 @@
 use tree_sitter::{Node, Tree};
 
 use crate::finding::Finding;
+use crate::syntax::NodeExt;
 
 /// A parsed suppression comment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +106,7 @@ fn comment_at(tree: &Tree, offset: usize) -> Option<Node<'_>> {
     let node = tree
         .root_node()
         .descendant_for_byte_range(offset, offset + 1)?;
-    (node.kind() == "comment" && node.start_byte() == offset).then_some(node)
+    (node.kind_name() == "comment" && node.start_byte() == offset).then_some(node)
 }
 
 /// `# keras-lsp: ignore-file` in a real comment anywhere in the file.

@@ -11,6 +11,7 @@ use std::ops::Range;
 use tree_sitter::Node;
 
 use super::imports::text;
+use crate::syntax::NodeExt;
 
 /// How many `a = b = value` links are followed to the assigned value.
 const MAX_CHAIN: usize = 16;
@@ -155,7 +156,7 @@ impl<'t> UnitIndex<'t> {
         let mut nesting: Vec<bool> = Vec::new();
         loop {
             let node = cursor.node();
-            let is_scope = matches!(node.kind(), "function_definition" | "class_definition");
+            let is_scope = matches!(node.kind_name(), "function_definition" | "class_definition");
             if node.is_named() {
                 index.add(source, node, nested == 0);
             }
@@ -183,16 +184,16 @@ impl<'t> UnitIndex<'t> {
     /// `outer`: no `def`/`class` encloses `node` (it is module level unless it is one itself).
     fn add(&mut self, source: &'t str, node: Node<'t>, outer: bool) {
         let module_level =
-            outer && !matches!(node.kind(), "function_definition" | "class_definition");
-        match node.kind() {
+            outer && !matches!(node.kind_name(), "function_definition" | "class_definition");
+        match node.kind_name() {
             "call" => {
-                let Some(function) = node.child_by_field_name("function") else {
+                let Some(function) = node.field("function") else {
                     return;
                 };
-                match function.kind() {
+                match function.kind_name() {
                     "identifier" => push(&mut self.calls_by_name, text(source, function), node),
                     "attribute" => {
-                        if let Some(method) = function.child_by_field_name("attribute") {
+                        if let Some(method) = function.field("attribute") {
                             push(&mut self.calls_by_method, text(source, method), node);
                         }
                     }
@@ -208,18 +209,18 @@ impl<'t> UnitIndex<'t> {
                 }
             }
             "attribute" => {
-                if let Some(object) = node.child_by_field_name("object")
-                    && object.kind() == "identifier"
+                if let Some(object) = node.field("object")
+                    && object.kind_name() == "identifier"
                 {
                     push(&mut self.attributes_by_object, text(source, object), node);
                 }
-                if module_level && let Some(attribute) = node.child_by_field_name("attribute") {
+                if module_level && let Some(attribute) = node.field("attribute") {
                     push(&mut self.module_attributes, text(source, attribute), node);
                 }
             }
             "function_definition" | "class_definition" => {
-                let name = node.child_by_field_name("name");
-                if node.kind() == "function_definition"
+                let name = node.field("name");
+                if node.kind_name() == "function_definition"
                     && let Some(name) = name
                 {
                     self.functions.entry(text(source, name)).or_insert(node);
@@ -234,8 +235,8 @@ impl<'t> UnitIndex<'t> {
                 self.binds = true;
             }
             "assignment" if module_level => {
-                if let Some(left) = node.child_by_field_name("left") {
-                    if left.kind() == "identifier" {
+                if let Some(left) = node.field("left") {
+                    if left.kind_name() == "identifier" {
                         self.binds = true;
                     }
                     if let Some(value) = assigned(node) {
@@ -358,10 +359,10 @@ impl<'t> UnitIndex<'t> {
 
 /// The value of an assignment, through `a = b = value`; `None` for annotations without one.
 pub fn assigned(assignment: Node) -> Option<Node> {
-    let mut right = assignment.child_by_field_name("right")?;
+    let mut right = assignment.field("right")?;
     let mut guard = 0;
-    while right.kind() == "assignment" && guard < MAX_CHAIN {
-        right = right.child_by_field_name("right")?;
+    while right.kind_name() == "assignment" && guard < MAX_CHAIN {
+        right = right.field("right")?;
         guard += 1;
     }
     Some(right)
@@ -515,7 +516,7 @@ impl<'a> Context<'a> {
             u.imports()
                 .iter()
                 .copied()
-                .filter(|n| n.kind() != "future_import_statement")
+                .filter(|n| n.kind_name() != "future_import_statement")
                 .collect()
         })
     }

@@ -35,6 +35,7 @@ use crate::analysis::{Context, RuleMatch, Sink, call};
 use crate::finding::{FixSafety, Severity};
 use crate::rules::RuleDef;
 use crate::rules::large_batch_size::last_batching;
+use crate::syntax::NodeExt;
 
 pub const RULE: RuleDef = RuleDef {
     code: "KRS403",
@@ -52,7 +53,7 @@ fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     let (Some(call_node), Some(argument)) = (m.get("call"), m.get("argument")) else {
         return;
     };
-    let Some(name) = argument.child_by_field_name("name") else {
+    let Some(name) = argument.field("name") else {
         return;
     };
     let keyword = ctx.text(name);
@@ -112,9 +113,7 @@ fn pipeline_batching(ctx: &Context, flow: &Dataflow, id: ValueId) -> String {
     }
     let (source, source_call) = flow.source(id);
     let line = source_call.start_position().row + 1;
-    let callee = source_call
-        .child_by_field_name("function")
-        .map_or("", |f| ctx.text(f));
+    let callee = source_call.field("function").map_or("", |f| ctx.text(f));
     // `make_csv_dataset(file_pattern, batch_size, ...)` may take it second, positionally.
     let second_is_batch_size =
         callee.ends_with("make_csv_dataset") || callee.ends_with("make_batched_features_dataset");

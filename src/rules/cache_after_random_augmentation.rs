@@ -45,6 +45,7 @@ use crate::analysis::dataflow::{Step, earliest_since, in_one_block, move_step_be
 use crate::analysis::{Context, RuleMatch, Sink};
 use crate::finding::{FixSafety, Severity};
 use crate::rules::RuleDef;
+use crate::syntax::NodeExt;
 
 pub const RULE: RuleDef = RuleDef {
     code: "KRS304",
@@ -112,7 +113,7 @@ fn is_random_map(ctx: &Context, step: &Step, names: &RefCell<HashMap<String, boo
     let Some(function) = flow.mapped_function(ctx.source, step) else {
         return false;
     };
-    flow.function_uses(ctx.source, function, &mut |node| match node.kind() {
+    flow.function_uses(ctx.source, function, &mut |node| match node.kind_name() {
         "call" => is_random_call(ctx, node),
         "identifier" => {
             let name = ctx.text(node);
@@ -129,7 +130,7 @@ fn is_random_map(ctx: &Context, step: &Step, names: &RefCell<HashMap<String, boo
 
 /// A call of a random TensorFlow op or a Keras random preprocessing layer constructor.
 fn is_random_call(ctx: &Context, call: Node) -> bool {
-    let Some(function) = call.child_by_field_name("function") else {
+    let Some(function) = call.field("function") else {
         return false;
     };
     if let Some(symbol) = ctx.keras(function) {
@@ -169,9 +170,9 @@ fn holds_random_layer(ctx: &Context, name: &str) -> bool {
             if budget == 0 {
                 return false;
             }
-            if node.kind() == "call"
+            if node.kind_name() == "call"
                 && node
-                    .child_by_field_name("function")
+                    .field("function")
                     .and_then(|f| ctx.keras(f))
                     .is_some_and(|s| s.module() == "layers" && is_random_layer(s.name()))
             {

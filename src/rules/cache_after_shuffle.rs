@@ -38,6 +38,7 @@ use crate::analysis::dataflow::{
 use crate::analysis::{Context, RuleMatch, Sink, call};
 use crate::finding::{FixSafety, Severity};
 use crate::rules::RuleDef;
+use crate::syntax::NodeExt;
 
 pub const RULE: RuleDef = RuleDef {
     code: "KRS305",
@@ -71,7 +72,7 @@ fn check_cache(ctx: &Context, sink: &mut Sink, step: &Step) {
         let Some(index) = earliest_since(&chain, ctx.source, &["cache", "take"], |step| {
             step.method(ctx.source) == "shuffle"
                 && call::keyword(ctx.source, step.call, "reshuffle_each_iteration")
-                    .is_none_or(|v| v.kind() != "false")
+                    .is_none_or(|v| v.kind_name() != "false")
         }) else {
             continue;
         };

@@ -72,6 +72,7 @@ use crate::analysis::policy::{self, KerasFlavor};
 use crate::analysis::{Context, RuleMatch, Sink, call};
 use crate::finding::{Edit, FixSafety, Severity};
 use crate::rules::RuleDef;
+use crate::syntax::NodeExt;
 
 pub const RULE: RuleDef = RuleDef {
     code: "KRS502",
@@ -103,7 +104,7 @@ fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     let (Some(apply), Some(receiver)) = (m.get("apply"), m.get("optimizer")) else {
         return;
     };
-    if !matches!(receiver.kind(), "identifier" | "attribute") {
+    if !matches!(receiver.kind_name(), "identifier" | "attribute") {
         return;
     }
     // The file's policy is computed once per analysis: the cheapest test first.
@@ -131,7 +132,7 @@ fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
             sink.report(construction, MESSAGE);
         }
         Built::Unknown
-            if value.kind() == "identifier"
+            if value.kind_name() == "identifier"
                 && is_parameter(ctx, value)
                 && plain_self_attribute(ctx, apply, receiver) =>
         {
@@ -146,18 +147,18 @@ fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
 /// from `compile` (already wrapped); a bare name (a parameter, an import) is reported at the
 /// call unless the file passes that parameter a `LossScaleOptimizer` or something unknown.
 fn report_unresolved<'t>(ctx: &Context<'t>, apply: Node<'t>, receiver: Node<'t>, sink: &mut Sink) {
-    if receiver.kind() == "attribute" {
+    if receiver.kind_name() == "attribute" {
         if plain_self_attribute(ctx, apply, receiver) {
             sink.report(apply, MESSAGE);
         }
         return;
     }
-    if receiver.kind() != "identifier" {
+    if receiver.kind_name() != "identifier" {
         return;
     }
     let method = apply
-        .child_by_field_name("function")
-        .and_then(|f| f.child_by_field_name("attribute"))
+        .field("function")
+        .and_then(|f| f.field("attribute"))
         .map_or("", |a| ctx.text(a));
     let name = ctx.text(receiver);
     if method != "apply_gradients" && !name.to_ascii_lowercase().contains("opt") {
@@ -165,7 +166,7 @@ fn report_unresolved<'t>(ctx: &Context<'t>, apply: Node<'t>, receiver: Node<'t>,
     }
     let passed = passed_arguments(ctx, apply, name);
     let covered = passed.into_iter().any(|argument| {
-        let value = match argument.kind() {
+        let value = match argument.kind_name() {
             "identifier" => assigned_value(ctx, ctx.text(argument), argument),
             _ => Some(argument),
         };
@@ -179,13 +180,13 @@ fn report_unresolved<'t>(ctx: &Context<'t>, apply: Node<'t>, receiver: Node<'t>,
 
 /// `self.optimizer` in a plain class (no base class, so no Keras `compile` wrapped it).
 fn plain_self_attribute(ctx: &Context, apply: Node, receiver: Node) -> bool {
-    let is_self = receiver.kind() == "attribute"
+    let is_self = receiver.kind_name() == "attribute"
         && receiver
-            .child_by_field_name("object")
+            .field("object")
             .is_some_and(|o| ctx.text(o) == "self");
     is_self
         && crate::analysis::model::enclosing_class(apply).is_some_and(|c| {
-            c.child_by_field_name("superclasses").is_none_or(|b| {
+            c.field("superclasses").is_none_or(|b| {
                 let mut cursor = b.walk();
                 b.named_children(&mut cursor)
                     .all(|base| ctx.text(base) == "object")
@@ -196,16 +197,16 @@ fn plain_self_attribute(ctx: &Context, apply: Node, receiver: Node) -> bool {
 /// Whether `value` is a parameter of the function it appears in (`self.opt = opt` in `__init__`).
 fn is_parameter(ctx: &Context, value: Node) -> bool {
     let function = enclosing_scope(value);
-    let Some(parameters) = function.child_by_field_name("parameters") else {
+    let Some(parameters) = function.field("parameters") else {
         return false;
     };
     let name = ctx.text(value);
     let mut cursor = parameters.walk();
     parameters.named_children(&mut cursor).any(|p| {
-        let id = if p.kind() == "identifier" {
+        let id = if p.kind_name() == "identifier" {
             Some(p)
         } else {
-            p.child_by_field_name("name").or_else(|| p.named_child(0))
+            p.field("name").or_else(|| p.named_child(0))
         };
         id.is_some_and(|i| ctx.text(i) == name)
     })
@@ -215,20 +216,19 @@ fn is_parameter(ctx: &Context, value: Node) -> bool {
 /// that function pass for it.
 fn passed_arguments<'t>(ctx: &Context<'t>, node: Node<'t>, name: &str) -> Vec<Node<'t>> {
     let function = enclosing_scope(node);
-    if function.kind() != "function_definition" {
+    if function.kind_name() != "function_definition" {
         return Vec::new();
     }
-    let (Some(function_name), Some(parameters)) = (
-        function.child_by_field_name("name"),
-        function.child_by_field_name("parameters"),
-    ) else {
+    let (Some(function_name), Some(parameters)) =
+        (function.field("name"), function.field("parameters"))
+    else {
         return Vec::new();
     };
     let mut cursor = parameters.walk();
     let index = parameters.named_children(&mut cursor).position(|p| {
-        let id = match p.kind() {
+        let id = match p.kind_name() {
             "identifier" => Some(p),
-            "default_parameter" | "typed_default_parameter" => p.child_by_field_name("name"),
+            "default_parameter" | "typed_default_parameter" => p.field("name"),
             "typed_parameter" => p.named_child(0),
             _ => None,
         };
@@ -244,7 +244,7 @@ fn passed_arguments<'t>(ctx: &Context<'t>, node: Node<'t>, name: &str) -> Vec<No
 }
 
 fn classify<'t>(ctx: &Context<'t>, value: Node<'t>) -> Built<'t> {
-    if value.kind() != "call" {
+    if value.kind_name() != "call" {
         return Built::Unknown;
     }
     if let Some(symbol) = policy::keras_callee(ctx, value) {
@@ -259,7 +259,7 @@ fn classify<'t>(ctx: &Context<'t>, value: Node<'t>) -> Built<'t> {
         }
         return Built::Plain(value, symbol);
     }
-    let Some(callee) = value.child_by_field_name("function") else {
+    let Some(callee) = value.field("function") else {
         return Built::Unknown;
     };
     match policy::resolve(ctx, callee) {
@@ -272,12 +272,12 @@ fn classify<'t>(ctx: &Context<'t>, value: Node<'t>) -> Built<'t> {
 fn tapes<'t>(ctx: &Context<'t>, scope: Node<'t>) -> Vec<(Node<'t>, String)> {
     let mut out = Vec::new();
     for node in ctx.scope(scope, false).with_items() {
-        let Some(value) = node.child_by_field_name("value") else {
+        let Some(value) = node.field("value") else {
             continue;
         };
-        let (expr, alias) = if value.kind() == "as_pattern" {
+        let (expr, alias) = if value.kind_name() == "as_pattern" {
             let alias = value
-                .child_by_field_name("alias")
+                .field("alias")
                 .and_then(|a| a.named_child(0))
                 .map_or("", |a| ctx.text(a));
             (value.named_child(0), alias)
@@ -285,8 +285,8 @@ fn tapes<'t>(ctx: &Context<'t>, scope: Node<'t>) -> Vec<(Node<'t>, String)> {
             (Some(value), "")
         };
         let is_tape = expr
-            .filter(|e| e.kind() == "call")
-            .and_then(|e| e.child_by_field_name("function"))
+            .filter(|e| e.kind_name() == "call")
+            .and_then(|e| e.field("function"))
             .and_then(|f| policy::resolve(ctx, f))
             .is_some_and(|p| p.starts_with("tensorflow.") && p.ends_with(".GradientTape"));
         let with_statement = node.parent().and_then(|clause| clause.parent());
@@ -303,10 +303,7 @@ fn scales_loss<'t>(ctx: &Context<'t>, scope: Node<'t>, optimizer: &str) -> bool 
     ["scale_loss", "get_scaled_loss", "get_unscaled_gradients"]
         .iter()
         .flat_map(|method| index.attributes(method))
-        .any(|n| {
-            n.child_by_field_name("object")
-                .is_some_and(|o| ctx.text(o) == optimizer)
-        })
+        .any(|n| n.field("object").is_some_and(|o| ctx.text(o) == optimizer))
 }
 
 /// The fix: wrap the construction in `LossScaleOptimizer(...)` and scale the loss in every
@@ -367,18 +364,18 @@ fn wrap_and_scale<'t>(
 }
 
 fn is_apply_on(ctx: &Context, node: Node, optimizer: &str) -> bool {
-    if node.kind() != "call" {
+    if node.kind_name() != "call" {
         return false;
     }
-    let Some(function) = node.child_by_field_name("function") else {
+    let Some(function) = node.field("function") else {
         return false;
     };
-    function.kind() == "attribute"
+    function.kind_name() == "attribute"
         && function
-            .child_by_field_name("attribute")
+            .field("attribute")
             .is_some_and(|a| matches!(ctx.text(a), "apply_gradients" | "apply"))
         && function
-            .child_by_field_name("object")
+            .field("object")
             .is_some_and(|o| ctx.text(o) == optimizer)
 }
 
@@ -397,10 +394,10 @@ fn scale_step<'t>(
     let gradient_call = assigned_value(ctx, grads_name, apply)?;
     let assignment = gradient_call
         .parent()
-        .filter(|p| p.kind() == "assignment")?;
+        .filter(|p| p.kind_name() == "assignment")?;
     let gradient_statement = assignment
         .parent()
-        .filter(|p| p.kind() == "expression_statement")?;
+        .filter(|p| p.kind_name() == "expression_statement")?;
     let (tape, loss) = tape_gradient(ctx, gradient_call)?;
     let loss_name = ctx.text(loss);
     let with_statement = tapes(ctx, scope)
@@ -434,7 +431,7 @@ fn scale_step<'t>(
         Edit::replace(loss.byte_range(), scaled_loss.clone()),
     ];
     if flavor == KerasFlavor::Keras2 {
-        let target = assignment.child_by_field_name("left")?;
+        let target = assignment.field("left")?;
         let indent = call::line_indent(ctx.source, gradient_statement.start_byte());
         edits.push(Edit::replace(target.byte_range(), scaled_grads.clone()));
         edits.push(Edit::insert(
@@ -451,8 +448,8 @@ fn scale_step<'t>(
 fn gradients_argument<'t>(ctx: &Context, apply: Node<'t>) -> Option<Node<'t>> {
     let first = call::argument(ctx.source, apply, 0, "grads_and_vars")
         .or_else(|| call::keyword(ctx.source, apply, "grads"))?;
-    let grads = if first.kind() == "call" {
-        let function = first.child_by_field_name("function")?;
+    let grads = if first.kind_name() == "call" {
+        let function = first.field("function")?;
         if ctx.text(function) != "zip" {
             return None;
         }
@@ -460,22 +457,22 @@ fn gradients_argument<'t>(ctx: &Context, apply: Node<'t>) -> Option<Node<'t>> {
     } else {
         first
     };
-    (grads.kind() == "identifier").then_some(grads)
+    (grads.kind_name() == "identifier").then_some(grads)
 }
 
 /// `tape.gradient(loss, ...)`: the tape's name and the loss identifier.
 fn tape_gradient<'t>(ctx: &Context, gradient_call: Node<'t>) -> Option<(String, Node<'t>)> {
-    if gradient_call.kind() != "call" {
+    if gradient_call.kind_name() != "call" {
         return None;
     }
-    let function = gradient_call.child_by_field_name("function")?;
-    let method = function.child_by_field_name("attribute")?;
-    let tape = function.child_by_field_name("object")?;
-    if ctx.text(method) != "gradient" || tape.kind() != "identifier" {
+    let function = gradient_call.field("function")?;
+    let method = function.field("attribute")?;
+    let tape = function.field("object")?;
+    if ctx.text(method) != "gradient" || tape.kind_name() != "identifier" {
         return None;
     }
     let loss = call::argument(ctx.source, gradient_call, 0, "target")?;
-    (loss.kind() == "identifier").then_some((ctx.text(tape).to_string(), loss))
+    (loss.kind_name() == "identifier").then_some((ctx.text(tape).to_string(), loss))
 }
 
 /// The last statement directly in a `with` block that assigns `name` (`=` or `+=`).
@@ -484,15 +481,14 @@ fn last_assignment_in_block<'t>(
     with_statement: Node<'t>,
     name: &str,
 ) -> Option<Node<'t>> {
-    let body = with_statement.child_by_field_name("body")?;
+    let body = with_statement.field("body")?;
     let mut cursor = body.walk();
     body.named_children(&mut cursor)
         .filter(|statement| {
-            statement.kind() == "expression_statement"
+            statement.kind_name() == "expression_statement"
                 && statement.named_child(0).is_some_and(|a| {
-                    matches!(a.kind(), "assignment" | "augmented_assignment")
-                        && a.child_by_field_name("left")
-                            .is_some_and(|l| ctx.text(l) == name)
+                    matches!(a.kind_name(), "assignment" | "augmented_assignment")
+                        && a.field("left").is_some_and(|l| ctx.text(l) == name)
                 })
         })
         .last()

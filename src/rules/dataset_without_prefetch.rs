@@ -59,6 +59,7 @@ use crate::analysis::{Context, RuleMatch, Sink};
 use crate::finding::{FixSafety, Severity};
 use crate::rules::RuleDef;
 use crate::rules::checkpoint_too_frequent::parse_int;
+use crate::syntax::NodeExt;
 
 pub const RULE: RuleDef = RuleDef {
     code: "KRS301",
@@ -231,8 +232,8 @@ fn is_prefetch(ctx: &Context, step: &Step) -> bool {
         "apply" => step
             .arguments()
             .and_then(|a| a.named_child(0))
-            .filter(|a| a.kind() == "call")
-            .and_then(|a| a.child_by_field_name("function"))
+            .filter(|a| a.kind_name() == "call")
+            .and_then(|a| a.field("function"))
             .and_then(|f| ctx.resolve(f))
             .is_some_and(|p| p.ends_with(".prefetch_to_device")),
         _ => false,
@@ -245,12 +246,12 @@ fn only_inspects(ctx: &Context, kind: ConsumerKind, node: Node) -> bool {
     if kind == ConsumerKind::Iter {
         let next_call = node
             .parent()
-            .filter(|p| p.kind() == "argument_list")
+            .filter(|p| p.kind_name() == "argument_list")
             .and_then(|p| p.parent())
-            .and_then(|c| c.child_by_field_name("function"));
-        return next_call.is_some_and(|f| f.kind() == "identifier" && ctx.text(f) == "next");
+            .and_then(|c| c.field("function"));
+        return next_call.is_some_and(|f| f.kind_name() == "identifier" && ctx.text(f) == "next");
     }
-    let Some(body) = node.child_by_field_name("body") else {
+    let Some(body) = node.field("body") else {
         return false;
     };
     let mut stack = vec![body];
@@ -260,11 +261,11 @@ fn only_inspects(ctx: &Context, kind: ConsumerKind, node: Node) -> bool {
         if budget == 0 {
             return false;
         }
-        if current.kind() == "call" {
+        if current.kind_name() == "call" {
             let name = current
-                .child_by_field_name("function")
-                .map(|f| match f.kind() {
-                    "attribute" => f.child_by_field_name("attribute").unwrap_or(f),
+                .field("function")
+                .map(|f| match f.kind_name() {
+                    "attribute" => f.field("attribute").unwrap_or(f),
                     _ => f,
                 })
                 .map_or("", |f| ctx.text(f));

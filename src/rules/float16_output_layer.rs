@@ -46,6 +46,7 @@ use crate::analysis::{Context, RuleMatch, Sink, call, string_value};
 use crate::analysis::{model::assigned_value, model::model_kind, policy};
 use crate::finding::{Edit, FixSafety, Severity};
 use crate::rules::RuleDef;
+use crate::syntax::NodeExt;
 
 pub const RULE: RuleDef = RuleDef {
     code: "KRS503",
@@ -70,10 +71,7 @@ fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
         if model::layer(ctx, added).is_none() {
             return;
         }
-        let Some(receiver) = add
-            .child_by_field_name("function")
-            .and_then(|f| f.child_by_field_name("object"))
-        else {
+        let Some(receiver) = add.field("function").and_then(|f| f.field("object")) else {
             return;
         };
         let Some(value) = assigned_value(ctx, ctx.text(receiver), add) else {

@@ -42,6 +42,7 @@ use crate::analysis::{Context, RuleMatch, Sink, call};
 use crate::finding::Severity;
 use crate::rules::checkpoint_too_frequent::parse_int;
 use crate::rules::{RuleDef, RuleOption};
+use crate::syntax::NodeExt;
 
 pub const RULE: RuleDef = RuleDef {
     code: "KRS401",
@@ -78,8 +79,8 @@ fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
         return;
     };
     let Some(method) = call_node
-        .child_by_field_name("function")
-        .and_then(|f| f.child_by_field_name("attribute"))
+        .field("function")
+        .and_then(|f| f.field("attribute"))
     else {
         return;
     };
@@ -166,7 +167,7 @@ pub(crate) fn last_batching<'t>(
 
 /// An integer literal at or above `max-batch-size`.
 fn large_literal(ctx: &Context, value: Node) -> Option<i64> {
-    if value.kind() != "integer" {
+    if value.kind_name() != "integer" {
         return None;
     }
     let size = parse_int(ctx.text(value))?;

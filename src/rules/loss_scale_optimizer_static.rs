@@ -44,6 +44,7 @@ use crate::analysis::policy::{self, KerasFlavor};
 use crate::analysis::{Context, RuleMatch, Sink, call};
 use crate::finding::{Edit, FixSafety, Severity};
 use crate::rules::RuleDef;
+use crate::syntax::NodeExt;
 
 pub const RULE: RuleDef = RuleDef {
     code: "KRS504",
@@ -93,22 +94,24 @@ fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
 /// `loss_scale_factor=S`, when the inner optimizer's construction is at hand.
 fn static_factor_fix<'t>(ctx: &Context<'t>, lso: Node<'t>) -> Option<(String, Vec<Edit>)> {
     let scale = call::keyword(ctx.source, lso, "initial_scale")?;
-    let args = lso.child_by_field_name("arguments")?;
+    let args = lso.field("arguments")?;
     let mut cursor = args.walk();
-    let droppable = args.named_children(&mut cursor).all(|a| match a.kind() {
-        "keyword_argument" => a
-            .child_by_field_name("name")
-            .is_some_and(|n| DROPPABLE.contains(&ctx.text(n))),
-        "comment" => false,
-        _ => true,
-    });
+    let droppable = args
+        .named_children(&mut cursor)
+        .all(|a| match a.kind_name() {
+            "keyword_argument" => a
+                .field("name")
+                .is_some_and(|n| DROPPABLE.contains(&ctx.text(n))),
+            "comment" => false,
+            _ => true,
+        });
     let inner = call::argument(ctx.source, lso, 0, "inner_optimizer")?;
     if !droppable || call::positional(lso, 1).is_some() {
         return None;
     }
     let factor = format!("loss_scale_factor={}", ctx.text(scale));
     let title = format!("Use the inner optimizer with `{factor}`");
-    match inner.kind() {
+    match inner.kind_name() {
         "call" => {
             let append = call::append_argument(ctx.source, inner, &factor)?;
             let mut text = ctx.text(inner).to_string();
@@ -118,7 +121,7 @@ fn static_factor_fix<'t>(ctx: &Context<'t>, lso: Node<'t>) -> Option<(String, Ve
         }
         "identifier" => {
             let construction = assigned_value(ctx, ctx.text(inner), lso)?;
-            let is_optimizer = construction.kind() == "call"
+            let is_optimizer = construction.kind_name() == "call"
                 && policy::keras_callee(ctx, construction).is_some_and(|s| {
                     s.module() == "optimizers" && !policy::is_loss_scale_optimizer(&s)
                 });

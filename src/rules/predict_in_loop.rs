@@ -68,6 +68,7 @@ use crate::analysis::imports::KerasSymbol;
 use crate::analysis::{Context, RuleMatch, Sink, call};
 use crate::finding::{Edit, FixSafety, Severity};
 use crate::rules::RuleDef;
+use crate::syntax::NodeExt;
 
 pub const RULE: RuleDef = RuleDef {
     code: "KRS402",
@@ -192,7 +193,7 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
             path.truncate(depth);
             path.push(node);
             let mut inner_chain = chain;
-            if node.kind() != "module" && is_scope(node.kind()) {
+            if node.kind_name() != "module" && is_scope(node.kind_name()) {
                 let mut scopes = vec![node];
                 scopes.extend(file.chains[chain].iter().copied());
                 file.chains.push(scopes);
@@ -207,7 +208,7 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
                 let mut ancestors = Vec::new();
                 for &ancestor in path.iter().rev().skip(1) {
                     ancestors.push(ancestor);
-                    if is_scope(ancestor.kind()) {
+                    if is_scope(ancestor.kind_name()) {
                         break;
                     }
                 }
@@ -235,11 +236,11 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
     }
 
     fn record_definition(&mut self, node: Node<'t>) {
-        let Some(name) = node.child_by_field_name("name") else {
+        let Some(name) = node.field("name") else {
             return;
         };
         let name = self.text(name);
-        let map = match node.kind() {
+        let map = match node.kind_name() {
             "function_definition" => &mut self.functions,
             "class_definition" => &mut self.classes,
             _ => return,
@@ -254,18 +255,18 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
 
     /// `receiver` of `receiver.predict(...)`.
     fn predict_receiver(&self, node: Node<'t>) -> Option<Node<'t>> {
-        if node.kind() != "call" {
+        if node.kind_name() != "call" {
             return None;
         }
-        let function = node.child_by_field_name("function")?;
-        if function.kind() != "attribute" {
+        let function = node.field("function")?;
+        if function.kind_name() != "attribute" {
             return None;
         }
-        let method = function.child_by_field_name("attribute")?;
+        let method = function.field("attribute")?;
         if self.text(method) != "predict" {
             return None;
         }
-        function.child_by_field_name("object")
+        function.field("object")
     }
 
     fn check_site(&mut self, site: &Site<'t>, sink: &mut Sink) {
@@ -275,7 +276,7 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
         // A comprehension variable (`[m.predict(x) for m in models]`) is not a known model.
         let receiver_root = root_name(self.ctx, site.receiver);
         let comprehension_bound = site.ancestors.iter().any(|a| {
-            is_comprehension(a.kind()) && comprehension_binds(self.ctx, *a, receiver_root)
+            is_comprehension(a.kind_name()) && comprehension_binds(self.ctx, *a, receiver_root)
         });
         if comprehension_bound {
             return;
@@ -283,7 +284,7 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
         let Some(&chain) = site
             .ancestors
             .iter()
-            .find(|a| is_scope(a.kind()))
+            .find(|a| is_scope(a.kind_name()))
             .and_then(|scope| self.definition_chain.get(&scope.id()))
         else {
             return;
@@ -316,12 +317,12 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
     /// each iteration with the same model: the arguments use a name the loop (re)binds (its
     /// target, or an assignment in its body) and the receiver is not re-created in that loop.
     fn varying_loop(&mut self, site: &Site<'t>) -> Option<&'static str> {
-        let args = site.call.child_by_field_name("arguments")?;
+        let args = site.call.field("arguments")?;
         let used = used_names(self.ctx, args);
         let receiver = self.text(site.receiver);
         let mut child = site.call;
         for &parent in &site.ancestors {
-            let kind = match parent.kind() {
+            let kind = match parent.kind_name() {
                 kind if is_scope(kind) => return None,
                 "for_statement" if is_field(parent, "body", child) => "`for` loop",
                 "while_statement" if is_field(parent, "body", child) => "`while` loop",
@@ -330,7 +331,7 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
                     let mut cursor = parent.walk();
                     let first = parent
                         .named_children(&mut cursor)
-                        .find(|c| c.kind() == "for_in_clause");
+                        .find(|c| c.kind_name() == "for_in_clause");
                     if first.is_some_and(|c| c.id() == child.id()) {
                         child = parent;
                         continue;
@@ -357,20 +358,20 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
         let ctx = self.ctx;
         self.loop_bindings.entry(loop_node.id()).or_insert_with(|| {
             let mut bound = Vec::new();
-            if is_comprehension(loop_node.kind()) {
+            if is_comprehension(loop_node.kind_name()) {
                 let mut cursor = loop_node.walk();
                 for clause in loop_node.named_children(&mut cursor) {
-                    if clause.kind() == "for_in_clause"
-                        && let Some(left) = clause.child_by_field_name("left")
+                    if clause.kind_name() == "for_in_clause"
+                        && let Some(left) = clause.field("left")
                     {
                         target_names(ctx, left, &mut bound);
                     }
                 }
             } else {
-                if let Some(left) = loop_node.child_by_field_name("left") {
+                if let Some(left) = loop_node.field("left") {
                     target_names(ctx, left, &mut bound);
                 }
-                if let Some(body) = loop_node.child_by_field_name("body") {
+                if let Some(body) = loop_node.field("body") {
                     assigned_names(ctx, body, &mut bound);
                 }
             }
@@ -383,7 +384,7 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
         if depth > MAX_DEPTH {
             return false;
         }
-        match expr.kind() {
+        match expr.kind_name() {
             "parenthesized_expression" => expr
                 .named_child(0)
                 .is_some_and(|inner| self.is_keras_model(inner, chain, depth + 1)),
@@ -399,7 +400,7 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
 
     /// `Model(...)`, `load_model(...)`, `ResNet50(...)`, `LocalModel(...)`, `build_model()`, ...
     fn is_model_construction(&mut self, call_node: Node<'t>, depth: usize) -> bool {
-        let Some(callee) = call_node.child_by_field_name("function") else {
+        let Some(callee) = call_node.field("function") else {
             return false;
         };
         if let Some(symbol) = self.ctx.keras(callee) {
@@ -411,7 +412,7 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
                 .any(|p| path.starts_with(p));
             return hub && path.contains(".models.") && path.ends_with(".from_preset");
         }
-        if callee.kind() != "identifier" {
+        if callee.kind_name() != "identifier" {
             return false;
         }
         let name = self.text(callee);
@@ -422,7 +423,7 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
             return false;
         };
         let (Some(body), Some(&chain)) = (
-            function.child_by_field_name("body"),
+            function.field("body"),
             self.definition_chain.get(&function.id()),
         ) else {
             return false;
@@ -435,7 +436,7 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
         self.function_returns_model.insert(key, false);
         let mut returns = Vec::new();
         scan_scope(body, |node| {
-            if node.kind() == "return_statement" {
+            if node.kind_name() == "return_statement" {
                 returns.push(node);
             }
         });
@@ -454,7 +455,7 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
             if let Some(symbol) = self.ctx.keras(base) {
                 return is_model_class(&symbol);
             }
-            if depth >= MAX_DEPTH || base.kind() != "identifier" {
+            if depth >= MAX_DEPTH || base.kind_name() != "identifier" {
                 return false;
             }
             self.classes
@@ -468,7 +469,7 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
     fn enclosing_class(&self, chain: usize) -> Option<Node<'t>> {
         self.chains[chain]
             .iter()
-            .find(|s| s.kind() == "class_definition")
+            .find(|s| s.kind_name() == "class_definition")
             .copied()
     }
 
@@ -477,12 +478,13 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
         // Python resolves names through functions and the module, never through class bodies.
         let scopes: Vec<Node<'t>> = self.chains[chain]
             .iter()
-            .filter(|s| s.kind() != "class_definition")
+            .filter(|s| s.kind_name() != "class_definition")
             .copied()
             .collect();
         for scope in scopes {
             let facts = self.facts_in_scope(scope).get(name).cloned();
-            let Some(facts) = facts.or_else(|| (scope.kind() == "module").then(NameFacts::default))
+            let Some(facts) =
+                facts.or_else(|| (scope.kind_name() == "module").then(NameFacts::default))
             else {
                 continue;
             };
@@ -511,13 +513,10 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
     /// `self.<attr>` in a class: the Keras callback's `self.model`, or attributes assigned
     /// models in the class's methods.
     fn self_attribute_is_model(&mut self, attr: Node<'t>, chain: usize, depth: usize) -> bool {
-        let (Some(object), Some(name)) = (
-            attr.child_by_field_name("object"),
-            attr.child_by_field_name("attribute"),
-        ) else {
+        let (Some(object), Some(name)) = (attr.field("object"), attr.field("attribute")) else {
             return false;
         };
-        if object.kind() != "identifier" || self.text(object) != "self" {
+        if object.kind_name() != "identifier" || self.text(object) != "self" {
             return false;
         }
         let Some(class) = self.enclosing_class(chain) else {
@@ -562,9 +561,9 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
 fn root_name<'a>(ctx: &Context<'a>, expr: Node) -> &'a str {
     let mut node = expr;
     for _ in 0..MAX_NESTING {
-        match node.kind() {
+        match node.kind_name() {
             "identifier" => return ctx.text(node),
-            "attribute" => match node.child_by_field_name("object") {
+            "attribute" => match node.field("object") {
                 Some(object) => node = object,
                 None => return "",
             },
@@ -578,15 +577,13 @@ fn comprehension_binds(ctx: &Context, comprehension: Node, name: &str) -> bool {
     let mut cursor = comprehension.walk();
     comprehension
         .named_children(&mut cursor)
-        .filter(|c| c.kind() == "for_in_clause")
-        .filter_map(|c| c.child_by_field_name("left"))
+        .filter(|c| c.kind_name() == "for_in_clause")
+        .filter_map(|c| c.field("left"))
         .any(|left| bound_identifiers(ctx, left).contains(&name))
 }
 
 fn is_field(parent: Node, field: &str, child: Node) -> bool {
-    parent
-        .child_by_field_name(field)
-        .is_some_and(|f| f.id() == child.id())
+    parent.field(field).is_some_and(|f| f.id() == child.id())
 }
 
 /// Names and `a.b` chains an expression reads (not attribute or keyword names on their own).
@@ -599,13 +596,13 @@ fn used_names<'a>(ctx: &Context<'a>, expr: Node) -> Vec<&'a str> {
         if visited > MAX_SCAN {
             break;
         }
-        match node.kind() {
+        match node.kind_name() {
             "identifier" => names.push(ctx.text(node)),
             "attribute" => {
                 names.push(ctx.text(node));
-                stack.extend(node.child_by_field_name("object"));
+                stack.extend(node.field("object"));
             }
-            "keyword_argument" => stack.extend(node.child_by_field_name("value")),
+            "keyword_argument" => stack.extend(node.field("value")),
             _ => {
                 let mut cursor = node.walk();
                 stack.extend(node.named_children(&mut cursor));
@@ -624,14 +621,14 @@ fn target_names<'a>(ctx: &Context<'a>, target: Node, out: &mut Vec<&'a str>) {
         if visited > MAX_SCAN {
             break;
         }
-        match node.kind() {
+        match node.kind_name() {
             "identifier" => out.push(ctx.text(node)),
             "attribute" => {
                 out.push(ctx.text(node));
-                stack.extend(node.child_by_field_name("object"));
+                stack.extend(node.field("object"));
             }
             // `x[i] = v` mutates `x`.
-            "subscript" => stack.extend(node.child_by_field_name("value")),
+            "subscript" => stack.extend(node.field("value")),
             _ => {
                 let mut cursor = node.walk();
                 stack.extend(node.named_children(&mut cursor));
@@ -643,12 +640,12 @@ fn target_names<'a>(ctx: &Context<'a>, target: Node, out: &mut Vec<&'a str>) {
 /// Everything assigned inside a loop body (not inside nested functions).
 fn assigned_names<'a>(ctx: &Context<'a>, body: Node, out: &mut Vec<&'a str>) {
     scan_scope(body, |node| {
-        let target = match node.kind() {
+        let target = match node.kind_name() {
             "assignment" | "augmented_assignment" | "for_statement" | "for_in_clause" => {
-                node.child_by_field_name("left")
+                node.field("left")
             }
-            "named_expression" => node.child_by_field_name("name"),
-            "as_pattern" => node.child_by_field_name("alias"),
+            "named_expression" => node.field("name"),
+            "as_pattern" => node.field("alias"),
             _ => None,
         };
         if let Some(target) = target {
@@ -661,14 +658,14 @@ fn assigned_names<'a>(ctx: &Context<'a>, body: Node, out: &mut Vec<&'a str>) {
 /// `model(x, training=False)`, keeping the argument layout (and comments); `None` for other
 /// arguments (`batch_size`, `steps`, `callbacks`, splats) and for dataset or generator inputs.
 fn direct_call_edits(ctx: &Context, call_node: Node, receiver: Node) -> Option<Vec<Edit>> {
-    let args = call_node.child_by_field_name("arguments")?;
+    let args = call_node.field("arguments")?;
     let mut cursor = args.walk();
     let mut x = None;
     let mut verbose = None;
     for arg in args.named_children(&mut cursor) {
-        match arg.kind() {
+        match arg.kind_name() {
             "comment" => {}
-            "keyword_argument" => match ctx.text(arg.child_by_field_name("name")?) {
+            "keyword_argument" => match ctx.text(arg.field("name")?) {
                 "verbose" if verbose.is_none() => verbose = Some(arg),
                 "x" if x.is_none() => x = Some(arg),
                 _ => return None,
@@ -690,8 +687,8 @@ fn direct_call_edits(ctx: &Context, call_node: Node, receiver: Node) -> Option<V
     }
     // `model.predict(` -> `model(`.
     let mut edits = vec![Edit::delete(receiver.end_byte()..args.start_byte())];
-    if x.kind() == "keyword_argument" {
-        let value = x.child_by_field_name("value")?;
+    if x.kind_name() == "keyword_argument" {
+        let value = x.field("value")?;
         edits.push(Edit::replace(x.byte_range(), ctx.text(value)));
     }
     match verbose {
@@ -737,23 +734,23 @@ fn class_is_keras_callback(ctx: &Context, class: Node) -> bool {
 }
 
 fn base_classes(class: Node) -> Vec<Node> {
-    let Some(bases) = class.child_by_field_name("superclasses") else {
+    let Some(bases) = class.field("superclasses") else {
         return Vec::new();
     };
     let mut cursor = bases.walk();
     bases
         .named_children(&mut cursor)
-        .filter(|b| b.kind() != "keyword_argument")
+        .filter(|b| b.kind_name() != "keyword_argument")
         .collect()
 }
 
 /// `a = b = value` -> `value`.
 fn final_value(mut value: Node) -> Node {
     for _ in 0..MAX_NESTING {
-        if value.kind() != "assignment" {
+        if value.kind_name() != "assignment" {
             break;
         }
-        match value.child_by_field_name("right") {
+        match value.field("right") {
             Some(right) => value = right,
             None => break,
         }
@@ -766,13 +763,13 @@ fn final_value(mut value: Node) -> Node {
 fn collect_scope_facts<'a, 't>(ctx: &Context<'a>, scope: Node<'t>, chain: usize) -> Facts<'a, 't> {
     let mut facts: Facts<'a, 't> = HashMap::new();
     if let Some(params) = scope
-        .child_by_field_name("parameters")
-        .filter(|_| scope.kind() != "module")
+        .field("parameters")
+        .filter(|_| scope.kind_name() != "module")
     {
         let mut cursor = params.walk();
         for param in params.named_children(&mut cursor) {
-            let annotation = match param.kind() {
-                "typed_parameter" | "typed_default_parameter" => param.child_by_field_name("type"),
+            let annotation = match param.kind_name() {
+                "typed_parameter" | "typed_default_parameter" => param.field("type"),
                 _ => None,
             };
             let annotated_model = annotation
@@ -780,8 +777,8 @@ fn collect_scope_facts<'a, 't>(ctx: &Context<'a>, scope: Node<'t>, chain: usize)
                 .and_then(|t| ctx.keras(t))
                 .is_some_and(|s| is_model_class(&s));
             // The default value is not a binding target.
-            let target = param.child_by_field_name("name").unwrap_or(param);
-            let target = if param.kind() == "typed_parameter" {
+            let target = param.field("name").unwrap_or(param);
+            let target = if param.kind_name() == "typed_parameter" {
                 param.named_child(0).unwrap_or(param)
             } else {
                 target
@@ -796,24 +793,24 @@ fn collect_scope_facts<'a, 't>(ctx: &Context<'a>, scope: Node<'t>, chain: usize)
             }
         }
     }
-    let body = scope.child_by_field_name("body").unwrap_or(scope);
+    let body = scope.field("body").unwrap_or(scope);
     scan_scope(body, |node| {
         if let Some(receiver) = keras_usage_receiver(ctx, node)
-            && receiver.kind() == "identifier"
+            && receiver.kind_name() == "identifier"
         {
             facts.entry(ctx.text(receiver)).or_default().keras_usage = true;
         }
         let mut push = |name: &'a str, binding: Binding<'t>| {
             facts.entry(name).or_default().bindings.push(binding);
         };
-        match node.kind() {
+        match node.kind_name() {
             "assignment" => {
-                let Some(left) = node.child_by_field_name("left") else {
+                let Some(left) = node.field("left") else {
                     return;
                 };
-                if left.kind() == "identifier" {
+                if left.kind_name() == "identifier" {
                     // `x: T` alone binds nothing.
-                    if let Some(right) = node.child_by_field_name("right") {
+                    if let Some(right) = node.field("right") {
                         push(ctx.text(left), Binding::Value(final_value(right), chain));
                     }
                     return;
@@ -823,18 +820,15 @@ fn collect_scope_facts<'a, 't>(ctx: &Context<'a>, scope: Node<'t>, chain: usize)
                 }
             }
             "named_expression" => {
-                if let (Some(name), Some(value)) = (
-                    node.child_by_field_name("name"),
-                    node.child_by_field_name("value"),
-                ) {
+                if let (Some(name), Some(value)) = (node.field("name"), node.field("value")) {
                     push(ctx.text(name), Binding::Value(value, chain));
                 }
             }
             kind => {
                 let target = match kind {
-                    "augmented_assignment" | "for_statement" => node.child_by_field_name("left"),
-                    "as_pattern" => node.child_by_field_name("alias"),
-                    "function_definition" | "class_definition" => node.child_by_field_name("name"),
+                    "augmented_assignment" | "for_statement" => node.field("left"),
+                    "as_pattern" => node.field("alias"),
+                    "function_definition" | "class_definition" => node.field("name"),
                     "global_statement"
                     | "nonlocal_statement"
                     | "import_statement"
@@ -857,32 +851,31 @@ fn collect_class_facts<'a, 't>(
     chains: &HashMap<usize, usize>,
 ) -> Facts<'a, 't> {
     let mut facts: Facts<'a, 't> = HashMap::new();
-    let Some(body) = class.child_by_field_name("body") else {
+    let Some(body) = class.field("body") else {
         return facts;
     };
     // `self.<attr>` -> `attr`.
     let self_attribute = |node: Node| -> Option<&'a str> {
-        if node.kind() != "attribute" {
+        if node.kind_name() != "attribute" {
             return None;
         }
-        let object = node.child_by_field_name("object")?;
-        if object.kind() != "identifier" || ctx.text(object) != "self" {
+        let object = node.field("object")?;
+        if object.kind_name() != "identifier" || ctx.text(object) != "self" {
             return None;
         }
-        Some(ctx.text(node.child_by_field_name("attribute")?))
+        Some(ctx.text(node.field("attribute")?))
     };
     let mut cursor = body.walk();
     for statement in body.named_children(&mut cursor) {
-        let method = match statement.kind() {
-            "decorated_definition" => statement.child_by_field_name("definition"),
+        let method = match statement.kind_name() {
+            "decorated_definition" => statement.field("definition"),
             "function_definition" => Some(statement),
             _ => None,
         };
-        let Some(method) = method.filter(|m| m.kind() == "function_definition") else {
+        let Some(method) = method.filter(|m| m.kind_name() == "function_definition") else {
             continue;
         };
-        let (Some(method_body), Some(&chain)) =
-            (method.child_by_field_name("body"), chains.get(&method.id()))
+        let (Some(method_body), Some(&chain)) = (method.field("body"), chains.get(&method.id()))
         else {
             continue;
         };
@@ -890,13 +883,10 @@ fn collect_class_facts<'a, 't>(
             if let Some(name) = keras_usage_receiver(ctx, node).and_then(self_attribute) {
                 facts.entry(name).or_default().keras_usage = true;
             }
-            if node.kind() != "assignment" {
+            if node.kind_name() != "assignment" {
                 return;
             }
-            let (Some(left), Some(right)) = (
-                node.child_by_field_name("left"),
-                node.child_by_field_name("right"),
-            ) else {
+            let (Some(left), Some(right)) = (node.field("left"), node.field("right")) else {
                 return;
             };
             if let Some(name) = self_attribute(left) {
@@ -914,7 +904,7 @@ fn collect_class_facts<'a, 't>(
                         .bindings
                         .push(Binding::Unknown);
                 } else if matches!(
-                    target.kind(),
+                    target.kind_name(),
                     "pattern_list" | "tuple_pattern" | "list_pattern" | "tuple" | "list"
                 ) {
                     let mut cursor = target.walk();
@@ -937,7 +927,7 @@ fn bound_identifiers<'a>(ctx: &Context<'a>, target: Node) -> Vec<&'a str> {
         if visited > MAX_SCAN {
             break;
         }
-        match node.kind() {
+        match node.kind_name() {
             "identifier" => names.push(ctx.text(node)),
             "attribute" | "subscript" => {}
             _ => {
@@ -953,25 +943,21 @@ fn bound_identifiers<'a>(ctx: &Context<'a>, target: Node) -> Vec<&'a str> {
 /// (not `torch.nn.Module.compile()`), or `<receiver>.trainable_variables` /
 /// `.trainable_weights` (a TensorFlow object that also has `predict`).
 fn keras_usage_receiver<'t>(ctx: &Context, node: Node<'t>) -> Option<Node<'t>> {
-    match node.kind() {
+    match node.kind_name() {
         "attribute" => {
-            let attribute = ctx.text(node.child_by_field_name("attribute")?);
+            let attribute = ctx.text(node.field("attribute")?);
             matches!(attribute, "trainable_variables" | "trainable_weights")
-                .then(|| node.child_by_field_name("object"))
+                .then(|| node.field("object"))
                 .flatten()
         }
         "call" => {
-            let func = node.child_by_field_name("function")?;
-            if func.kind() != "attribute"
-                || ctx.text(func.child_by_field_name("attribute")?) != "compile"
-            {
+            let func = node.field("function")?;
+            if func.kind_name() != "attribute" || ctx.text(func.field("attribute")?) != "compile" {
                 return None;
             }
             let keras_arguments = call::keyword(ctx.source, node, "optimizer").is_some()
                 || call::keyword(ctx.source, node, "loss").is_some();
-            keras_arguments
-                .then(|| func.child_by_field_name("object"))
-                .flatten()
+            keras_arguments.then(|| func.field("object")).flatten()
         }
         _ => None,
     }
@@ -988,7 +974,7 @@ fn scan_scope<'t>(body: Node<'t>, mut visit: impl FnMut(Node<'t>)) {
             return;
         }
         visit(node);
-        if node.id() != body.id() && is_scope(node.kind()) {
+        if node.id() != body.id() && is_scope(node.kind_name()) {
             continue;
         }
         let mut cursor = node.walk();

@@ -56,6 +56,7 @@ use crate::analysis::policy::{self, mixed_precision_member};
 use crate::analysis::{Context, RuleMatch, Sink, call, string_value};
 use crate::finding::{Edit, FixSafety, Severity};
 use crate::rules::RuleDef;
+use crate::syntax::NodeExt;
 
 pub const RULE: RuleDef = RuleDef {
     code: "KRS501",
@@ -116,7 +117,7 @@ fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
 }
 
 fn check_call(ctx: &Context, call_node: Node, sink: &mut Sink) {
-    let Some(callee) = call_node.child_by_field_name("function") else {
+    let Some(callee) = call_node.field("function") else {
         return;
     };
     let Some(path) = policy::resolve(ctx, callee) else {
@@ -148,7 +149,7 @@ fn check_call(ctx: &Context, call_node: Node, sink: &mut Sink) {
     }
     let in_chain = experimental_attribute(ctx, callee);
     let through_binding =
-        (experimental && in_chain.is_none()) || (renamed && callee.kind() == "identifier");
+        (experimental && in_chain.is_none()) || (renamed && callee.kind_name() == "identifier");
     let mappable =
         MAPPABLE.contains(&member_name) && !path.starts_with("tensorflow.mixed_precision");
     if through_binding && !renamed && loss_scale.is_none() && mappable {
@@ -225,13 +226,13 @@ fn loss_scale_argument<'t>(
 
 /// Removes or rewrites a `loss_scale` argument; `loss_scale="dynamic"` was the default.
 fn rewrite_loss_scale(ctx: &Context, argument: Node, member: &str, rewrite: &mut Rewrite) {
-    let value = if argument.kind() == "keyword_argument" {
-        argument.child_by_field_name("value").unwrap_or(argument)
+    let value = if argument.kind_name() == "keyword_argument" {
+        argument.field("value").unwrap_or(argument)
     } else {
         argument
     };
     let default = string_value(ctx.source, value).is_some_and(|v| matches!(v, "dynamic" | "auto"));
-    let numeric = matches!(value.kind(), "integer" | "float" | "binary_operator");
+    let numeric = matches!(value.kind_name(), "integer" | "float" | "binary_operator");
     if member == "LossScaleOptimizer" && numeric {
         let text = ctx.text(value);
         rewrite.edits.push(Edit::replace(
@@ -263,7 +264,7 @@ fn call_rewrite(
 ) -> Rewrite {
     let mut rewrite = Rewrite::new();
     if let Some(attribute) = experimental
-        && let Some(object) = attribute.child_by_field_name("object")
+        && let Some(object) = attribute.field("object")
     {
         rewrite
             .edits
@@ -271,8 +272,8 @@ fn call_rewrite(
         rewrite.action("drop `.experimental`");
     }
     if member == "set_policy"
-        && let Some(callee) = call_node.child_by_field_name("function")
-        && let Some(attribute) = callee.child_by_field_name("attribute")
+        && let Some(callee) = call_node.field("function")
+        && let Some(attribute) = callee.field("attribute")
     {
         rewrite
             .edits
@@ -289,13 +290,13 @@ fn call_rewrite(
 fn experimental_attribute<'t>(ctx: &Context, callee: Node<'t>) -> Option<Node<'t>> {
     let mut current = callee;
     for _ in 0..32 {
-        if current.kind() != "attribute" {
+        if current.kind_name() != "attribute" {
             return None;
         }
-        let object = current.child_by_field_name("object")?;
-        if object.kind() == "attribute"
+        let object = current.field("object")?;
+        if object.kind_name() == "attribute"
             && object
-                .child_by_field_name("attribute")
+                .field("attribute")
                 .is_some_and(|a| ctx.text(a) == "experimental")
         {
             return Some(object);
@@ -308,9 +309,9 @@ fn experimental_attribute<'t>(ctx: &Context, callee: Node<'t>) -> Option<Node<'t
 fn root_identifier(node: Node) -> Option<Node> {
     let mut current = node;
     for _ in 0..32 {
-        match current.kind() {
+        match current.kind_name() {
             "identifier" => return Some(current),
-            "attribute" => current = current.child_by_field_name("object")?,
+            "attribute" => current = current.field("object")?,
             _ => return None,
         }
     }
@@ -335,12 +336,9 @@ fn check_import(ctx: &Context, stmt: Node, sink: &mut Sink) {
 fn imported_names<'t>(stmt: Node<'t>) -> Vec<(Node<'t>, Option<Node<'t>>)> {
     let mut cursor = stmt.walk();
     stmt.children_by_field_name("name", &mut cursor)
-        .filter_map(|name| match name.kind() {
+        .filter_map(|name| match name.kind_name() {
             "dotted_name" => Some((name, None)),
-            "aliased_import" => Some((
-                name.child_by_field_name("name")?,
-                name.child_by_field_name("alias"),
-            )),
+            "aliased_import" => Some((name.field("name")?, name.field("alias"))),
             _ => None,
         })
         .collect()
@@ -348,8 +346,8 @@ fn imported_names<'t>(stmt: Node<'t>) -> Vec<(Node<'t>, Option<Node<'t>>)> {
 
 /// `from` module of an import, compat-normalised, when it is a TensorFlow/Keras module.
 fn from_module(ctx: &Context, stmt: Node) -> Option<String> {
-    let module = stmt.child_by_field_name("module_name")?;
-    if module.kind() != "dotted_name" {
+    let module = stmt.field("module_name")?;
+    if module.kind_name() != "dotted_name" {
         return None;
     }
     let text: String = ctx.text(module).split_whitespace().collect();
@@ -363,7 +361,7 @@ fn from_module(ctx: &Context, stmt: Node) -> Option<String> {
 
 fn import_problems<'t>(ctx: &Context, stmt: Node<'t>) -> Vec<(Node<'t>, String)> {
     let mut problems = Vec::new();
-    if stmt.kind() == "import_statement" {
+    if stmt.kind_name() == "import_statement" {
         for (name, _) in imported_names(stmt) {
             let text = ctx.text(name);
             if text.contains("mixed_precision.experimental") {
@@ -381,7 +379,7 @@ fn import_problems<'t>(ctx: &Context, stmt: Node<'t>) -> Vec<(Node<'t>, String)>
         return problems;
     };
     if module.contains(".mixed_precision.experimental") {
-        if let Some(node) = stmt.child_by_field_name("module_name") {
+        if let Some(node) = stmt.field("module_name") {
             problems.push((
                 node,
                 format!("`{module}` was removed in TF 2.9: this import raises ModuleNotFoundError"),
@@ -418,7 +416,7 @@ fn binding_statement<'t>(ctx: &Context<'t>, name: &str) -> Option<Node<'t>> {
             imported_names(*stmt).iter().any(|(imported, alias)| {
                 let bound = match alias {
                     Some(alias) => ctx.text(*alias),
-                    None if stmt.kind() == "import_statement" => {
+                    None if stmt.kind_name() == "import_statement" => {
                         ctx.text(*imported).split('.').next().unwrap_or("")
                     }
                     None => ctx.text(*imported),
@@ -433,7 +431,7 @@ fn binding_statement<'t>(ctx: &Context<'t>, name: &str) -> Option<Node<'t>> {
 /// `None` when some name has no current equivalent.
 fn import_rewrite(ctx: &Context, stmt: Node) -> Option<Rewrite> {
     let mut rewrite = Rewrite::new();
-    if stmt.kind() == "import_statement" {
+    if stmt.kind_name() == "import_statement" {
         for (name, alias) in imported_names(stmt) {
             let text = ctx.text(name);
             if !text.contains("mixed_precision.experimental") {
@@ -457,7 +455,7 @@ fn import_rewrite(ctx: &Context, stmt: Node) -> Option<Rewrite> {
     if module.starts_with("tensorflow.mixed_precision") {
         return None;
     }
-    let module_node = stmt.child_by_field_name("module_name")?;
+    let module_node = stmt.field("module_name")?;
     let names = imported_names(stmt);
     if names.is_empty() {
         return None; // `import *`
@@ -545,7 +543,7 @@ fn rewrite_direct_uses(ctx: &Context, local: &str, imported: &str, rewrite: &mut
 /// `None` when a used name has no current equivalent.
 fn rewrite_module_uses(ctx: &Context, module: &str, rewrite: &mut Rewrite) -> Option<()> {
     for node in ctx.attributes_of(module) {
-        let Some(attribute) = node.child_by_field_name("attribute") else {
+        let Some(attribute) = node.field("attribute") else {
             continue;
         };
         let name = ctx.text(attribute);
@@ -560,7 +558,7 @@ fn rewrite_module_uses(ctx: &Context, module: &str, rewrite: &mut Rewrite) -> Op
         }
         let call_node = node
             .parent()
-            .filter(|p| p.kind() == "call" && p.child_by_field_name("function") == Some(node));
+            .filter(|p| p.kind_name() == "call" && p.field("function") == Some(node));
         if let Some(call_node) = call_node
             && let Some(argument) = loss_scale_argument(ctx, call_node, name, true)
         {
@@ -575,12 +573,10 @@ fn is_reference(node: Node) -> bool {
     let Some(parent) = node.parent() else {
         return true;
     };
-    match parent.kind() {
-        "attribute" => parent.child_by_field_name("object") == Some(node),
-        "keyword_argument" => parent.child_by_field_name("name") != Some(node),
-        "function_definition" | "class_definition" => {
-            parent.child_by_field_name("name") != Some(node)
-        }
+    match parent.kind_name() {
+        "attribute" => parent.field("object") == Some(node),
+        "keyword_argument" => parent.field("name") != Some(node),
+        "function_definition" | "class_definition" => parent.field("name") != Some(node),
         "dotted_name" | "aliased_import" | "import_statement" | "import_from_statement" => false,
         _ => true,
     }
@@ -591,8 +587,8 @@ fn is_reference(node: Node) -> bool {
 fn version_guarded(ctx: &Context, node: Node) -> bool {
     let mut current = node;
     while let Some(parent) = current.parent() {
-        let condition = match parent.kind() {
-            "if_statement" | "elif_clause" => parent.child_by_field_name("condition"),
+        let condition = match parent.kind_name() {
+            "if_statement" | "elif_clause" => parent.field("condition"),
             "conditional_expression" => parent.named_child(1),
             _ => None,
         };
@@ -602,7 +598,7 @@ fn version_guarded(ctx: &Context, node: Node) -> bool {
                 return true;
             }
         }
-        if parent.kind() == "try_statement" && handles_missing_api(ctx, parent) {
+        if parent.kind_name() == "try_statement" && handles_missing_api(ctx, parent) {
             return true;
         }
         current = parent;
@@ -614,7 +610,7 @@ fn handles_missing_api(ctx: &Context, try_statement: Node) -> bool {
     let mut cursor = try_statement.walk();
     try_statement
         .named_children(&mut cursor)
-        .filter(|c| c.kind() == "except_clause")
+        .filter(|c| c.kind_name() == "except_clause")
         .any(|clause| {
             let text = ctx.text(clause);
             let header = text.split(':').next().unwrap_or("");

@@ -47,6 +47,7 @@ use crate::analysis::layers::{
 use crate::analysis::{Context, RuleMatch, Sink, call};
 use crate::finding::{Edit, FixSafety, Severity};
 use crate::rules::{RuleDef, constant_kernel_initializer, unscaled_kernel_initializer};
+use crate::syntax::NodeExt;
 
 pub const RULE: RuleDef = RuleDef {
     code: "KRS103",
@@ -70,7 +71,7 @@ fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
     // `activation=...` sits in a keyword argument; a positional value directly in the list.
     let slot = argument
         .parent()
-        .filter(|p| p.kind() == "keyword_argument")
+        .filter(|p| p.kind_name() == "keyword_argument")
         .unwrap_or(argument);
     let Some(call) = call_of_argument(slot) else {
         return;

@@ -45,6 +45,7 @@ use crate::analysis::dataflow::{Step, autotune_expr};
 use crate::analysis::{Context, RuleMatch, Sink, call};
 use crate::finding::{Edit, FixSafety, Severity};
 use crate::rules::RuleDef;
+use crate::syntax::NodeExt;
 
 pub const RULE: RuleDef = RuleDef {
     code: "KRS302",
@@ -80,7 +81,7 @@ fn check_step(ctx: &Context, sink: &mut Sink, step: &Step) {
         return;
     }
     let explicit = call::keyword(ctx.source, node, "num_parallel_calls");
-    if explicit.is_some_and(|v| v.kind() != "none") {
+    if explicit.is_some_and(|v| v.kind_name() != "none") {
         return;
     }
     let python = method == "map" && maps_python_function(ctx, step);
@@ -130,12 +131,12 @@ fn check_step(ctx: &Context, sink: &mut Sink, step: &Step) {
 
 /// `*args` / `**kwargs` may carry `num_parallel_calls`.
 fn has_splat(node: Node) -> bool {
-    let Some(args) = node.child_by_field_name("arguments") else {
+    let Some(args) = node.field("arguments") else {
         return false;
     };
     let mut cursor = args.walk();
     args.named_children(&mut cursor)
-        .any(|a| matches!(a.kind(), "list_splat" | "dictionary_splat"))
+        .any(|a| matches!(a.kind_name(), "list_splat" | "dictionary_splat"))
 }
 
 /// Whether the mapped function calls `tf.py_function`, `tf.numpy_function` or `tf.py_func`.
@@ -145,9 +146,9 @@ fn maps_python_function(ctx: &Context, step: &Step) -> bool {
         return false;
     };
     flow.function_uses(ctx.source, function, &mut |node| {
-        node.kind() == "call"
+        node.kind_name() == "call"
             && node
-                .child_by_field_name("function")
+                .field("function")
                 .and_then(|f| ctx.resolve(f))
                 .is_some_and(|path| is_python_function(&path))
     })

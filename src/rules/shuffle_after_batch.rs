@@ -44,6 +44,7 @@ use crate::analysis::dataflow::{
 use crate::analysis::{Context, RuleMatch, Sink};
 use crate::finding::{Edit, FixSafety, Severity};
 use crate::rules::RuleDef;
+use crate::syntax::NodeExt;
 
 pub const RULE: RuleDef = RuleDef {
     code: "KRS303",
@@ -136,8 +137,8 @@ fn is_apply_unbatch(ctx: &Context, step: &Step) -> bool {
         && step
             .arguments()
             .and_then(|a| a.named_child(0))
-            .filter(|a| a.kind() == "call")
-            .and_then(|a| a.child_by_field_name("function"))
+            .filter(|a| a.kind_name() == "call")
+            .and_then(|a| a.field("function"))
             .and_then(|f| ctx.resolve(f))
             .is_some_and(|p| p.ends_with(".unbatch"))
 }
@@ -148,22 +149,22 @@ fn is_apply_unbatch(ctx: &Context, step: &Step) -> bool {
 fn swap(ctx: &Context, batch: &Step, shuffle: &Step) -> Option<Vec<Edit>> {
     let receiver = unparenthesized(shuffle.receiver()?);
     if receiver.id() != batch.call.id() {
-        if receiver.kind() != "identifier"
+        if receiver.kind_name() != "identifier"
             || !in_one_block(ctx.tree.root_node(), &[*batch, *shuffle])
         {
             return None;
         }
         let name = ctx.text(receiver);
         let assignment = batch.call.parent().map(|p| {
-            if p.kind() == "parenthesized_expression" {
+            if p.kind_name() == "parenthesized_expression" {
                 p.parent().unwrap_or(p)
             } else {
                 p
             }
         })?;
-        let left = assignment.child_by_field_name("left")?;
-        let right = assignment.child_by_field_name("right")?;
-        if assignment.kind() != "assignment"
+        let left = assignment.field("left")?;
+        let right = assignment.field("right")?;
+        if assignment.kind_name() != "assignment"
             || unparenthesized(right).id() != batch.call.id()
             || ctx.text(left) != name
         {
@@ -199,7 +200,7 @@ fn mentions(root: Node, range: Range<usize>, source: &str, name: &str) -> bool {
         if node.end_byte() <= range.start || node.start_byte() >= range.end {
             continue;
         }
-        if node.kind() == "identifier"
+        if node.kind_name() == "identifier"
             && node.start_byte() >= range.start
             && node.end_byte() <= range.end
             && source.get(node.byte_range()) == Some(name)

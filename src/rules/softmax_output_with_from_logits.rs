@@ -39,6 +39,7 @@ use crate::analysis::model::{compiled_loss, final_layer, model_construction};
 use crate::analysis::{Context, RuleMatch, Sink};
 use crate::finding::{Edit, FixSafety, Severity};
 use crate::rules::RuleDef;
+use crate::syntax::NodeExt;
 
 pub const RULE: RuleDef = RuleDef {
     code: "KRS602",
@@ -62,7 +63,7 @@ fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     let Some(from_logits) = loss.from_logits else {
         return;
     };
-    if from_logits.kind() != "true" {
+    if from_logits.kind_name() != "true" {
         return;
     }
     let Some(model) = model_construction(ctx, model_ref) else {

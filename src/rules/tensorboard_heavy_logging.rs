@@ -45,6 +45,7 @@ use crate::finding::{Edit, FixSafety, Severity};
 use crate::rules::RuleDef;
 use crate::rules::checkpoint_too_frequent::parse_int;
 use crate::rules::tensorboard_per_batch_logging::string_value;
+use crate::syntax::NodeExt;
 
 pub const RULE: RuleDef = RuleDef {
     code: "KRS203",
@@ -67,7 +68,7 @@ fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     else {
         return;
     };
-    let Some(name) = argument.child_by_field_name("name") else {
+    let Some(name) = argument.field("name") else {
         return;
     };
     let Some(symbol) = ctx.keras_callee(call) else {
@@ -106,7 +107,7 @@ fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
             );
         }
         "write_images" => {
-            if value.kind() != "true" {
+            if value.kind_name() != "true" {
                 return;
             }
             // Images are only written with the histograms (`_log_weights`).
@@ -124,7 +125,7 @@ fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
             );
         }
         "write_grads" => {
-            if value.kind() != "true" {
+            if value.kind_name() != "true" {
                 return;
             }
             report_removal(
@@ -162,7 +163,7 @@ fn report_removal(ctx: &Context, sink: &mut Sink, argument: Node, message: &str)
 
 /// An integer literal frequency between 1 and `MIN_EPOCH_FREQ - 1`.
 fn small_epoch_freq(ctx: &Context, value: Node) -> Option<i64> {
-    if value.kind() != "integer" {
+    if value.kind_name() != "integer" {
         return None;
     }
     parse_int(ctx.text(value)).filter(|f| (1..MIN_EPOCH_FREQ).contains(f))
@@ -171,7 +172,7 @@ fn small_epoch_freq(ctx: &Context, value: Node) -> Option<i64> {
 /// Describes the batches a literal `profile_batch` profiles, `None` when it is off (`0`, `(0, 0)`,
 /// `"0"`), invalid (negative) or not a literal.
 fn profiled_batches(ctx: &Context, value: Node) -> Option<String> {
-    let numbers: Vec<i64> = match value.kind() {
+    let numbers: Vec<i64> = match value.kind_name() {
         "integer" => vec![parse_int(ctx.text(value))?],
         "tuple" | "list" => {
             let mut cursor = value.walk();
@@ -179,7 +180,7 @@ fn profiled_batches(ctx: &Context, value: Node) -> Option<String> {
             items
                 .iter()
                 .map(|item| {
-                    (item.kind() == "integer")
+                    (item.kind_name() == "integer")
                         .then(|| parse_int(ctx.text(*item)))
                         .flatten()
                 })

@@ -33,6 +33,7 @@ use crate::analysis::{Context, RuleMatch, Sink};
 use crate::finding::{Edit, FixSafety, Severity};
 use crate::rules::checkpoint_too_frequent::parse_int;
 use crate::rules::{RuleDef, RuleOption};
+use crate::syntax::NodeExt;
 
 pub const RULE: RuleDef = RuleDef {
     code: "KRS202",
@@ -60,7 +61,7 @@ fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     if !symbol.is("callbacks", "TensorBoard") {
         return;
     }
-    let every = match value.kind() {
+    let every = match value.kind_name() {
         "string" => {
             if string_value(ctx.source, value) != Some("batch") {
                 return;
@@ -100,13 +101,13 @@ fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
 /// The value of a plain string literal (`"batch"`, `r'x'`), `None` for byte strings, f-strings
 /// with interpolations, and implicit concatenations. Escapes are not decoded.
 pub(crate) fn string_value<'s>(source: &'s str, node: tree_sitter::Node) -> Option<&'s str> {
-    if node.kind() != "string" {
+    if node.kind_name() != "string" {
         return None;
     }
     let mut cursor = node.walk();
     if node
         .named_children(&mut cursor)
-        .any(|c| c.kind() == "interpolation")
+        .any(|c| c.kind_name() == "interpolation")
     {
         return None;
     }

@@ -7,6 +7,7 @@ use super::{ActivationFamily, float_literal, string_content};
 use crate::analysis::imports::keras_symbol_from_path;
 use crate::analysis::{Context, call};
 use crate::finding::Edit;
+use crate::syntax::NodeExt;
 
 /// The Keras initializers (every alias maps onto one of these).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,7 +173,7 @@ pub struct Initializer<'t> {
 
 /// Classifies an initializer expression; `None` for anything not statically known.
 pub fn initializer<'t>(ctx: &Context, node: Node<'t>) -> Option<Initializer<'t>> {
-    let (target, called) = match node.kind() {
+    let (target, called) = match node.kind_name() {
         "string" => {
             let kind = InitKind::from_name(string_content(ctx.source, node)?)?;
             return Some(Initializer {
@@ -181,7 +182,7 @@ pub fn initializer<'t>(ctx: &Context, node: Node<'t>) -> Option<Initializer<'t>>
                 spelling: Spelling::String,
             });
         }
-        "call" => (node.child_by_field_name("function")?, true),
+        "call" => (node.field("function")?, true),
         "identifier" | "attribute" => (node, false),
         _ => return None,
     };
@@ -403,9 +404,9 @@ fn import_name_edit(ctx: &Context, module: &str, name: &str) -> Edit {
     let root = ctx.tree.root_node();
     let mut cursor = root.walk();
     let existing = root.named_children(&mut cursor).find(|statement| {
-        statement.kind() == "import_from_statement"
+        statement.kind_name() == "import_from_statement"
             && statement
-                .child_by_field_name("module_name")
+                .field("module_name")
                 .is_some_and(|m| ctx.text(m).split_whitespace().collect::<String>() == module)
     });
     let last_name = existing.and_then(|statement| {

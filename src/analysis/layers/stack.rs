@@ -12,6 +12,7 @@ use super::{
     is_wrapper, last_shape_dim, weight_layer_family,
 };
 use crate::analysis::{Context, call};
+use crate::syntax::NodeExt;
 
 /// Most steps a functional chain is followed in each direction.
 const MAX_CHAIN: usize = 32;
@@ -90,13 +91,11 @@ pub struct Stack<'t> {
 pub fn role<'t>(ctx: &Context, node: Node<'t>) -> Role<'t> {
     let mut node = node;
     for _ in 0..MAX_WRAPPERS {
-        if node.kind() != "call" {
+        if node.kind_name() != "call" {
             return Role::Unknown;
         }
         let Some(symbol) = ctx.keras_callee(node) else {
-            let path = node
-                .child_by_field_name("function")
-                .and_then(|f| ctx.resolve(f));
+            let path = node.field("function").and_then(|f| ctx.resolve(f));
             let Some(path) = path else {
                 return Role::Unknown;
             };
@@ -210,7 +209,7 @@ pub fn stack_around<'t>(ctx: &Context, layer_call: Node<'t>) -> Stack<'t> {
 fn lift_wrappers<'t>(ctx: &Context, node: Node<'t>) -> Node<'t> {
     let mut node = node;
     for _ in 0..MAX_WRAPPERS {
-        let Some(args) = node.parent().filter(|p| p.kind() == "argument_list") else {
+        let Some(args) = node.parent().filter(|p| p.kind_name() == "argument_list") else {
             break;
         };
         let Some(wrapper) = args.parent() else {
@@ -227,7 +226,7 @@ fn lift_wrappers<'t>(ctx: &Context, node: Node<'t>) -> Node<'t> {
 }
 
 fn is_sequential(ctx: &Context, call: Node) -> bool {
-    call.kind() == "call"
+    call.kind_name() == "call"
         && ctx
             .keras_callee(call)
             .is_some_and(|s| s.name() == "Sequential")
@@ -235,7 +234,7 @@ fn is_sequential(ctx: &Context, call: Node) -> bool {
 
 /// The list literal of layers given to a `Sequential(...)` call, if any.
 fn sequential_list<'t>(ctx: &Context, call: Node<'t>) -> Option<Node<'t>> {
-    call::argument(ctx.source, call, 0, "layers").filter(|l| l.kind() == "list")
+    call::argument(ctx.source, call, 0, "layers").filter(|l| l.kind_name() == "list")
 }
 
 /// A stack entry before classification: a layer expression, or a compound statement that adds
@@ -251,9 +250,9 @@ fn list_entries<'t>(list: Node<'t>) -> (Vec<Entry<'t>>, bool) {
     let mut cursor = list.walk();
     let nodes: Vec<Node<'t>> = list
         .named_children(&mut cursor)
-        .filter(|n| n.kind() != "comment")
+        .filter(|n| n.kind_name() != "comment")
         .collect();
-    let plain = nodes.iter().all(|n| n.kind() != "list_splat");
+    let plain = nodes.iter().all(|n| n.kind_name() != "list_splat");
     (nodes.into_iter().map(Entry::Layer).collect(), plain)
 }
 
@@ -327,12 +326,14 @@ fn hidden_role<'t>(
 }
 
 fn sequential_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
-    let list = item.parent().filter(|p| p.kind() == "list")?;
+    let list = item.parent().filter(|p| p.kind_name() == "list")?;
     let mut owner = list.parent()?;
-    if owner.kind() == "keyword_argument" {
+    if owner.kind_name() == "keyword_argument" {
         owner = owner.parent()?;
     }
-    let call = owner.parent().filter(|_| owner.kind() == "argument_list")?;
+    let call = owner
+        .parent()
+        .filter(|_| owner.kind_name() == "argument_list")?;
     if !is_sequential(ctx, call) || sequential_list(ctx, call).map(|l| l.id()) != Some(list.id()) {
         return None;
     }
@@ -352,18 +353,20 @@ fn sequential_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
 
 /// `receiver.add(layer)` as a statement: the receiver's text and the layer.
 fn add_call<'t>(ctx: &Context, statement: Node<'t>) -> Option<(String, Node<'t>)> {
-    if statement.kind() != "expression_statement" {
+    if statement.kind_name() != "expression_statement" {
         return None;
     }
-    let call = statement.named_child(0).filter(|c| c.kind() == "call")?;
+    let call = statement
+        .named_child(0)
+        .filter(|c| c.kind_name() == "call")?;
     let function = call
-        .child_by_field_name("function")
-        .filter(|f| f.kind() == "attribute")?;
-    let method = function.child_by_field_name("attribute")?;
+        .field("function")
+        .filter(|f| f.kind_name() == "attribute")?;
+    let method = function.field("attribute")?;
     if ctx.text(method) != "add" {
         return None;
     }
-    let receiver = function.child_by_field_name("object")?;
+    let receiver = function.field("object")?;
     let layer = call::positional(call, 0)?;
     Some((ctx.text(receiver).to_string(), layer))
 }
@@ -374,19 +377,19 @@ fn sequential_assignment<'t>(
     statement: Node<'t>,
     receiver: &str,
 ) -> Option<Node<'t>> {
-    if statement.kind() != "expression_statement" {
+    if statement.kind_name() != "expression_statement" {
         return None;
     }
     let assignment = statement
         .named_child(0)
-        .filter(|a| a.kind() == "assignment")?;
-    let left = assignment.child_by_field_name("left")?;
-    let right = assignment.child_by_field_name("right")?;
+        .filter(|a| a.kind_name() == "assignment")?;
+    let left = assignment.field("left")?;
+    let right = assignment.field("right")?;
     (ctx.text(left) == receiver && is_sequential(ctx, right)).then_some(right)
 }
 
 fn add_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
-    let args = item.parent().filter(|p| p.kind() == "argument_list")?;
+    let args = item.parent().filter(|p| p.kind_name() == "argument_list")?;
     let statement = args.parent()?.parent()?;
     let (receiver, layer) = add_call(ctx, statement)?;
     if layer.id() != item.id() {
@@ -394,9 +397,9 @@ fn add_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
     }
     let block = statement
         .parent()
-        .filter(|b| matches!(b.kind(), "block" | "module"))?;
+        .filter(|b| matches!(b.kind_name(), "block" | "module"))?;
     // Every statement of the block is read (at module level: the whole file).
-    if block.kind() == "module" {
+    if block.kind_name() == "module" {
         ctx.depends_on_everything();
     } else {
         ctx.depends_on_range(block.byte_range());
@@ -404,7 +407,7 @@ fn add_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
     let mut cursor = block.walk();
     let statements: Vec<Node<'t>> = block
         .named_children(&mut cursor)
-        .filter(|n| n.kind() != "comment")
+        .filter(|n| n.kind_name() != "comment")
         .collect();
     let marker = format!("{receiver}.add(");
     let mut entries = Vec::new();
@@ -458,12 +461,12 @@ fn nested_adds<'t>(
             return None;
         }
         if matches!(
-            node.kind(),
+            node.kind_name(),
             "for_statement" | "while_statement" | "function_definition"
         ) {
             repeated = true;
         }
-        if node.kind() == "expression_statement"
+        if node.kind_name() == "expression_statement"
             && let Some((r, layer)) = add_call(ctx, node)
         {
             if r == receiver {
@@ -486,7 +489,7 @@ fn enclosing_statement(node: Node) -> Option<Node> {
     let mut current = node;
     for _ in 0..MAX_CHAIN {
         let parent = current.parent()?;
-        if matches!(parent.kind(), "block" | "module") {
+        if matches!(parent.kind_name(), "block" | "module") {
             return Some(current);
         }
         current = parent;
@@ -496,12 +499,12 @@ fn enclosing_statement(node: Node) -> Option<Node> {
 
 /// `layer(...)(value)` or `tf.nn.relu(value)`: the stack item it applies and its input.
 fn applied<'t>(ctx: &Context, call_node: Node<'t>) -> Option<(Node<'t>, Node<'t>)> {
-    if call_node.kind() != "call" {
+    if call_node.kind_name() != "call" {
         return None;
     }
-    let function = call_node.child_by_field_name("function")?;
+    let function = call_node.field("function")?;
     let input = call::positional(call_node, 0)?;
-    if function.kind() == "call" {
+    if function.kind_name() == "call" {
         return Some((function, input));
     }
     let path = ctx.resolve(function)?;
@@ -512,19 +515,19 @@ fn applied<'t>(ctx: &Context, call_node: Node<'t>) -> Option<(Node<'t>, Node<'t>
 
 /// The value assigned by `statement` when it is `name = value`.
 fn assigned_value<'t>(ctx: &Context, statement: Node<'t>, name: &str) -> Option<Node<'t>> {
-    if statement.kind() != "expression_statement" {
+    if statement.kind_name() != "expression_statement" {
         return None;
     }
     let assignment = statement
         .named_child(0)
-        .filter(|a| a.kind() == "assignment")?;
+        .filter(|a| a.kind_name() == "assignment")?;
     let left = assignment
-        .child_by_field_name("left")
-        .filter(|l| l.kind() == "identifier")?;
+        .field("left")
+        .filter(|l| l.kind_name() == "identifier")?;
     if ctx.text(left) != name {
         return None;
     }
-    assignment.child_by_field_name("right")
+    assignment.field("right")
 }
 
 /// Whether `node`'s subtree mentions the identifier `name` (true when the search is cut short).
@@ -536,7 +539,7 @@ fn mentions(ctx: &Context, node: Node, name: &str) -> bool {
         if visited > MAX_NODES {
             return true;
         }
-        if current.kind() == "identifier" && ctx.text(current) == name {
+        if current.kind_name() == "identifier" && ctx.text(current) == name {
             return true;
         }
         let mut cursor = current.walk();
@@ -546,7 +549,7 @@ fn mentions(ctx: &Context, node: Node, name: &str) -> bool {
 }
 
 fn is_keras_named(ctx: &Context, call_node: Node, name: &str) -> bool {
-    call_node.kind() == "call"
+    call_node.kind_name() == "call"
         && ctx
             .keras_callee(call_node)
             .is_some_and(|s| s.name() == name)
@@ -578,7 +581,7 @@ fn applied_to<'t>(ctx: &Context, value: Node<'t>, name: &str) -> Option<Vec<Node
     for _ in 0..MAX_CHAIN {
         let (layer, input) = applied(ctx, current)?;
         layers.push(layer);
-        if input.kind() == "identifier" {
+        if input.kind_name() == "identifier" {
             if ctx.text(input) != name {
                 return None;
             }
@@ -593,8 +596,8 @@ fn applied_to<'t>(ctx: &Context, value: Node<'t>, name: &str) -> Option<Vec<Node
 fn functional_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
     let application = item
         .parent()
-        .filter(|p| p.kind() == "call")
-        .filter(|p| p.child_by_field_name("function").map(|f| f.id()) == Some(item.id()))?;
+        .filter(|p| p.kind_name() == "call")
+        .filter(|p| p.field("function").map(|f| f.id()) == Some(item.id()))?;
     let mut before: Vec<Item<'t>> = Vec::new();
     let mut complete_start = false;
     let mut current = application;
@@ -610,7 +613,7 @@ fn functional_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
             current = input;
             continue;
         }
-        if input.kind() != "identifier" {
+        if input.kind_name() != "identifier" {
             break;
         }
         let name = ctx.text(input);
@@ -662,7 +665,7 @@ fn functional_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
         let Some(parent) = current.parent() else {
             break;
         };
-        if parent.kind() == "argument_list" {
+        if parent.kind_name() == "argument_list" {
             let Some(consumer) = parent.parent() else {
                 break;
             };
@@ -682,21 +685,21 @@ fn functional_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
                 }
             }
         }
-        if parent.kind() != "assignment"
-            || parent.child_by_field_name("right").map(|r| r.id()) != Some(current.id())
+        if parent.kind_name() != "assignment"
+            || parent.field("right").map(|r| r.id()) != Some(current.id())
         {
             break;
         }
         let Some(target) = parent
-            .child_by_field_name("left")
-            .filter(|l| l.kind() == "identifier")
+            .field("left")
+            .filter(|l| l.kind_name() == "identifier")
         else {
             break;
         };
         let name = ctx.text(target);
         let Some(statement) = parent
             .parent()
-            .filter(|s| s.kind() == "expression_statement")
+            .filter(|s| s.kind_name() == "expression_statement")
         else {
             break;
         };
@@ -708,7 +711,7 @@ fn functional_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
                 break;
             };
             scanned_to = candidate.end_byte();
-            if candidate.kind() != "comment" && mentions(ctx, candidate, name) {
+            if candidate.kind_name() != "comment" && mentions(ctx, candidate, name) {
                 user = Some(candidate);
                 break;
             }
@@ -721,13 +724,15 @@ fn functional_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
         let Some(user) = user else {
             break;
         };
-        let returned = user.kind() == "return_statement";
+        let returned = user.kind_name() == "return_statement";
         let consumer = if returned {
             user.named_child(0)
         } else {
             user.named_child(0)
-                .filter(|a| user.kind() == "expression_statement" && a.kind() == "assignment")
-                .and_then(|a| a.child_by_field_name("right"))
+                .filter(|a| {
+                    user.kind_name() == "expression_statement" && a.kind_name() == "assignment"
+                })
+                .and_then(|a| a.field("right"))
         };
         let Some((consumer, layers)) = consumer.and_then(|c| Some((c, applied_to(ctx, c, name)?)))
         else {
@@ -854,7 +859,7 @@ mod tests {
         let mut node = tree
             .root_node()
             .descendant_for_byte_range(offset, offset + 1)?;
-        while node.kind() != "call" || node.start_byte() != offset {
+        while node.kind_name() != "call" || node.start_byte() != offset {
             node = node.parent()?;
         }
         let stack = stack_of(&ctx, node)?;

@@ -1,6 +1,7 @@
 //! Code actions: a quick fix per finding (edits read from `Diagnostic.data`), "Disable for this
 //! line" (`# noqa: CODE`), and `source.fixAll.keras-lsp` (every safe fix).
 
+use crate::syntax::NodeExt;
 use std::collections::HashMap;
 
 use tower_lsp_server::jsonrpc::Result;
@@ -142,7 +143,7 @@ pub(super) fn noqa_edit(
     // An existing suppression comment on the line.
     if let Some(hash) = line_text.rfind('#') {
         let comment = root.descendant_for_byte_range(start + hash, start + hash + 1);
-        if let Some(comment) = comment.filter(|c| c.kind() == "comment") {
+        if let Some(comment) = comment.filter(|c| c.kind_name() == "comment") {
             let comment_text = &text[comment.byte_range()];
             match parse_directive(comment_text) {
                 Some(Directive::All) => return None,
@@ -170,7 +171,7 @@ pub(super) fn noqa_edit(
     }
     // Do not append a comment inside a multi-line string.
     let last = root.descendant_for_byte_range(end.saturating_sub(1), end)?;
-    if matches!(last.kind(), "string_content" | "string") && last.end_byte() > end {
+    if matches!(last.kind_name(), "string_content" | "string") && last.end_byte() > end {
         return None;
     }
     Some(TextEdit {

@@ -1,5 +1,6 @@
 //! Hover: the rule's docs on a finding, or on a `KRSnnn` code inside a `# noqa` comment.
 
+use crate::syntax::NodeExt;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 
@@ -93,7 +94,7 @@ fn code_in_comment(
     let text = doc.text();
     let tree = doc.tree();
     let node = tree.root_node().descendant_for_byte_range(offset, offset)?;
-    if node.kind() != "comment" {
+    if node.kind_name() != "comment" {
         return None;
     }
     let comment = &text[node.byte_range()];
