@@ -12,7 +12,14 @@ this one, does not declare `textDocument.diagnostic`: one publish per didChange,
 measured the same way. keras-lsp runs with `debounce-ms: 0`; its own in-process figure
 (change received -> diagnostics sent, `keras-lsp/serverStats`) is printed beside the client's.
 
-Usage: python3 benches/lsp_latency.py --keras-lsp target/release/keras-lsp [--ruff PATH] [--quick]
+The parse floor: the same edit script replayed in-process (`keras-lsp debug edit-latency
+--script`), timing tree-sitter's incremental re-parse apart from the rules. No server can
+publish a version's diagnostics before that version is parsed.
+
+ruff comes from the project's venv (`scripts/ensure-python-env.sh` installs the pinned version
+when it is missing); `--ruff PATH` picks another, `--no-ruff` skips it.
+
+Usage: python3 benches/lsp_latency.py --keras-lsp target/release/keras-lsp [--quick]
        [--baseline OTHER_KERAS_LSP]   (a second keras-lsp build, e.g. main's, run side by side)
 """
 import argparse
@@ -21,6 +28,7 @@ import json
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -186,11 +194,35 @@ def memory_200_documents(argv, workdir):
     return rss
 
 
+def venv_ruff():
+    """The project's pinned ruff, installed into .venv by the set-up script when missing."""
+    ruff = os.path.join(HERE, "..", ".venv", "bin", "ruff")
+    if not os.path.exists(ruff):
+        subprocess.run([os.path.join(HERE, "..", "scripts", "ensure-python-env.sh")], check=True,
+                       stdout=sys.stderr)
+    return os.path.abspath(ruff)
+
+
+def parse_floor(keras_lsp, text, edits, workdir):
+    """The identical edit script in-process: re-parse time apart from the rules' time."""
+    path = os.path.join(workdir, "floor.py")
+    script = os.path.join(workdir, "floor-script.json")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    with open(script, "w", encoding="utf-8") as f:
+        json.dump(edits, f)
+    out = subprocess.run([keras_lsp, "debug", "edit-latency", path, "--script", script],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keras-lsp", required=True)
     parser.add_argument("--baseline", help="another keras-lsp build to run side by side")
-    parser.add_argument("--ruff", help="path to ruff (baseline); skipped when absent")
+    parser.add_argument("--ruff", help="path to ruff (default: the project's .venv, installed "
+                        "when missing)")
+    parser.add_argument("--no-ruff", action="store_true", help="run without the ruff baseline")
     parser.add_argument("--lines", type=int, default=5000)
     parser.add_argument("--edits", type=int, default=500)
     parser.add_argument("--cold-repeat", type=int, default=5)
@@ -200,8 +232,9 @@ def main():
     servers = [("keras-lsp", [os.path.abspath(args.keras_lsp), "server"])]
     if args.baseline:
         servers.append(("keras-lsp-baseline", [os.path.abspath(args.baseline), "server"]))
-    if args.ruff:
-        servers.append(("ruff", [os.path.abspath(args.ruff), "server"]))
+    if not args.no_ruff:
+        ruff = os.path.abspath(args.ruff) if args.ruff else venv_ruff()
+        servers.append(("ruff", [ruff, "server"]))
     edits_n = 30 if args.quick else args.edits
     cold_repeat = 1 if args.quick else args.cold_repeat
     text = keras_file(args.lines)
@@ -212,6 +245,7 @@ def main():
         for name, argv in servers:
             results[name]["cold_median_ms"] = cold_start(name, argv, text, workdir, cold_repeat)
         results["memory_200_docs_mib"] = memory_200_documents(servers[0][1], workdir)
+        results["parse_floor"] = parse_floor(os.path.abspath(args.keras_lsp), text, edits, workdir)
     results["load_average"] = load
     results["cpus"] = os.cpu_count()
     if args.json:
@@ -235,6 +269,12 @@ def main():
             print(f"ratio {other}/keras-lsp: p50 {o['p50_ms'] / k['p50_ms']:.2f}x, "
                   f"p99 {o['p99_ms'] / k['p99_ms']:.2f}x, "
                   f"cold {o['cold_median_ms'] / k['cold_median_ms']:.2f}x")
+    floor = results["parse_floor"]
+    print(f"in-process, same edits: apply + incremental re-parse p50 "
+          f"{floor['apply_and_parse_ms']['p50']:.2f}ms p99 {floor['apply_and_parse_ms']['p99']:.2f}ms; "
+          f"rules p50 {floor['rules_ms']['p50']:.2f}ms p99 {floor['rules_ms']['p99']:.2f}ms; "
+          f"first parse {floor['first_parse_ms']:.1f}ms, first analysis "
+          f"{floor['first_analysis_ms']:.1f}ms")
     print(f"RSS with 200 open 1,000-line documents (keras-lsp): "
           f"{results['memory_200_docs_mib']:.1f} MiB")
 

@@ -28,5 +28,5 @@ KERAS_LSP_BIN="$root/target/debug/keras-lsp" tests/editors/run.sh
 
 step "Benchmark harnesses (quick mode: they must keep working; figures come from full runs)"
 python3 benches/check_throughput.py --keras-lsp target/debug/keras-lsp --quick
-python3 benches/lsp_latency.py --keras-lsp target/debug/keras-lsp --ruff "$root/.venv/bin/ruff" --quick
+python3 benches/lsp_latency.py --keras-lsp target/debug/keras-lsp --quick
 step "All tests passed"

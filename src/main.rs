@@ -39,7 +39,11 @@ fn main() -> ExitCode {
         Command::Bench(args) => keras_lsp::bench::run_cli(args),
         Command::Debug { command } => match command {
             DebugCommand::ParseOnly { paths } => cli::debug_parse_only(&paths),
-            DebugCommand::EditLatency { file, edits } => cli::debug_edit_latency(&file, edits),
+            DebugCommand::EditLatency {
+                file,
+                edits,
+                script,
+            } => cli::debug_edit_latency(&file, edits, script.as_deref()),
         },
     }
 }

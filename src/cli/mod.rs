@@ -65,6 +65,9 @@ pub enum DebugCommand {
         file: PathBuf,
         #[arg(long, default_value_t = 500)]
         edits: usize,
+        /// A JSON list of `[line, utf16_column]` insertion points (overrides `--edits`).
+        #[arg(long)]
+        script: Option<PathBuf>,
     },
 }
 
@@ -204,8 +207,11 @@ pub fn rule(code: &str) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `debug edit-latency`: the server's per-keystroke work without the protocol, for profiling.
-pub fn debug_edit_latency(file: &Path, edits: usize) -> ExitCode {
+/// `debug edit-latency`: the server's per-keystroke work without the protocol: each edit is
+/// applied and re-parsed (the tree-sitter floor), then analysed incrementally. The edits are
+/// single-character insertions at line ends: from `script` (a JSON list of `[line, utf16_column]`,
+/// e.g. the latency harness's own script) or else `edits` pseudo-random ones.
+pub fn debug_edit_latency(file: &Path, edits: usize, script: Option<&Path>) -> ExitCode {
     use crate::analysis::incremental::Engine;
     use crate::document::{Document, TextChange};
     use crate::line_index::Encoding;
@@ -214,11 +220,26 @@ pub fn debug_edit_latency(file: &Path, edits: usize) -> ExitCode {
         eprintln!("cannot read {}", file.display());
         return ExitCode::from(2);
     };
+    let positions: Option<Vec<(u32, u32)>> = match script {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
+        {
+            Ok(positions) => Some(positions),
+            Err(e) => {
+                eprintln!("cannot read the edit script {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let count = positions.as_ref().map_or(edits, Vec::len);
     let settings = crate::settings::Settings::default();
+    let started = Instant::now();
     let mut doc = Document::new(text, 1);
     let mut engine = Engine::default();
     let snapshot = doc.take_snapshot();
-    let start = Instant::now();
+    let parsed = started.elapsed();
     engine.update(
         &snapshot.text,
         &snapshot.tree,
@@ -226,22 +247,24 @@ pub fn debug_edit_latency(file: &Path, edits: usize) -> ExitCode {
         &settings,
         0,
     );
-    eprintln!(
-        "first analysis: {:.2} ms",
-        start.elapsed().as_secs_f64() * 1000.0
-    );
+    let first = started.elapsed();
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-    let (mut parse_ms, mut rules_ms, mut reruns, mut fulls, mut module) =
-        (Vec::new(), Vec::new(), 0usize, 0usize, 0usize);
-    for step in 0..edits {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let lines = doc.line_index().line_count().saturating_sub(1).max(1);
-        let line = (seed % lines as u64) as u32;
-        let start = doc.line_index().line_start(line as usize);
-        let end = doc.line_index().line_end(doc.text(), line as usize);
-        let column = doc.text()[start..end].encode_utf16().count() as u32;
+    let (mut parse_ms, mut rules_ms, mut reruns, mut fulls) =
+        (Vec::new(), Vec::new(), 0usize, 0usize);
+    for step in 0..count {
+        let (line, column) = match &positions {
+            Some(positions) => positions[step],
+            None => {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let lines = doc.line_index().line_count().saturating_sub(1).max(1);
+                let line = (seed % lines as u64) as u32;
+                let start = doc.line_index().line_start(line as usize);
+                let end = doc.line_index().line_end(doc.text(), line as usize);
+                (line, doc.text()[start..end].encode_utf16().count() as u32)
+            }
+        };
         let change = TextChange {
             range: Some(((line, column), (line, column))),
             text: "x".into(),
@@ -262,22 +285,32 @@ pub fn debug_edit_latency(file: &Path, edits: usize) -> ExitCode {
         rules_ms.push((t2 - t1).as_secs_f64() * 1000.0);
         reruns += engine.stats.rerun;
         fulls += usize::from(engine.stats.full);
-        module += usize::from(engine.stats.module_rerun);
     }
-    let pct = |v: &mut Vec<f64>, p: f64| {
-        v.sort_by(f64::total_cmp);
-        v[((v.len() - 1) as f64 * p).round() as usize]
-    };
-    eprintln!(
-        "{edits} edits: apply+parse p50 {:.3} ms p99 {:.3} ms; rules p50 {:.3} ms p99 {:.3} ms; \
-         {:.1} units re-run per edit, {fulls} full, module rules re-run {module}x",
-        pct(&mut parse_ms, 0.5),
-        pct(&mut parse_ms, 0.99),
-        pct(&mut rules_ms, 0.5),
-        pct(&mut rules_ms, 0.99),
-        reruns as f64 / edits.max(1) as f64,
-    );
+    let report = serde_json::json!({
+        "edits": count,
+        "first_parse_ms": parsed.as_secs_f64() * 1000.0,
+        "first_analysis_ms": (first - parsed).as_secs_f64() * 1000.0,
+        "apply_and_parse_ms": percentiles(&mut parse_ms),
+        "rules_ms": percentiles(&mut rules_ms),
+        "units_rerun_per_edit": reruns as f64 / count.max(1) as f64,
+        "full_reanalyses": fulls,
+    });
+    // A debugging aid: the report goes to stdout like `check --output-format json`.
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{report:#}");
+    }
     ExitCode::SUCCESS
+}
+
+/// p50/p99/max of samples (nulls when there are none).
+fn percentiles(samples: &mut [f64]) -> serde_json::Value {
+    if samples.is_empty() {
+        return serde_json::json!({"p50": null, "p99": null, "max": null});
+    }
+    samples.sort_by(f64::total_cmp);
+    let at = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
+    serde_json::json!({"p50": at(0.5), "p99": at(0.99), "max": at(1.0)})
 }
 
 /// `debug parse-only`: parses every file like `check` would (same walk, same parallelism),
