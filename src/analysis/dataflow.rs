@@ -9,8 +9,9 @@
 //! It also records what the fixes of tf.data rules need: `tf.data.Options` that disable
 //! optimisations, the file's own `AUTOTUNE` spelling, and the text layout of each step.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::ops::Range;
+use std::rc::Rc;
 
 use tree_sitter::Node;
 
@@ -213,7 +214,7 @@ impl<'t> Dataflow<'t> {
 
     /// Every distinct transformation seen on any pipeline, with the (first) value it produced.
     pub fn steps(&self) -> impl Iterator<Item = (ValueId, Step<'t>)> + '_ {
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         self.values
             .iter()
             .enumerate()
@@ -857,6 +858,40 @@ struct Builder<'a, 't> {
     source_kinds: HashMap<usize, Option<SourceKind>>,
     /// (call site, template, actual value) whose consumers were already replayed.
     replayed: HashSet<(usize, ValueId, ValueId)>,
+    /// Expression node id -> the calls inside it in visiting order (the passes scan the same
+    /// statements several times; the walk is done once).
+    calls_in: HashMap<usize, Rc<Vec<Node<'t>>>>,
+}
+
+/// The calls inside `expr` in the order the passes visit them: depth-first, last child first,
+/// not entering lambdas, functions or classes, nor nodes nested deeper than [`MAX_DEPTH`].
+fn calls_inside(expr: Node) -> Vec<Node> {
+    let mut calls = Vec::new();
+    let mut stack = vec![(expr, 0usize)];
+    let mut cursor = expr.walk();
+    while let Some((node, depth)) = stack.pop() {
+        if depth > MAX_DEPTH {
+            continue;
+        }
+        match node.kind_name() {
+            "lambda" | "function_definition" | "class_definition" => continue,
+            "call" => calls.push(node),
+            _ => {}
+        }
+        cursor.reset(node);
+        if cursor.goto_first_child() {
+            loop {
+                let child = cursor.node();
+                if child.is_named() {
+                    stack.push((child, depth + 1));
+                }
+                if !cursor.goto_next_sibling() {
+                    break;
+                }
+            }
+        }
+    }
+    calls
 }
 
 /// Runs the dataflow pass over a whole module.
@@ -865,16 +900,17 @@ pub fn build<'t>(source: &str, root: Node<'t>, imports: &Imports) -> Dataflow<'t
         source,
         imports,
         flow: Dataflow::default(),
-        summaries: HashMap::new(),
+        summaries: HashMap::default(),
         generator_functions: Vec::new(),
         py_dataset_classes: Vec::new(),
         functions: Vec::new(),
-        memo: HashMap::new(),
-        template_memo: HashMap::new(),
+        memo: HashMap::default(),
+        template_memo: HashMap::default(),
         template_consumes: Vec::new(),
-        seen_consumers: HashSet::new(),
-        source_kinds: HashMap::new(),
-        replayed: HashSet::new(),
+        seen_consumers: HashSet::default(),
+        source_kinds: HashMap::default(),
+        replayed: HashSet::default(),
+        calls_in: HashMap::default(),
     };
     builder.collect_definitions(root);
     builder.functions.sort_by_key(|f| f.start_byte());
@@ -1300,23 +1336,17 @@ impl<'a, 't> Builder<'a, 't> {
 
     /// Visits every call inside an expression to find consumers and build chains.
     fn scan_calls(&mut self, expr: Node<'t>, env: &Env) {
-        let mut stack = vec![(expr, 0usize)];
-        while let Some((node, depth)) = stack.pop() {
-            if depth > MAX_DEPTH {
-                continue;
+        let calls = match self.calls_in.get(&expr.id()) {
+            Some(calls) => calls.clone(),
+            None => {
+                let calls = Rc::new(calls_inside(expr));
+                self.calls_in.insert(expr.id(), calls.clone());
+                calls
             }
-            match node.kind_name() {
-                "lambda" | "function_definition" | "class_definition" => continue,
-                "call" => {
-                    self.eval(node, env, 0);
-                    self.consumer_call(node, env);
-                }
-                _ => {}
-            }
-            let mut cursor = node.walk();
-            for child in node.named_children(&mut cursor) {
-                stack.push((child, depth + 1));
-            }
+        };
+        for &call in calls.iter() {
+            self.eval(call, env, 0);
+            self.consumer_call(call, env);
         }
     }
 

@@ -12,8 +12,8 @@
 //! Everything else of a clean unit is reused, its offsets moved by the edits. A differential test
 //! (`tests/incremental.rs`) checks the result against a from-scratch analysis after every edit.
 
+use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::ops::Range;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -157,7 +157,7 @@ impl Engine {
         let mut cursor = root.walk();
         let nodes: Vec<Node> = root.children(&mut cursor).collect();
         let mut keys = KeyIndex::default();
-        let mut index_of = HashMap::new();
+        let mut index_of = HashMap::default();
         let mut indexes = Vec::with_capacity(nodes.len());
         let mut units = Vec::with_capacity(nodes.len());
         for (i, node) in nodes.iter().enumerate() {
@@ -254,7 +254,7 @@ impl Engine {
         let root = tree.root_node();
         let mut cursor = root.walk();
         let nodes: Vec<Node> = root.children(&mut cursor).collect();
-        let mut cached: HashMap<(usize, usize), usize> = HashMap::new();
+        let mut cached: HashMap<(usize, usize), usize> = HashMap::default();
         for (k, unit) in state.units.iter().enumerate() {
             cached.insert((unit.range.start, unit.range.end), k);
         }
@@ -278,7 +278,7 @@ impl Engine {
         let removed: Vec<Unit> = old_units.into_iter().flatten().collect();
 
         // What changed: every key the removed and the new dirty units hold, where they are.
-        let mut changed: HashMap<KeyHash, Vec<Range<usize>>> = HashMap::new();
+        let mut changed: HashMap<KeyHash, Vec<Range<usize>>> = HashMap::default();
         let any = Key::Any.hash64();
         let mut binds = false;
         let mut dataflow = false;

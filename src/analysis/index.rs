@@ -1,6 +1,6 @@
 //! Indexes of function and class scopes, built once per analysis on first use (the module's own scope is answered from its units).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use tree_sitter::Node;
 
@@ -27,12 +27,12 @@ impl<'t> ScopeIndex<'t> {
     pub fn build(source: &'t str, scope: Node<'t>, enter_functions: bool) -> ScopeIndex<'t> {
         let nodes = scope_nodes(scope, enter_functions);
         let mut index = ScopeIndex {
-            assignments: HashMap::new(),
-            identifiers: HashMap::new(),
+            assignments: HashMap::default(),
+            identifiers: HashMap::default(),
             with_items: Vec::new(),
             returns: Vec::new(),
             calls: Vec::new(),
-            attributes: HashMap::new(),
+            attributes: HashMap::default(),
         };
         for &node in &nodes {
             match node.kind_name() {

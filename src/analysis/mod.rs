@@ -10,9 +10,9 @@ pub mod policy;
 pub mod suppression;
 pub mod units;
 
+use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::LazyLock;
 
@@ -220,8 +220,8 @@ impl<'a> Context<'a> {
             dataflow: OnceCell::new(),
             units: OnceCell::new(),
             provided,
-            unit_indexes: RefCell::new(HashMap::new()),
-            scopes: RefCell::new(HashMap::new()),
+            unit_indexes: RefCell::new(HashMap::default()),
+            scopes: RefCell::new(HashMap::default()),
             policy: OnceCell::new(),
             quote: OnceCell::new(),
             newline: OnceCell::new(),

@@ -5,7 +5,7 @@
 //! demand ([`UnitIndex`]); an analysis records the keys it asked about ([`Read`]), so an edit
 //! re-runs only what depended on a key one of the edited units holds.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::ops::Range;
 
 use tree_sitter::Node;
@@ -255,7 +255,7 @@ impl<'t> UnitIndex<'t> {
 
     /// The keys this unit holds.
     pub fn summary(&self) -> Summary {
-        let mut keys = HashSet::new();
+        let mut keys = HashSet::default();
         let boxed = |s: &str| -> Box<str> { s.into() };
         keys.extend(self.calls_by_name.keys().map(|k| Key::Calls(boxed(k))));
         keys.extend(self.calls_by_method.keys().map(|k| Key::Method(boxed(k))));
@@ -417,7 +417,7 @@ impl<'a> Context<'a> {
             let root = self.tree.root_node();
             let mut cursor = root.walk();
             let nodes: Vec<Node<'a>> = root.children(&mut cursor).collect();
-            let mut by_key: HashMap<KeyHash, Vec<usize>> = HashMap::new();
+            let mut by_key: HashMap<KeyHash, Vec<usize>> = HashMap::default();
             if self.provided.is_none() {
                 // Summarise every unit here (indexing each on the way).
                 let mut indexes = self.unit_indexes.borrow_mut();

@@ -59,7 +59,7 @@
 //! fix is only offered for `predict(x)` and `predict(x, verbose=...)` when `x` is not a dataset
 //! or generator.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use tree_sitter::Node;
 
@@ -175,15 +175,15 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
         let mut file = FileAnalysis {
             ctx,
             sites: Vec::new(),
-            functions: HashMap::new(),
-            classes: HashMap::new(),
+            functions: HashMap::default(),
+            classes: HashMap::default(),
             chains: vec![vec![module]],
-            definition_chain: HashMap::new(),
-            scope_facts: HashMap::new(),
-            attribute_facts: HashMap::new(),
-            function_returns_model: HashMap::new(),
-            models: HashMap::new(),
-            loop_bindings: HashMap::new(),
+            definition_chain: HashMap::default(),
+            scope_facts: HashMap::default(),
+            attribute_facts: HashMap::default(),
+            function_returns_model: HashMap::default(),
+            models: HashMap::default(),
+            loop_bindings: HashMap::default(),
         };
         file.definition_chain.insert(module.id(), 0);
         // (node, depth, chain of the scope the node is in)
@@ -761,7 +761,7 @@ fn final_value(mut value: Node) -> Node {
 /// Bindings of every name in a function, lambda or module scope: parameters, assignments,
 /// other binders (as unknown values), and Keras-only usage.
 fn collect_scope_facts<'a, 't>(ctx: &Context<'a>, scope: Node<'t>, chain: usize) -> Facts<'a, 't> {
-    let mut facts: Facts<'a, 't> = HashMap::new();
+    let mut facts: Facts<'a, 't> = HashMap::default();
     if let Some(params) = scope
         .field("parameters")
         .filter(|_| scope.kind_name() != "module")
@@ -850,7 +850,7 @@ fn collect_class_facts<'a, 't>(
     class: Node<'t>,
     chains: &HashMap<usize, usize>,
 ) -> Facts<'a, 't> {
-    let mut facts: Facts<'a, 't> = HashMap::new();
+    let mut facts: Facts<'a, 't> = HashMap::default();
     let Some(body) = class.field("body") else {
         return facts;
     };
