@@ -844,7 +844,10 @@ struct Builder<'a, 't> {
     imports: &'a Imports,
     flow: Dataflow<'t>,
     summaries: HashMap<String, Summary<'t>>,
-    generator_functions: Vec<String>,
+    /// Bodies of the functions of this file by name (any depth), and which names are
+    /// generator functions (a body with `yield`), found on first use.
+    function_bodies: HashMap<String, Vec<Node<'t>>>,
+    generator_functions: HashMap<String, bool>,
     py_dataset_classes: Vec<String>,
     functions: Vec<Node<'t>>,
     /// Call node id -> the real value it evaluated to.
@@ -861,6 +864,8 @@ struct Builder<'a, 't> {
     /// Expression node id -> the calls inside it in visiting order (the passes scan the same
     /// statements several times; the walk is done once).
     calls_in: HashMap<usize, Rc<Vec<Node<'t>>>>,
+    /// Ids of the functions defined at module level.
+    module_functions: HashSet<usize>,
 }
 
 /// The calls inside `expr` in the order the passes visit them: depth-first, last child first,
@@ -901,7 +906,8 @@ pub fn build<'t>(source: &str, root: Node<'t>, imports: &Imports) -> Dataflow<'t
         imports,
         flow: Dataflow::default(),
         summaries: HashMap::default(),
-        generator_functions: Vec::new(),
+        function_bodies: HashMap::default(),
+        generator_functions: HashMap::default(),
         py_dataset_classes: Vec::new(),
         functions: Vec::new(),
         memo: HashMap::default(),
@@ -911,6 +917,7 @@ pub fn build<'t>(source: &str, root: Node<'t>, imports: &Imports) -> Dataflow<'t
         source_kinds: HashMap::default(),
         replayed: HashSet::default(),
         calls_in: HashMap::default(),
+        module_functions: HashSet::default(),
     };
     builder.collect_definitions(root);
     builder.functions.sort_by_key(|f| f.start_byte());
@@ -951,26 +958,48 @@ impl<'a, 't> Builder<'a, 't> {
     /// Finds functions (any depth), generator functions, PyDataset subclasses, assignments,
     /// tf.data options and `AUTOTUNE` aliases.
     fn collect_definitions(&mut self, root: Node<'t>) {
-        let mut stack = vec![root];
-        while let Some(node) = stack.pop() {
-            match node.kind_name() {
-                "function_definition" => self.collect_function(node),
+        // (node, its parent's kind, whether its parent is the root, its grandparent's kind):
+        // `Node::parent` searches down from the root, so the walk carries what it needs.
+        let mut stack: Vec<(Node<'t>, &str, bool, &str)> = vec![(root, "", false, "")];
+        let mut cursor = root.walk();
+        while let Some((node, parent_kind, parent_is_root, grandparent_kind)) = stack.pop() {
+            let kind = node.kind_name();
+            match kind {
+                "function_definition" => {
+                    let at_module = if parent_kind == "decorated_definition" {
+                        grandparent_kind == "module"
+                    } else {
+                        parent_kind == "module"
+                    };
+                    self.collect_function(node, at_module);
+                }
                 "class_definition" => self.collect_class(node),
                 "expression_statement" => {
                     if let Some(assign) = node
                         .named_child(0)
                         .filter(|n| n.kind_name() == "assignment")
                     {
-                        self.collect_assignment(assign, node.parent() == Some(root));
+                        self.collect_assignment(assign, parent_is_root);
                     }
                 }
                 _ => {}
             }
-            if is_statement_container(node.kind_name()) {
-                let mut cursor = node.walk();
-                for child in node.named_children(&mut cursor) {
-                    stack.push(child);
+            if is_statement_container(kind) {
+                let is_root = node.id() == root.id();
+                let mut children = Vec::new();
+                cursor.reset(node);
+                if cursor.goto_first_child() {
+                    loop {
+                        let child = cursor.node();
+                        if child.is_named() {
+                            children.push((child, kind, is_root, parent_kind));
+                        }
+                        if !cursor.goto_next_sibling() {
+                            break;
+                        }
+                    }
                 }
+                stack.extend(children);
             }
         }
     }
@@ -989,28 +1018,28 @@ impl<'a, 't> Builder<'a, 't> {
             })
     }
 
-    fn collect_function(&mut self, node: Node<'t>) {
+    /// `at_module`: the function (or its decorated definition) is a statement of the module.
+    fn collect_function(&mut self, node: Node<'t>, at_module: bool) {
         self.functions.push(node);
         let Some(name) = node.field("name") else {
             return;
         };
         let name = self.text(name).to_string();
-        if node.field("body").is_some_and(contains_yield) {
-            self.generator_functions.push(name.clone());
+        if let Some(body) = node.field("body") {
+            self.function_bodies
+                .entry(name.clone())
+                .or_default()
+                .push(body);
         }
-        let at_module = |f: Node| {
-            let parent = f.parent();
-            let parent = match parent {
-                Some(p) if p.kind_name() == "decorated_definition" => p.parent(),
-                other => other,
-            };
-            parent.is_some_and(|p| p.kind_name() == "module")
-        };
+        // A module-level definition wins over nested ones of the same name.
         match self.flow.functions.get(&name) {
-            Some(&existing) if at_module(existing) || !at_module(node) => {}
+            Some(&existing) if self.module_functions.contains(&existing.id()) || !at_module => {}
             _ => {
                 self.flow.functions.insert(name, node);
             }
+        }
+        if at_module {
+            self.module_functions.insert(node.id());
         }
     }
 
@@ -1036,12 +1065,17 @@ impl<'a, 't> Builder<'a, 't> {
         match left.kind_name() {
             "identifier" => {
                 let name = self.text(left).to_string();
-                let is_autotune = self
+                // Only a name/attribute can resolve to `AUTOTUNE`; `-1` is a short text.
+                let is_autotune = (matches!(
+                    right.kind_name(),
+                    "identifier" | "attribute" | "parenthesized_expression"
+                ) && self
                     .imports
                     .resolve(self.source, right)
-                    .is_some_and(|p| is_autotune_path(&p))
-                    || (self.text(right).replace(' ', "") == "-1"
-                        && name.eq_ignore_ascii_case("autotune"));
+                    .is_some_and(|p| is_autotune_path(&p)))
+                    || (right.byte_range().len() <= 16
+                        && name.eq_ignore_ascii_case("autotune")
+                        && self.text(right).replace(' ', "") == "-1");
                 if module_level && is_autotune {
                     self.flow
                         .autotune_names
@@ -1532,7 +1566,7 @@ impl<'a, 't> Builder<'a, 't> {
                     return Some(Val::Pipeline(id));
                 }
             }
-            if self.generator_functions.iter().any(|g| g == name) {
+            if self.is_generator_function(name) {
                 return Some(Val::Generator);
             }
             if self.py_dataset_classes.iter().any(|c| c == name) {
@@ -1540,6 +1574,19 @@ impl<'a, 't> Builder<'a, 't> {
             }
         }
         None
+    }
+
+    /// Whether a function of this file named `name` contains `yield` (memoised).
+    fn is_generator_function(&mut self, name: &str) -> bool {
+        if let Some(&known) = self.generator_functions.get(name) {
+            return known;
+        }
+        let generator = self
+            .function_bodies
+            .get(name)
+            .is_some_and(|bodies| bodies.iter().any(|&body| contains_yield(body)));
+        self.generator_functions.insert(name.to_string(), generator);
+        generator
     }
 
     /// `ds.apply(helper)` with a helper of this file that transforms its parameter.
@@ -1778,21 +1825,28 @@ fn unwrap_enumerate<'t>(source: &str, node: Node<'t>) -> Option<Node<'t>> {
 
 fn contains_yield(body: Node) -> bool {
     let mut stack = vec![(body, 0usize)];
+    let mut cursor = body.walk();
     while let Some((node, depth)) = stack.pop() {
-        if node.kind_name() == "yield" {
+        let kind = node.kind_name();
+        if kind == "yield" {
             return true;
         }
         if depth > MAX_DEPTH
-            || matches!(
-                node.kind_name(),
-                "function_definition" | "class_definition" | "lambda"
-            )
+            || matches!(kind, "function_definition" | "class_definition" | "lambda")
         {
             continue;
         }
-        let mut cursor = node.walk();
-        for child in node.named_children(&mut cursor) {
-            stack.push((child, depth + 1));
+        cursor.reset(node);
+        if cursor.goto_first_child() {
+            loop {
+                let child = cursor.node();
+                if child.is_named() {
+                    stack.push((child, depth + 1));
+                }
+                if !cursor.goto_next_sibling() {
+                    break;
+                }
+            }
         }
     }
     false
