@@ -186,49 +186,64 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
             loop_bindings: HashMap::default(),
         };
         file.definition_chain.insert(module.id(), 0);
-        // (node, depth, chain of the scope the node is in)
-        let mut stack = vec![(module, 0usize, 0usize)];
-        let mut path: Vec<Node<'t>> = Vec::new();
-        while let Some((node, depth, chain)) = stack.pop() {
-            path.truncate(depth);
-            path.push(node);
-            let mut inner_chain = chain;
-            if node.kind_name() != "module" && is_scope(node.kind_name()) {
-                let mut scopes = vec![node];
-                scopes.extend(file.chains[chain].iter().copied());
-                file.chains.push(scopes);
-                inner_chain = file.chains.len() - 1;
-                file.definition_chain.insert(node.id(), inner_chain);
-                file.record_definition(node);
-            }
-            if let Some(receiver) = file.predict_receiver(node)
-                && depth < MAX_NESTING
-            {
-                // Ancestors up to the innermost scope (inclusive): loops end there.
-                let mut ancestors = Vec::new();
-                for &ancestor in path.iter().rev().skip(1) {
-                    ancestors.push(ancestor);
-                    if is_scope(ancestor.kind_name()) {
-                        break;
-                    }
+        // One cursor walks the module in document order; `path` holds the ancestors of the
+        // cursor's node with the scope chain each one's children are in.
+        let mut cursor = module.walk();
+        let mut path: Vec<(Node<'t>, usize)> = Vec::new();
+        loop {
+            let node = cursor.node();
+            let depth = path.len();
+            let mut descend = None;
+            if node.is_named() {
+                let chain = path.last().map_or(0, |&(_, chain)| chain);
+                let mut inner_chain = chain;
+                let kind = node.kind_name();
+                if kind != "module" && is_scope(kind) {
+                    let mut scopes = vec![node];
+                    scopes.extend(file.chains[chain].iter().copied());
+                    file.chains.push(scopes);
+                    inner_chain = file.chains.len() - 1;
+                    file.definition_chain.insert(node.id(), inner_chain);
+                    file.record_definition(node);
                 }
-                file.sites.push(Site {
-                    call: node,
-                    receiver,
-                    ancestors,
-                });
+                if let Some(receiver) = file.predict_receiver(node)
+                    && depth < MAX_NESTING
+                {
+                    // Ancestors up to the innermost scope (inclusive): loops end there.
+                    let mut ancestors = Vec::new();
+                    for &(ancestor, _) in path.iter().rev() {
+                        ancestors.push(ancestor);
+                        if is_scope(ancestor.kind_name()) {
+                            break;
+                        }
+                    }
+                    file.sites.push(Site {
+                        call: node,
+                        receiver,
+                        ancestors,
+                    });
+                }
+                if depth < MAX_NESTING {
+                    descend = Some(inner_chain);
+                }
             }
-            if depth >= MAX_NESTING {
+            if let Some(inner_chain) = descend
+                && cursor.goto_first_child()
+            {
+                path.push((node, inner_chain));
                 continue;
             }
-            let mut cursor = node.walk();
-            let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
-            for child in children.into_iter().rev() {
-                stack.push((child, depth + 1, inner_chain));
+            loop {
+                if cursor.goto_next_sibling() {
+                    break;
+                }
+                if !cursor.goto_parent() {
+                    file.sites.sort_by_key(|s| s.call.start_byte());
+                    return file;
+                }
+                path.pop();
             }
         }
-        file.sites.sort_by_key(|s| s.call.start_byte());
-        file
     }
 
     fn text(&self, node: Node) -> &'a str {
