@@ -5,6 +5,7 @@ as `check`, parsing only) and `keras-lsp check DIR`, plus `ast-grep scan` when i
 Reports medians and the ratio check/parse.
 
 Usage: python3 benches/check_throughput.py --keras-lsp target/release/keras-lsp [--quick]
+       [--baseline OTHER_KERAS_LSP]   (another build's `check`, interleaved in the same run)
 """
 import argparse
 import json
@@ -61,6 +62,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--baseline", help="another keras-lsp build whose check runs alongside")
     args = parser.parse_args()
     megabytes, repeat = (1, 2) if args.quick else (args.megabytes, args.repeat)
     # Only `ast-grep` itself: on Debian `sg` is the setgroups command, not ast-grep.
@@ -73,6 +75,8 @@ def main():
             "parse-only": [args.keras_lsp, "debug", "parse-only", code],
             "check": [args.keras_lsp, "check", "--exit-zero", code],
         }
+        if args.baseline:
+            commands["baseline"] = [args.baseline, "check", "--exit-zero", code]
         if ast_grep:
             rules = os.path.join(root, "rules.yml")
             with open(rules, "w") as f:
@@ -92,6 +96,9 @@ def main():
     }
     if "ast-grep" in med:
         result["ast_grep_over_parse"] = med["ast-grep"] / med["parse-only"]
+    if "baseline" in med:
+        result["baseline_over_parse"] = med["baseline"] / med["parse-only"]
+        result["baseline_over_check"] = med["baseline"] / med["check"]
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -101,6 +108,9 @@ def main():
     print(f"check / parse-only = {result['check_over_parse']:.2f}x")
     if "ast_grep_over_parse" in result:
         print(f"ast-grep / parse-only = {result['ast_grep_over_parse']:.2f}x")
+    if "baseline_over_parse" in result:
+        print(f"baseline check / parse-only = {result['baseline_over_parse']:.2f}x; "
+              f"this build's check is {result['baseline_over_check']:.2f}x faster")
 
 
 if __name__ == "__main__":
