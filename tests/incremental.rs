@@ -253,3 +253,71 @@ fn incremental_equals_from_scratch_with_options() {
     .0;
     run(0xdead_beef, FILES_A, 600, &settings);
 }
+
+/// Replaces the first `old` in the document by `new`, updates the engine and checks it against a
+/// from-scratch analysis; returns the codes found.
+fn edit_and_compare(doc: &mut Document, engine: &mut Engine, old: &str, new: &str) -> Vec<String> {
+    let text = doc.text().to_string();
+    let from = text.find(old).expect("the text to replace is there");
+    let index = LineIndex::new(&text);
+    let start = index.position(&text, from, Encoding::Utf16);
+    let end = index.position(&text, from + old.len(), Encoding::Utf16);
+    let version = doc.version() + 1;
+    doc.apply_changes(
+        version,
+        &[TextChange {
+            range: Some((start, end)),
+            text: new.to_string(),
+        }],
+        Encoding::Utf16,
+    );
+    let settings = Settings::default();
+    let snapshot = doc.take_snapshot();
+    let got = engine.update(
+        &snapshot.text,
+        &snapshot.tree,
+        &snapshot.edits,
+        &settings,
+        0,
+    );
+    assert!(
+        !engine.stats.full,
+        "an edit inside a function body stays incremental"
+    );
+    assert_eq!(*got, analyze(doc.text(), &doc.tree(), &settings));
+    got.iter().map(|f| f.code.to_string()).collect()
+}
+
+/// KRS402 runs once over the module and records narrow reads (the `predict` calls and the names
+/// it resolves): an edit in another statement that changes what a name holds must re-run it.
+#[test]
+fn predict_in_loop_follows_edits_to_the_model_factory() {
+    let source = "import keras\n\n\ndef build():\n    return keras.Sequential([keras.layers.Dense(2)])\n\n\nmodel = build()\n\nfor batch in batches:\n    model.predict(batch)\n";
+    let mut doc = Document::new(source.to_string(), 1);
+    let mut engine = Engine::default();
+    let snapshot = doc.take_snapshot();
+    let first = engine.update(
+        &snapshot.text,
+        &snapshot.tree,
+        &snapshot.edits,
+        &Settings::default(),
+        0,
+    );
+    assert_eq!(first.iter().map(|f| f.code).collect::<Vec<_>>(), ["KRS402"]);
+    // `build` no longer returns a Keras model: the loop's `predict` is not reported.
+    let codes = edit_and_compare(
+        &mut doc,
+        &mut engine,
+        "keras.Sequential([keras.layers.Dense(2)])",
+        "make_forest()",
+    );
+    assert!(codes.is_empty(), "{codes:?}");
+    // And back.
+    let codes = edit_and_compare(
+        &mut doc,
+        &mut engine,
+        "make_forest()",
+        "keras.Sequential([])",
+    );
+    assert_eq!(codes, ["KRS402"]);
+}

@@ -38,8 +38,8 @@ pub struct UpdateStats {
     pub dirty: usize,
     /// Units whose rules ran again (the dirty ones included).
     pub rerun: usize,
-    /// The module-level rules ran again.
-    pub module_rerun: bool,
+    /// Module-level rule patterns that ran again.
+    pub module_rerun: usize,
 }
 
 /// The analysis state one open document keeps between versions.
@@ -57,7 +57,8 @@ struct State {
     next_id: u32,
     imports: Imports,
     enabled: Vec<bool>,
-    module: UnitRun,
+    /// The run of each module-rooted pattern, by pattern index.
+    modules: Vec<(usize, UnitRun)>,
     facts: Facts,
 }
 
@@ -175,7 +176,7 @@ impl Engine {
             indexes.push(index);
         }
         let wanted = vec![true; nodes.len()];
-        let (runs, module, needles) = {
+        let (runs, modules, needles) = {
             let ctx = Context::with_imports(
                 text,
                 tree,
@@ -189,8 +190,8 @@ impl Engine {
             for (i, index) in indexes.into_iter().enumerate() {
                 ctx.seed_unit_index(i, index);
             }
-            let (runs, module) = super::run_units(&ctx, &enabled, &wanted, true);
-            (runs, module.unwrap_or_default(), ctx.needles())
+            let (runs, modules) = super::run_units(&ctx, &enabled, &wanted, &|_| true);
+            (runs, modules, ctx.needles())
         };
         for (i, run) in runs {
             units[i].run = tidy(run);
@@ -198,7 +199,7 @@ impl Engine {
         self.stats.units = units.len();
         self.stats.dirty = units.len();
         self.stats.rerun = units.len();
-        self.stats.module_rerun = true;
+        self.stats.module_rerun = modules.len();
         let state = State {
             generation,
             tree: tree.clone(),
@@ -207,7 +208,7 @@ impl Engine {
             keys,
             imports,
             enabled,
-            module: tidy(module),
+            modules: modules.into_iter().map(|(p, run)| (p, tidy(run))).collect(),
             facts: Facts::compute(text, &needles),
         };
         let findings = state.findings(text, tree, settings);
@@ -356,9 +357,14 @@ impl Engine {
             .zip(&dirty)
             .map(|(unit, &d)| d || stale(&unit.run, &changed, &regions))
             .collect();
-        let module_again = stale(&state.module, &changed, &regions);
+        let module_again: Vec<usize> = state
+            .modules
+            .iter()
+            .filter(|(_, run)| stale(run, &changed, &regions))
+            .map(|(pattern, _)| *pattern)
+            .collect();
 
-        let (runs, module, needles) = {
+        let (runs, modules, needles) = {
             let ctx = Context::with_imports(
                 text,
                 tree,
@@ -372,21 +378,24 @@ impl Engine {
             for (i, index) in dirty_indexes {
                 ctx.seed_unit_index(i, index);
             }
-            let (runs, module) = super::run_units(&ctx, &enabled, &wanted, module_again);
-            (runs, module, ctx.needles())
+            let (runs, modules) =
+                super::run_units(&ctx, &enabled, &wanted, &|p| module_again.contains(&p));
+            (runs, modules, ctx.needles())
         };
         self.stats = UpdateStats {
             full: false,
             units: units.len(),
             dirty: dirty.iter().filter(|&&d| d).count(),
             rerun: runs.len(),
-            module_rerun: module.is_some(),
+            module_rerun: modules.len(),
         };
         for (i, run) in runs {
             units[i].run = tidy(run);
         }
-        if let Some(module) = module {
-            state.module = tidy(module);
+        for (pattern, run) in modules {
+            if let Some(slot) = state.modules.iter_mut().find(|(p, _)| *p == pattern) {
+                slot.1 = tidy(run);
+            }
         }
         let mut all_needles = needles;
         for (needle, _) in &facts.contains {
@@ -414,13 +423,19 @@ impl State {
             unit.range = shift_range(&unit.range, edit);
             shift_run(&mut unit.run, edit);
         }
-        shift_run(&mut self.module, edit);
+        for (_, run) in &mut self.modules {
+            shift_run(run, edit);
+        }
         self.imports.shift(|p| shift_offset(p, edit, false));
     }
 
     /// Every unit's findings, finished like a from-scratch analysis.
     fn findings(&self, text: &str, tree: &Tree, settings: &Settings) -> Vec<Finding> {
-        let count = self.module.findings.len()
+        let count = self
+            .modules
+            .iter()
+            .map(|(_, run)| run.findings.len())
+            .sum::<usize>()
             + self
                 .units
                 .iter()
@@ -430,7 +445,9 @@ impl State {
         for unit in &self.units {
             all.extend(unit.run.findings.iter().cloned());
         }
-        all.extend(self.module.findings.iter().cloned());
+        for (_, run) in &self.modules {
+            all.extend(run.findings.iter().cloned());
+        }
         finish(text, tree, settings, all)
     }
 }

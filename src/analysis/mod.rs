@@ -706,6 +706,9 @@ pub struct UnitRun {
     pub reads: Vec<Read>,
 }
 
+/// Runs keyed by unit index or module pattern index.
+pub type IndexedRuns = Vec<(usize, UnitRun)>;
+
 /// The rules enabled by `settings`, by index in [`rules::ALL`]; `None` when none is or the file
 /// is out of scope (no Keras, `ignore-file`).
 pub fn enabled_rules(source: &str, tree: &Tree, settings: &Settings) -> Option<Vec<bool>> {
@@ -720,14 +723,15 @@ pub fn enabled_rules(source: &str, tree: &Tree, settings: &Settings) -> Option<V
 }
 
 /// Runs the enabled rules on the matches inside the wanted units (`wanted[i]`: the `i`-th child
-/// of the module node), recording reads per unit; with `module`, also the module-rooted
-/// patterns. Returns one run per wanted unit (index) and the module's run.
+/// of the module node), recording reads per unit; also the module-rooted patterns for which
+/// `module_wanted(pattern)` holds. Returns one run per wanted unit (index) and one per module
+/// pattern run (pattern index), so each module rule is re-run only when its own reads change.
 pub fn run_units(
     ctx: &Context,
     enabled: &[bool],
     wanted: &[bool],
-    module: bool,
-) -> (Vec<(usize, UnitRun)>, Option<UnitRun>) {
+    module_wanted: &dyn Fn(usize) -> bool,
+) -> (IndexedRuns, IndexedRuns) {
     let combined = &*COMBINED;
     let names = combined.query.capture_names();
     let root = ctx.tree.root_node();
@@ -780,16 +784,17 @@ pub fn run_units(
             run.reads.extend(ctx.take_reads());
         }
     }
-    let module_run = module.then(|| {
-        let mut run = UnitRun::default();
+    let mut module_runs = Vec::new();
+    {
         for (pattern, shape) in combined.module_pattern.iter().enumerate() {
             let Some(shape) = shape else {
                 continue;
             };
             let rule_index = combined.pattern_rule[pattern];
-            if !enabled[rule_index] {
+            if !enabled[rule_index] || !module_wanted(pattern) {
                 continue;
             }
+            let mut run = UnitRun::default();
             let rule = &rules::ALL[rule_index];
             let matched: Vec<Vec<(&'static str, Node)>> = match shape {
                 // The pattern matches the root only when it is a module (not an ERROR root).
@@ -829,15 +834,15 @@ pub fn run_units(
                 (rule.check)(ctx, &rule_match, &mut sink);
                 run.reads.extend(ctx.take_reads());
             }
+            module_runs.push((pattern, run));
         }
-        run
-    });
+    }
     let runs = runs
         .into_iter()
         .enumerate()
         .filter_map(|(i, r)| r.map(|r| (i, r)))
         .collect();
-    (runs, module_run)
+    (runs, module_runs)
 }
 
 /// Applies severity overrides, drops duplicates and suppressed findings, sorts by position.

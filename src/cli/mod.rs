@@ -249,8 +249,8 @@ pub fn debug_edit_latency(file: &Path, edits: usize, script: Option<&Path>) -> E
     );
     let first = started.elapsed();
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-    let (mut parse_ms, mut rules_ms, mut reruns, mut fulls) =
-        (Vec::new(), Vec::new(), 0usize, 0usize);
+    let (mut parse_ms, mut rules_ms, mut reruns, mut fulls, mut module_reruns) =
+        (Vec::new(), Vec::new(), 0usize, 0usize, 0usize);
     for step in 0..count {
         let (line, column) = match &positions {
             Some(positions) => positions[step],
@@ -285,6 +285,9 @@ pub fn debug_edit_latency(file: &Path, edits: usize, script: Option<&Path>) -> E
         rules_ms.push((t2 - t1).as_secs_f64() * 1000.0);
         reruns += engine.stats.rerun;
         fulls += usize::from(engine.stats.full);
+        if !engine.stats.full {
+            module_reruns += engine.stats.module_rerun;
+        }
     }
     let report = serde_json::json!({
         "edits": count,
@@ -294,6 +297,7 @@ pub fn debug_edit_latency(file: &Path, edits: usize, script: Option<&Path>) -> E
         "rules_ms": percentiles(&mut rules_ms),
         "units_rerun_per_edit": reruns as f64 / count.max(1) as f64,
         "full_reanalyses": fulls,
+        "module_pattern_reruns": module_reruns,
     });
     // A debugging aid: the report goes to stdout like `check --output-format json`.
     #[allow(clippy::print_stdout)]

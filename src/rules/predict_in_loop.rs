@@ -65,6 +65,7 @@ use tree_sitter::Node;
 
 use crate::analysis::dataflow::ConsumerKind;
 use crate::analysis::imports::KerasSymbol;
+use crate::analysis::units::{Key, Read};
 use crate::analysis::{Context, RuleMatch, Sink, call};
 use crate::finding::{Edit, FixSafety, Severity};
 use crate::rules::RuleDef;
@@ -93,8 +94,13 @@ fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     let Some(module) = m.get("module") else {
         return;
     };
-    // The rule walks the whole module itself (memoised per file), so it depends on all of it.
-    ctx.depends_on_everything();
+    // The rule walks the whole module itself, but its findings depend only on: the `predict`
+    // calls (their statements hold `Key::Method("predict")`, so an edit in one re-runs the
+    // rule), the imports (a change re-analyses everything), and the definitions, bindings and
+    // uses of each name it asks about, all of which spell that name: `FileAnalysis::uses_name`
+    // records `Key::Ident(name)` for each. Everything else of a site is inside the statement
+    // holding its `predict` call.
+    ctx.record(Read::everywhere(Key::Method("predict".into())));
     if !ctx.source_contains("predict") {
         return;
     }
@@ -248,6 +254,13 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
 
     fn text(&self, node: Node) -> &'a str {
         self.ctx.text(node)
+    }
+
+    /// Records that the findings depend on what the file defines, binds or does with `name`
+    /// (see [`check`]).
+    fn uses_name<'n>(&self, name: &'n str) -> &'n str {
+        self.ctx.record(Read::everywhere(Key::Ident(name.into())));
+        name
     }
 
     fn record_definition(&mut self, node: Node<'t>) {
@@ -431,6 +444,7 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
             return false;
         }
         let name = self.text(callee);
+        self.uses_name(name);
         if let Some(&class) = self.classes.get(name) {
             return self.class_is_keras_model(class, depth + 1);
         }
@@ -474,7 +488,7 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
                 return false;
             }
             self.classes
-                .get(self.text(base))
+                .get(self.uses_name(self.text(base)))
                 .copied()
                 .is_some_and(|parent| self.class_is_keras_model(parent, depth + 1))
         })
@@ -490,6 +504,7 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
 
     /// Whether the local or global `name` only ever holds Keras models, seen from `chain`.
     fn name_is_model(&mut self, name: &'a str, chain: usize, depth: usize) -> bool {
+        self.uses_name(name);
         // Python resolves names through functions and the module, never through class bodies.
         let scopes: Vec<Node<'t>> = self.chains[chain]
             .iter()
