@@ -18,6 +18,7 @@ use tree_sitter::Node;
 use super::Context;
 use super::call::line_indent;
 use super::imports::{Imports, keras_symbol_from_path, text};
+use super::units::{Key, Read};
 use crate::finding::Edit;
 use crate::syntax::NodeExt;
 
@@ -148,8 +149,9 @@ impl DisabledOptimizations {
 pub struct Dataflow<'t> {
     values: Vec<Value<'t>>,
     consumers: Vec<Consumer<'t>>,
-    /// Call node id -> the pipeline values it produces (a helper's step: one per call site).
-    by_call: HashMap<usize, Vec<ValueId>>,
+    /// Call node id -> the call and the pipeline values it produces (a helper's step: one per
+    /// call site).
+    by_call: HashMap<usize, (Node<'t>, Vec<ValueId>)>,
     /// Functions of this file by name (module-level ones win over methods).
     functions: HashMap<String, Node<'t>>,
     /// `name = value` statements anywhere in the file: name -> right-hand sides.
@@ -160,8 +162,6 @@ pub struct Dataflow<'t> {
     autotune_names: Vec<(String, usize)>,
     /// How the file's pipelines already spell the autotune constant (`tf.data.experimental.AUTOTUNE`).
     autotune_spelling: Option<String>,
-    /// Byte ranges of every function of the file.
-    function_ranges: Vec<Range<usize>>,
 }
 
 impl<'t> Dataflow<'t> {
@@ -231,7 +231,9 @@ impl<'t> Dataflow<'t> {
     /// Every value a call node produces: a step inside a helper function produces one per
     /// call site of the helper.
     pub fn values_of_call(&self, call: Node) -> &[ValueId] {
-        self.by_call.get(&call.id()).map_or(&[], Vec::as_slice)
+        self.by_call
+            .get(&call.id())
+            .map_or(&[], |(_, ids)| ids.as_slice())
     }
 
     /// The value this one was derived from (its receiver).
@@ -313,19 +315,24 @@ impl<'t> Dataflow<'t> {
         None
     }
 
-    /// A function of this file by name.
-    pub fn function(&self, name: &str) -> Option<Node<'t>> {
+    /// A function of this file by name. Recorded as a read of every `def` of that name: the
+    /// functions and assignments are looked up by name, outside [`Dataflow::signature`].
+    pub fn function(&self, ctx: &Context, name: &str) -> Option<Node<'t>> {
+        ctx.record(Read::everywhere(Key::Def(name.into())));
         self.functions.get(name).copied()
     }
 
-    /// The right-hand sides of every `name = ...` statement of the file.
-    pub fn assigned_values(&self, name: &str) -> &[Node<'t>] {
+    /// The right-hand sides of every `name = ...` statement of the file (recorded as a read of
+    /// the name everywhere).
+    pub fn assigned_values(&self, ctx: &Context, name: &str) -> &[Node<'t>] {
+        ctx.record(Read::everywhere(Key::Ident(name.into())));
         self.assignments.get(name).map_or(&[], Vec::as_slice)
     }
 
     /// The function a `map`/`interleave`/`filter` step applies when it can be seen: a lambda,
     /// a function of this file (also as `self.f` or `functools.partial(f, ...)`).
-    pub fn mapped_function(&self, source: &str, step: &Step<'t>) -> Option<Node<'t>> {
+    pub fn mapped_function(&self, ctx: &Context, step: &Step<'t>) -> Option<Node<'t>> {
+        let source = ctx.source;
         let args = step.arguments()?;
         let mut cursor = args.walk();
         let first = args.named_children(&mut cursor).find(|a| {
@@ -342,13 +349,13 @@ impl<'t> Dataflow<'t> {
         for _ in 0..4 {
             match func.kind_name() {
                 "lambda" => return Some(func),
-                "identifier" => return self.function(text(source, func)),
+                "identifier" => return self.function(ctx, text(source, func)),
                 "attribute" => {
                     let object = func.field("object")?;
                     if !matches!(text(source, object), "self" | "cls") {
                         return None;
                     }
-                    return self.function(text(source, func.field("attribute")?));
+                    return self.function(ctx, text(source, func.field("attribute")?));
                 }
                 "call" => {
                     // `functools.partial(f, ...)`.
@@ -370,7 +377,7 @@ impl<'t> Dataflow<'t> {
     /// included).
     pub fn function_uses(
         &self,
-        source: &str,
+        ctx: &Context,
         function: Node<'t>,
         pred: &mut dyn FnMut(Node<'t>) -> bool,
     ) -> bool {
@@ -393,7 +400,7 @@ impl<'t> Dataflow<'t> {
             }
             if node.kind_name() == "call"
                 && visited.len() < MAX_FUNCTIONS
-                && let Some(callee) = self.called_function(source, node)
+                && let Some(callee) = self.called_function(ctx, node)
                 && !visited.contains(&callee.id())
             {
                 visited.push(callee.id());
@@ -406,19 +413,124 @@ impl<'t> Dataflow<'t> {
     }
 
     /// The function of this file a call invokes (`f(...)`, `self.f(...)`).
-    fn called_function(&self, source: &str, call: Node<'t>) -> Option<Node<'t>> {
+    fn called_function(&self, ctx: &Context, call: Node<'t>) -> Option<Node<'t>> {
+        let source = ctx.source;
         let callee = call.field("function")?;
         match callee.kind_name() {
-            "identifier" => self.function(text(source, callee)),
+            "identifier" => self.function(ctx, text(source, callee)),
             "attribute" => {
                 let object = callee.field("object")?;
                 if !matches!(text(source, object), "self" | "cls") {
                     return None;
                 }
-                self.function(text(source, callee.field("attribute")?))
+                self.function(ctx, text(source, callee.field("attribute")?))
             }
             _ => None,
         }
+    }
+}
+
+/// Builds a [`Dataflow::signature`]: nodes as (unit, offsets in the unit, kind), strings by
+/// their bytes.
+struct Signature<'u> {
+    unit_of: &'u dyn Fn(usize) -> (u64, usize),
+    words: Vec<u64>,
+}
+
+impl Signature<'_> {
+    fn node(&mut self, node: Node) {
+        let (unit, start) = (self.unit_of)(node.start_byte());
+        self.words.extend([
+            unit,
+            (node.start_byte() - start) as u64,
+            (node.end_byte() - start) as u64,
+            u64::from(node.kind_id()),
+        ]);
+    }
+
+    fn offset(&mut self, offset: usize) {
+        let (unit, start) = (self.unit_of)(offset);
+        self.words.extend([unit, (offset - start) as u64]);
+    }
+
+    fn str(&mut self, s: &str) {
+        self.words.push(s.len() as u64);
+        self.words.extend(s.as_bytes().chunks(8).map(|chunk| {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            u64::from_le_bytes(word)
+        }));
+    }
+}
+
+impl Dataflow<'_> {
+    /// Everything the dataflow tells its readers, free of absolute positions, for an
+    /// incremental analysis to tell whether an edit changed it: equal signatures mean equal
+    /// values, steps, consumers, options and autotune names, at the same places of the same
+    /// (unchanged) top-level statements. `unit_of(offset)` names the top-level statement holding
+    /// `offset` (an id that changes whenever its text does) and gives its start. The functions
+    /// and assignments are not in it: their lookups record reads by name instead.
+    pub fn signature(&self, unit_of: &dyn Fn(usize) -> (u64, usize)) -> Vec<u64> {
+        let mut sig = Signature {
+            unit_of,
+            words: Vec::new(),
+        };
+        sig.words.push(self.values.len() as u64);
+        for value in &self.values {
+            sig.words.extend([
+                value.parent.map_or(u64::MAX, |p| p as u64),
+                value.source as u64,
+                value.param.map_or(u64::MAX, |p| p as u64),
+            ]);
+            sig.node(value.source_call);
+            match value.step {
+                Some(step) => {
+                    sig.node(step.call);
+                    sig.node(step.method_node);
+                }
+                None => sig.words.push(u64::MAX),
+            }
+        }
+        sig.words.push(self.consumers.len() as u64);
+        for consumer in &self.consumers {
+            sig.words.push(consumer.kind as u64);
+            sig.node(consumer.node);
+            sig.node(consumer.arg);
+            sig.words.extend(match consumer.input {
+                Input::Pipeline(id) => [0, id as u64],
+                Input::Generator => [1, 0],
+                Input::PyDataset => [2, 0],
+            });
+        }
+        let mut calls: Vec<&(Node, Vec<ValueId>)> = self.by_call.values().collect();
+        calls
+            .sort_unstable_by_key(|(call, _)| (call.start_byte(), call.end_byte(), call.kind_id()));
+        sig.words.push(calls.len() as u64);
+        for (call, ids) in calls {
+            sig.node(*call);
+            sig.words.push(ids.len() as u64);
+            sig.words.extend(ids.iter().map(|&id| id as u64));
+        }
+        let mut options: Vec<(&String, &DisabledOptimizations)> = self.options.iter().collect();
+        options.sort_unstable_by_key(|(name, _)| *name);
+        sig.words.push(options.len() as u64);
+        for (name, disabled) in options {
+            sig.str(name);
+            sig.words.extend([
+                u64::from(disabled.prefetch_injection),
+                u64::from(disabled.map_parallelization),
+            ]);
+        }
+        sig.words.push(self.autotune_names.len() as u64);
+        for (name, offset) in &self.autotune_names {
+            sig.str(name);
+            sig.offset(*offset);
+        }
+        match &self.autotune_spelling {
+            Some(spelling) => sig.str(spelling),
+            None => sig.words.push(u64::MAX),
+        }
+        sig.words
     }
 }
 
@@ -536,7 +648,7 @@ pub fn is_autotune_path(path: &str) -> bool {
 /// `import tensorflow as tf` edit only when no name for it exists).
 pub fn autotune_expr(ctx: &Context, at: usize) -> (String, Option<Edit>) {
     let flow = ctx.dataflow();
-    let in_function = flow.function_ranges.iter().any(|r| r.contains(&at));
+    let in_function = inside_function(ctx.tree.root_node(), at);
     if let Some((name, _)) = flow
         .autotune_names
         .iter()
@@ -553,6 +665,20 @@ pub fn autotune_expr(ctx: &Context, at: usize) -> (String, Option<Edit>) {
         "tf",
         "data.AUTOTUNE",
     )
+}
+
+/// Whether byte `at` lies inside a `def` (descends from the root along the nodes holding it).
+fn inside_function(root: Node, at: usize) -> bool {
+    let mut cursor = root.walk();
+    loop {
+        let node = cursor.node();
+        if node.kind_name() == "function_definition" && node.byte_range().contains(&at) {
+            return true;
+        }
+        if cursor.goto_first_child_for_byte(at).is_none() || cursor.node().start_byte() > at {
+            return false;
+        }
+    }
 }
 
 /// The first autotune constant passed to a pipeline step, as written.
@@ -945,7 +1071,6 @@ pub fn build<'t>(source: &str, root: Node<'t>, imports: &Imports) -> Dataflow<'t
         builder.block(root, &mut Env::default());
     }
     let mut flow = builder.flow;
-    flow.function_ranges = functions.iter().map(|f| f.byte_range()).collect();
     flow.autotune_spelling = autotune_spelling(source, imports, &flow);
     flow
 }
@@ -1548,7 +1673,12 @@ impl<'a, 't> Builder<'a, 't> {
                 step: None,
                 param: None,
             });
-            self.flow.by_call.entry(call.id()).or_default().push(id);
+            self.flow
+                .by_call
+                .entry(call.id())
+                .or_insert_with(|| (call, Vec::new()))
+                .1
+                .push(id);
             self.memo.insert(call.id(), id);
             return Some(Val::Pipeline(id));
         }
@@ -1719,7 +1849,8 @@ impl<'a, 't> Builder<'a, 't> {
             self.flow
                 .by_call
                 .entry(step.call.id())
-                .or_default()
+                .or_insert_with(|| (step.call, Vec::new()))
+                .1
                 .push(id);
         }
         id
@@ -2033,14 +2164,25 @@ mod tests {
     fn mapped_functions_are_found_and_searched() {
         let src = "import functools\nimport tensorflow as tf\ndef inner(x):\n    return tf.py_function(g, [x], tf.float32)\ndef outer(x, k):\n    return inner(x)\nclass P:\n    def aug(self, x):\n        return x\n    def build(self, ds):\n        return ds.map(self.aug)\nds = tf.data.Dataset.range(3)\na = ds.map(outer)\nb = ds.map(lambda x: x + 1)\nc = ds.map(map_func=functools.partial(outer, k=1))\nd = ds.map(tf.io.decode_png)\n";
         let tree = parse(src, None);
-        let imports = Imports::collect(src, &tree);
-        let flow = build(src, tree.root_node(), &imports);
+        let settings = crate::settings::Settings::default();
+        let ctx = Context::new(src, &tree, &settings);
+        let flow = ctx.dataflow();
         let uses_py = |step: &Step| {
-            flow.mapped_function(src, step)
-                .map(|f| flow.function_uses(src, f, &mut |n| text(src, n) == "tf.py_function"))
+            flow.mapped_function(&ctx, step)
+                .map(|f| flow.function_uses(&ctx, f, &mut |n| text(src, n) == "tf.py_function"))
         };
+        ctx.start_recording();
         let found: Vec<Option<bool>> = flow.steps().map(|(_, s)| uses_py(&s)).collect();
         assert_eq!(found, vec![Some(true), Some(false), Some(true), None]);
+        // The lookups by name are reads an incremental analysis follows (the dataflow's
+        // signature leaves the functions out).
+        let reads = ctx.take_reads();
+        for name in ["outer", "inner"] {
+            assert!(
+                reads.contains(&Read::everywhere(Key::Def(name.into()))),
+                "{name} read"
+            );
+        }
     }
 
     #[test]

@@ -60,6 +60,8 @@ struct State {
     /// The run of each module-rooted pattern, by pattern index.
     modules: Vec<(usize, UnitRun)>,
     facts: Facts,
+    /// The dataflow's [`signature`](super::dataflow::Dataflow::signature), when it was built.
+    flow_signature: Option<Vec<u64>>,
 }
 
 struct Unit {
@@ -176,7 +178,7 @@ impl Engine {
             indexes.push(index);
         }
         let wanted = vec![true; nodes.len()];
-        let (runs, modules, needles) = {
+        let (runs, modules, needles, signature) = {
             let ctx = Context::with_imports(
                 text,
                 tree,
@@ -191,7 +193,10 @@ impl Engine {
                 ctx.seed_unit_index(i, index);
             }
             let (runs, modules) = super::run_units(&ctx, &enabled, &wanted, &|_| true);
-            (runs, modules, ctx.needles())
+            let signature = ctx
+                .built_dataflow()
+                .map(|f| f.signature(&unit_locator(&units)));
+            (runs, modules, ctx.needles(), signature)
         };
         for (i, run) in runs {
             units[i].run = tidy(run);
@@ -210,6 +215,7 @@ impl Engine {
             enabled,
             modules: modules.into_iter().map(|(p, run)| (p, tidy(run))).collect(),
             facts: Facts::compute(text, &needles),
+            flow_signature: signature,
         };
         let findings = state.findings(text, tree, settings);
         self.state = Some(state);
@@ -236,12 +242,19 @@ impl Engine {
         // the text of a statement's line, which may hold another statement after `;`).
         let mut old_tree = state.tree.clone();
         let mut regions: Vec<Range<usize>> = Vec::new();
+        // The edits that added or removed a line break (line numbers after them moved).
+        let mut line_breaks: Vec<Range<usize>> = Vec::new();
         for edit in edits {
             old_tree.edit(edit);
-            for region in &mut regions {
+            for region in regions.iter_mut().chain(&mut line_breaks) {
                 *region = shift_range(region, edit);
             }
             regions.push(edit.start_byte..edit.new_end_byte);
+            if edit.old_end_position.row != edit.start_position.row
+                || edit.new_end_position.row != edit.start_position.row
+            {
+                line_breaks.push(edit.start_byte..edit.new_end_byte);
+            }
             state.shift(edit);
         }
         regions.extend(
@@ -282,10 +295,8 @@ impl Engine {
         let mut changed: HashMap<KeyHash, Vec<Range<usize>>> = HashMap::default();
         let any = Key::Any.hash64();
         let mut binds = false;
-        let mut dataflow = false;
         for unit in &removed {
             binds |= unit.summary.binds;
-            dataflow |= dataflow_relevant(&unit.summary);
             for &key in &unit.summary.keys {
                 changed.entry(key).or_default().push(unit.range.clone());
             }
@@ -297,7 +308,6 @@ impl Engine {
             let summary = index.summary();
             let range = nodes[*i].byte_range();
             binds |= summary.binds;
-            dataflow |= dataflow_relevant(&summary);
             for &key in &summary.keys {
                 changed.entry(key).or_default().push(range.clone());
             }
@@ -308,11 +318,8 @@ impl Engine {
             changed.entry(any).or_default().push(region.clone());
         }
         let everywhere = 0..usize::MAX;
-        if dataflow {
-            changed
-                .entry(Key::Dataflow.hash64())
-                .or_default()
-                .push(everywhere.clone());
+        if !line_breaks.is_empty() {
+            changed.insert(Key::LineBreaks.hash64(), line_breaks);
         }
         if binds {
             let imports = Imports::collect(text, tree);
@@ -343,28 +350,7 @@ impl Engine {
         let index_of: HashMap<u32, usize> =
             units.iter().enumerate().map(|(i, u)| (u.id, i)).collect();
 
-        // Which units run again: the dirty ones, and those that read something that changed or
-        // whose findings touch an edited region.
-        let dirty: Vec<bool> = {
-            let mut d = vec![false; units.len()];
-            for (i, _) in &dirty_indexes {
-                d[*i] = true;
-            }
-            d
-        };
-        let wanted: Vec<bool> = units
-            .iter()
-            .zip(&dirty)
-            .map(|(unit, &d)| d || stale(&unit.run, &changed, &regions))
-            .collect();
-        let module_again: Vec<usize> = state
-            .modules
-            .iter()
-            .filter(|(_, run)| stale(run, &changed, &regions))
-            .map(|(pattern, _)| *pattern)
-            .collect();
-
-        let (runs, modules, needles) = {
+        let (runs, modules, needles, signature, dirty) = {
             let ctx = Context::with_imports(
                 text,
                 tree,
@@ -375,12 +361,53 @@ impl Engine {
                     index_of: &index_of,
                 }),
             );
+            let dirty: Vec<bool> = {
+                let mut d = vec![false; units.len()];
+                for (i, _) in &dirty_indexes {
+                    d[*i] = true;
+                }
+                d
+            };
             for (i, index) in dirty_indexes {
                 ctx.seed_unit_index(i, index);
             }
+            // The dataflow changed when its signature did; it is only worth building to find
+            // out when some cached result read it.
+            let unit_of = unit_locator(&units);
+            let dataflow = Key::Dataflow.hash64();
+            let reads_dataflow = |run: &UnitRun| run.reads.iter().any(|r| r.key == dataflow);
+            let mut signature = None;
+            if units.iter().any(|u| reads_dataflow(&u.run))
+                || state.modules.iter().any(|(_, run)| reads_dataflow(run))
+            {
+                let now = ctx.dataflow().signature(&unit_of);
+                if state.flow_signature.as_ref() != Some(&now) {
+                    changed
+                        .entry(dataflow)
+                        .or_default()
+                        .push(everywhere.clone());
+                }
+                signature = Some(now);
+            }
+
+            // Which units run again: the dirty ones, and those that read something that changed
+            // or whose findings touch an edited region.
+            let wanted: Vec<bool> = units
+                .iter()
+                .zip(&dirty)
+                .map(|(unit, &d)| d || stale(&unit.run, &changed, &regions))
+                .collect();
+            let module_again: Vec<usize> = state
+                .modules
+                .iter()
+                .filter(|(_, run)| stale(run, &changed, &regions))
+                .map(|(pattern, _)| *pattern)
+                .collect();
             let (runs, modules) =
                 super::run_units(&ctx, &enabled, &wanted, &|p| module_again.contains(&p));
-            (runs, modules, ctx.needles())
+            let signature =
+                signature.or_else(|| ctx.built_dataflow().map(|f| f.signature(&unit_of)));
+            (runs, modules, ctx.needles(), signature, dirty)
         };
         self.stats = UpdateStats {
             full: false,
@@ -409,6 +436,7 @@ impl Engine {
             Facts::compute(text, &all_needles)
         };
         state.units = units;
+        state.flow_signature = signature;
         state.tree = tree.clone();
         let findings = state.findings(text, tree, settings);
         self.state = Some(state);
@@ -483,10 +511,16 @@ fn stale(
         })
 }
 
-/// Whether an edited unit (before or after the edit) can change the file's tf.data dataflow.
-/// For now every edit counts: the dataflow is rebuilt by the first rule that asks for it.
-fn dataflow_relevant(_summary: &Summary) -> bool {
-    true
+/// Maps an offset to the unit holding it (its id, or `u64::MAX` outside every unit) and that
+/// unit's start, for [`Dataflow::signature`](super::dataflow::Dataflow::signature).
+fn unit_locator(units: &[Unit]) -> impl Fn(usize) -> (u64, usize) + '_ {
+    move |offset| {
+        let i = units.partition_point(|u| u.range.start <= offset);
+        match i.checked_sub(1).map(|i| &units[i]) {
+            Some(unit) => (u64::from(unit.id), unit.range.start),
+            None => (u64::MAX, 0),
+        }
+    }
 }
 
 fn shift_run(run: &mut UnitRun, edit: &InputEdit) {

@@ -270,6 +270,13 @@ impl<'a> Context<'a> {
         self.record(Read::everywhere(Key::Any));
     }
 
+    /// The 1-based line of `node` (recorded: the line moves when a line break is added or
+    /// removed before it, which its own unit may not see).
+    pub fn line_of(&self, node: Node) -> usize {
+        self.record(Read::new(&Key::LineBreaks, 0..node.start_byte()));
+        node.start_position().row + 1
+    }
+
     /// Whether the file's text contains `needle` (recorded: use this, not `source.contains`).
     pub fn source_contains(&self, needle: &'static str) -> bool {
         self.record(Read::everywhere(Key::Contains(needle)));
@@ -354,6 +361,11 @@ impl<'a> Context<'a> {
         self.record(Read::everywhere(Key::Dataflow));
         self.dataflow
             .get_or_init(|| dataflow::build(self.source, self.tree.root_node(), &self.imports))
+    }
+
+    /// The dataflow, if a rule has asked for it (not recorded as a read).
+    pub fn built_dataflow(&self) -> Option<&Dataflow<'a>> {
+        self.dataflow.get()
     }
 
     /// An integer option of a rule, from settings or its default.

@@ -47,6 +47,8 @@ pub enum Key {
     Dataflow,
     /// Whether the file has `\r\n` line breaks.
     Newline,
+    /// Line breaks: read over `0..offset`, the line number of `offset`.
+    LineBreaks,
     /// The file's dominant quote character.
     Quote,
     /// Whether the file opts into legacy Keras (`TF_USE_LEGACY_KERAS`).

@@ -97,7 +97,7 @@ fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
 fn pipeline_batching(ctx: &Context, flow: &Dataflow, id: ValueId) -> String {
     if let Some(step) = last_batching(ctx, flow, id) {
         let method = step.method(ctx.source);
-        let line = step.call.start_position().row + 1;
+        let line = ctx.line_of(step.call);
         if method == "unbatch" {
             return format!(
                 "a tf.data pipeline unbatched by `.unbatch()` on line {line}: add `.batch(...)` after it"
@@ -112,7 +112,7 @@ fn pipeline_batching(ctx: &Context, flow: &Dataflow, id: ValueId) -> String {
         return format!("a tf.data pipeline batched by `.{method}{args}` on line {line}");
     }
     let (source, source_call) = flow.source(id);
-    let line = source_call.start_position().row + 1;
+    let line = ctx.line_of(source_call);
     let callee = source_call.field("function").map_or("", |f| ctx.text(f));
     // `make_csv_dataset(file_pattern, batch_size, ...)` may take it second, positionally.
     let second_is_batch_size =

@@ -110,10 +110,10 @@ fn check_cache(ctx: &Context, sink: &mut Sink, step: &Step) {
 /// Whether the function a `map` applies uses a random operation.
 fn is_random_map(ctx: &Context, step: &Step, names: &RefCell<HashMap<String, bool>>) -> bool {
     let flow = ctx.dataflow();
-    let Some(function) = flow.mapped_function(ctx.source, step) else {
+    let Some(function) = flow.mapped_function(ctx, step) else {
         return false;
     };
-    flow.function_uses(ctx.source, function, &mut |node| match node.kind_name() {
+    flow.function_uses(ctx, function, &mut |node| match node.kind_name() {
         "call" => is_random_call(ctx, node),
         "identifier" => {
             let name = ctx.text(node);
@@ -162,7 +162,7 @@ fn is_random_layer(name: &str) -> bool {
 /// (`augment = keras.Sequential([layers.RandomFlip("horizontal")])`).
 fn holds_random_layer(ctx: &Context, name: &str) -> bool {
     let flow = ctx.dataflow();
-    flow.assigned_values(name).iter().any(|&value| {
+    flow.assigned_values(ctx, name).iter().any(|&value| {
         let mut stack = vec![value];
         let mut budget = MAX_VALUE_NODES;
         while let Some(node) = stack.pop() {

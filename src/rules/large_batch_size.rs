@@ -136,7 +136,7 @@ fn check_pipeline_batch(ctx: &Context, call_node: Node, sink: &mut Sink) {
     let Some(fit) = fit else {
         return;
     };
-    let line = fit.node.start_position().row + 1;
+    let line = ctx.line_of(fit.node);
     sink.report(
         value,
         format!(

@@ -142,10 +142,10 @@ fn has_splat(node: Node) -> bool {
 /// Whether the mapped function calls `tf.py_function`, `tf.numpy_function` or `tf.py_func`.
 fn maps_python_function(ctx: &Context, step: &Step) -> bool {
     let flow = ctx.dataflow();
-    let Some(function) = flow.mapped_function(ctx.source, step) else {
+    let Some(function) = flow.mapped_function(ctx, step) else {
         return false;
     };
-    flow.function_uses(ctx.source, function, &mut |node| {
+    flow.function_uses(ctx, function, &mut |node| {
         node.kind_name() == "call"
             && node
                 .field("function")
