@@ -4,6 +4,7 @@
 use keras_lsp::analysis::analyze;
 use keras_lsp::analysis::incremental::Engine;
 use keras_lsp::document::{Document, TextChange};
+use keras_lsp::finding::Finding;
 use keras_lsp::line_index::{Encoding, LineIndex};
 use keras_lsp::settings::Settings;
 
@@ -255,8 +256,8 @@ fn incremental_equals_from_scratch_with_options() {
 }
 
 /// Replaces the first `old` in the document by `new`, updates the engine and checks it against a
-/// from-scratch analysis; returns the codes found.
-fn edit_and_compare(doc: &mut Document, engine: &mut Engine, old: &str, new: &str) -> Vec<String> {
+/// from-scratch analysis; returns the findings.
+fn edit_and_compare(doc: &mut Document, engine: &mut Engine, old: &str, new: &str) -> Vec<Finding> {
     let text = doc.text().to_string();
     let from = text.find(old).expect("the text to replace is there");
     let index = LineIndex::new(&text);
@@ -282,10 +283,14 @@ fn edit_and_compare(doc: &mut Document, engine: &mut Engine, old: &str, new: &st
     );
     assert!(
         !engine.stats.full,
-        "an edit inside a function body stays incremental"
+        "an edit inside a statement stays incremental"
     );
     assert_eq!(*got, analyze(doc.text(), &doc.tree(), &settings));
-    got.iter().map(|f| f.code.to_string()).collect()
+    got.to_vec()
+}
+
+fn codes(findings: &[Finding]) -> Vec<&'static str> {
+    findings.iter().map(|f| f.code).collect()
 }
 
 /// KRS402 runs once over the module and records narrow reads (the `predict` calls and the names
@@ -305,19 +310,79 @@ fn predict_in_loop_follows_edits_to_the_model_factory() {
     );
     assert_eq!(first.iter().map(|f| f.code).collect::<Vec<_>>(), ["KRS402"]);
     // `build` no longer returns a Keras model: the loop's `predict` is not reported.
-    let codes = edit_and_compare(
+    let found = edit_and_compare(
         &mut doc,
         &mut engine,
         "keras.Sequential([keras.layers.Dense(2)])",
         "make_forest()",
     );
-    assert!(codes.is_empty(), "{codes:?}");
+    assert!(found.is_empty(), "{found:?}");
     // And back.
-    let codes = edit_and_compare(
+    let found = edit_and_compare(
         &mut doc,
         &mut engine,
         "make_forest()",
         "keras.Sequential([])",
     );
-    assert_eq!(codes, ["KRS402"]);
+    assert_eq!(codes(&found), ["KRS402"]);
+}
+
+/// A pipeline file: KRS403 names the line of the `.batch` that makes `batch_size` moot.
+const PIPELINE: &str = "import tensorflow as tf\nimport keras\n\n\ndef helper(a):\n    return a + 1\n\n\nprint('hello')\n\nds = tf.data.Dataset.range(8).batch(32)\nmodel = keras.Sequential([])\nmodel.fit(ds, batch_size=64)\n";
+
+fn open_and_analyse(source: &str) -> (Document, Engine, Vec<Finding>) {
+    let mut doc = Document::new(source.to_string(), 1);
+    let mut engine = Engine::default();
+    let snapshot = doc.take_snapshot();
+    let first = engine.update(
+        &snapshot.text,
+        &snapshot.tree,
+        &snapshot.edits,
+        &Settings::default(),
+        0,
+    );
+    (doc, engine, first.to_vec())
+}
+
+/// The rules that read the dataflow re-run only when its signature changes: an edit to a
+/// statement outside every pipeline (or to a helper that builds none) re-runs that statement
+/// alone, while one to the pipeline re-runs its readers.
+#[test]
+fn dataflow_readers_rerun_only_when_the_dataflow_changes() {
+    let (mut doc, mut engine, first) = open_and_analyse(PIPELINE);
+    assert!(first.iter().any(|f| f.code == "KRS403"), "{first:?}");
+    edit_and_compare(&mut doc, &mut engine, "'hello'", "'hellox'");
+    assert_eq!((engine.stats.rerun, engine.stats.module_rerun), (1, 0));
+    edit_and_compare(&mut doc, &mut engine, "a + 1", "a + 2");
+    assert_eq!((engine.stats.rerun, engine.stats.module_rerun), (1, 0));
+    let found = edit_and_compare(&mut doc, &mut engine, ".batch(32)", ".map(abs)");
+    assert!(engine.stats.module_rerun > 0, "{:?}", engine.stats);
+    // KRS403's statement did not change, but what it says about the pipeline did.
+    let krs403 = found.iter().find(|f| f.code == "KRS403").expect("KRS403");
+    assert!(
+        krs403.message.contains("never batched"),
+        "{}",
+        krs403.message
+    );
+}
+
+/// Messages that name the line of a pipeline step elsewhere follow line breaks added above it,
+/// though neither statement changed.
+#[test]
+fn line_numbers_in_messages_follow_line_breaks() {
+    let (mut doc, mut engine, first) = open_and_analyse(PIPELINE);
+    let message = |findings: &[Finding]| {
+        findings
+            .iter()
+            .find(|f| f.code == "KRS403")
+            .map(|f| f.message.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        message(&first).contains("on line 11"),
+        "{}",
+        message(&first)
+    );
+    let now = edit_and_compare(&mut doc, &mut engine, "print('hello')", "print('hello')\n");
+    assert!(message(&now).contains("on line 12"), "{}", message(&now));
 }

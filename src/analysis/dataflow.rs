@@ -162,6 +162,8 @@ pub struct Dataflow<'t> {
     autotune_names: Vec<(String, usize)>,
     /// How the file's pipelines already spell the autotune constant (`tf.data.experimental.AUTOTUNE`).
     autotune_spelling: Option<String>,
+    /// See [`Dataflow::vocabulary`].
+    vocabulary: Option<Vec<String>>,
 }
 
 impl<'t> Dataflow<'t> {
@@ -464,6 +466,19 @@ impl Signature<'_> {
 }
 
 impl Dataflow<'_> {
+    /// Names whose absence from a top-level statement (before and after an edit) proves the
+    /// statement neither holds nor affects any of the dataflow, given it also holds no
+    /// [`Summary::flow_syntax`](super::units::Summary::flow_syntax) and no source call
+    /// ([`source_kind_of`]): the file's functions, PyDataset classes, names ever bound to a
+    /// pipeline/generator/PyDataset, imported names of `AUTOTUNE`, and the `Options` attributes.
+    /// Without them a statement can produce no source, step, consumer, binding, option or
+    /// autotune alias: the dataflow reads imports only to find sources, `AUTOTUNE` and PyDataset
+    /// bases; values flow through bound names and function calls, generators through functions
+    /// or generator expressions. `None` under star imports.
+    pub fn vocabulary(&self) -> Option<&[String]> {
+        self.vocabulary.as_deref()
+    }
+
     /// Everything the dataflow tells its readers, free of absolute positions, for an
     /// incremental analysis to tell whether an edit changed it: equal signatures mean equal
     /// values, steps, consumers, options and autotune names, at the same places of the same
@@ -475,10 +490,36 @@ impl Dataflow<'_> {
             unit_of,
             words: Vec::new(),
         };
-        sig.words.push(self.values.len() as u64);
-        for value in &self.values {
+        // Values readers can reach: real ones (templates of helper parameters are only replayed
+        // at call sites, so an edit to a helper that builds no pipeline leaves this unchanged),
+        // and whatever those or a consumer derive from. Ids are renumbered over these.
+        let mut reachable = vec![false; self.values.len()];
+        let mut stack: Vec<ValueId> = (0..self.values.len())
+            .filter(|&i| self.values[i].param.is_none())
+            .chain(self.consumers.iter().filter_map(|c| match c.input {
+                Input::Pipeline(id) => Some(id),
+                _ => None,
+            }))
+            .collect();
+        while let Some(id) = stack.pop() {
+            if id < reachable.len() && !reachable[id] {
+                reachable[id] = true;
+                stack.extend(self.values[id].parent);
+            }
+        }
+        let mut number = vec![u64::MAX; self.values.len()];
+        let mut next = 0u64;
+        for (i, &r) in reachable.iter().enumerate() {
+            if r {
+                number[i] = next;
+                next += 1;
+            }
+        }
+        let id_word = |id: ValueId| number.get(id).copied().unwrap_or(u64::MAX - 1);
+        sig.words.push(next);
+        for (value, _) in self.values.iter().zip(&reachable).filter(|(_, r)| **r) {
             sig.words.extend([
-                value.parent.map_or(u64::MAX, |p| p as u64),
+                value.parent.map_or(u64::MAX, id_word),
                 value.source as u64,
                 value.param.map_or(u64::MAX, |p| p as u64),
             ]);
@@ -497,7 +538,7 @@ impl Dataflow<'_> {
             sig.node(consumer.node);
             sig.node(consumer.arg);
             sig.words.extend(match consumer.input {
-                Input::Pipeline(id) => [0, id as u64],
+                Input::Pipeline(id) => [0, id_word(id)],
                 Input::Generator => [1, 0],
                 Input::PyDataset => [2, 0],
             });
@@ -509,7 +550,7 @@ impl Dataflow<'_> {
         for (call, ids) in calls {
             sig.node(*call);
             sig.words.push(ids.len() as u64);
-            sig.words.extend(ids.iter().map(|&id| id as u64));
+            sig.words.extend(ids.iter().map(|&id| id_word(id)));
         }
         let mut options: Vec<(&String, &DisabledOptimizations)> = self.options.iter().collect();
         options.sort_unstable_by_key(|(name, _)| *name);
@@ -992,6 +1033,8 @@ struct Builder<'a, 't> {
     calls_in: HashMap<usize, Rc<Vec<Node<'t>>>>,
     /// Ids of the functions defined at module level.
     module_functions: HashSet<usize>,
+    /// Names an assignment bound to a pipeline, generator or PyDataset in some scope.
+    bound_names: HashSet<String>,
 }
 
 /// The calls inside `expr` in the order the passes visit them: depth-first, last child first,
@@ -1044,6 +1087,7 @@ pub fn build<'t>(source: &str, root: Node<'t>, imports: &Imports) -> Dataflow<'t
         replayed: HashSet::default(),
         calls_in: HashMap::default(),
         module_functions: HashSet::default(),
+        bound_names: HashSet::default(),
     };
     builder.collect_definitions(root);
     builder.functions.sort_by_key(|f| f.start_byte());
@@ -1072,8 +1116,28 @@ pub fn build<'t>(source: &str, root: Node<'t>, imports: &Imports) -> Dataflow<'t
     }
     let mut flow = builder.flow;
     flow.autotune_spelling = autotune_spelling(source, imports, &flow);
+    flow.vocabulary = (!imports.has_star_imports()).then(|| {
+        let mut names: Vec<String> = builder.function_bodies.into_keys().collect();
+        names.extend(builder.py_dataset_classes);
+        names.extend(builder.bound_names);
+        names.extend(
+            imports
+                .imported_paths()
+                .filter(|(_, path)| is_autotune_path(path))
+                .map(|(name, _)| name.to_string()),
+        );
+        names.extend(OPTION_ATTRIBUTES.iter().map(|s| s.to_string()));
+        names
+    });
     flow
 }
+
+/// The attributes of `tf.data.Options` whose assignment to `False` the dataflow records.
+const OPTION_ATTRIBUTES: &[&str] = &[
+    "inject_prefetch",
+    "map_parallelization",
+    "apply_default_optimizations",
+];
 
 impl<'a, 't> Builder<'a, 't> {
     fn text(&self, node: Node) -> &'a str {
@@ -1407,6 +1471,7 @@ impl<'a, 't> Builder<'a, 't> {
                 let name = self.text(left).to_string();
                 match self.eval(right, env, 0) {
                     Some(val) => {
+                        self.bound_names.insert(name.clone());
                         env.names.insert(name, val);
                     }
                     None => {
@@ -1421,6 +1486,7 @@ impl<'a, 't> Builder<'a, 't> {
                     env.names.remove(self.text(*target));
                 }
                 for (target, val) in self.unpack(left, right, env) {
+                    self.bound_names.insert(self.text(target).to_string());
                     env.names.insert(self.text(target).to_string(), val);
                 }
             }
@@ -1880,33 +1946,38 @@ impl<'a, 't> Builder<'a, 't> {
     }
 
     fn resolve_source_kind(&self, call: Node<'t>) -> Option<SourceKind> {
-        let func = call.field("function")?;
-        let path = self.imports.resolve(self.source, func)?;
-        if let Some(rest) = path.strip_prefix("tensorflow.data.") {
-            return TF_DATA_SOURCES
-                .contains(&rest)
-                .then_some(SourceKind::TfData);
-        }
-        if let Some(rest) = path
-            .strip_prefix("tensorflow.compat.v2.data.")
-            .or_else(|| path.strip_prefix("tensorflow.compat.v1.data."))
-        {
-            return TF_DATA_SOURCES
-                .contains(&rest)
-                .then_some(SourceKind::TfData);
-        }
-        if path == "tensorflow_datasets.load" {
-            return Some(SourceKind::Tfds);
-        }
-        if let Some(symbol) = keras_symbol_from_path(&path) {
-            let name = symbol.name();
-            let is_utils = matches!(symbol.module(), "utils" | "preprocessing");
-            if is_utils && name.contains("_dataset_from_") {
-                return Some(SourceKind::KerasUtils);
-            }
-        }
-        None
+        source_kind_of(self.source, self.imports, call)
     }
+}
+
+/// Whether a call constructs a pipeline, and which kind (through the file's imports).
+pub fn source_kind_of(source: &str, imports: &Imports, call: Node) -> Option<SourceKind> {
+    let func = call.field("function")?;
+    let path = imports.resolve(source, func)?;
+    if let Some(rest) = path.strip_prefix("tensorflow.data.") {
+        return TF_DATA_SOURCES
+            .contains(&rest)
+            .then_some(SourceKind::TfData);
+    }
+    if let Some(rest) = path
+        .strip_prefix("tensorflow.compat.v2.data.")
+        .or_else(|| path.strip_prefix("tensorflow.compat.v1.data."))
+    {
+        return TF_DATA_SOURCES
+            .contains(&rest)
+            .then_some(SourceKind::TfData);
+    }
+    if path == "tensorflow_datasets.load" {
+        return Some(SourceKind::Tfds);
+    }
+    if let Some(symbol) = keras_symbol_from_path(&path) {
+        let name = symbol.name();
+        let is_utils = matches!(symbol.module(), "utils" | "preprocessing");
+        if is_utils && name.contains("_dataset_from_") {
+            return Some(SourceKind::KerasUtils);
+        }
+    }
+    None
 }
 
 /// `(a, b)` stays a tuple; `((a, b))` is unwrapped to it.

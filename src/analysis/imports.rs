@@ -222,6 +222,19 @@ impl Imports {
         }
     }
 
+    /// The names imports bind, with what they name (`tf`, `tensorflow`).
+    pub fn imported_paths(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.bindings.iter().filter_map(|(name, b)| match b {
+            Binding::Import(path) => Some((name.as_str(), path.as_str())),
+            Binding::Local => None,
+        })
+    }
+
+    /// Whether a `from m import *` exists.
+    pub fn has_star_imports(&self) -> bool {
+        !self.star_modules.is_empty()
+    }
+
     /// Whether `name` is bound at all (import or local definition).
     pub fn is_bound(&self, name: &str) -> bool {
         self.bindings.contains_key(name)

@@ -7,12 +7,14 @@
 //! dirty units; the keys the dirty units held before and hold now are the changed keys; a
 //! clean unit is re-run only when one of its reads meets a changed key in its range. File-level
 //! facts are compared, not assumed: the imports (any difference: everything re-runs), the text
-//! facts (line breaks, quote style, legacy Keras, searched strings), and the dataflow, which is
-//! treated as changed whenever an edited unit can affect it (see [`dataflow_relevant`]).
+//! facts (line breaks, quote style, legacy Keras, searched strings), and the tf.data dataflow:
+//! it counts as changed only when its position-free [signature](Dataflow::signature) does, and
+//! it is not even rebuilt to compare when every edited unit, before and after, is inert (no name
+//! of its [vocabulary](Dataflow::vocabulary), no source call, no `def`/`class`/`lambda`/...).
 //! Everything else of a clean unit is reused, its offsets moved by the edits. A differential test
 //! (`tests/incremental.rs`) checks the result against a from-scratch analysis after every edit.
 
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::borrow::Cow;
 use std::ops::Range;
 use std::rc::Rc;
@@ -20,6 +22,7 @@ use std::sync::Arc;
 
 use tree_sitter::{InputEdit, Node, Tree};
 
+use super::dataflow::{Dataflow, source_kind_of};
 use super::imports::Imports;
 use super::units::{Key, KeyHash, KeyIndex, Summary, UnitIndex};
 use super::{Context, Provided, UnitRun, enabled_rules, finish, newline_of, policy, quote_of};
@@ -60,8 +63,11 @@ struct State {
     /// The run of each module-rooted pattern, by pattern index.
     modules: Vec<(usize, UnitRun)>,
     facts: Facts,
-    /// The dataflow's [`signature`](super::dataflow::Dataflow::signature), when it was built.
+    /// The dataflow's [`signature`](super::dataflow::Dataflow::signature) and
+    /// [`vocabulary`](super::dataflow::Dataflow::vocabulary) (as `Key::Ident` hashes), when it
+    /// was built.
     flow_signature: Option<Vec<u64>>,
+    flow_vocabulary: Option<HashSet<KeyHash>>,
 }
 
 struct Unit {
@@ -165,7 +171,7 @@ impl Engine {
         let mut units = Vec::with_capacity(nodes.len());
         for (i, node) in nodes.iter().enumerate() {
             let index = Rc::new(UnitIndex::build(text, *node));
-            let summary = index.summary();
+            let summary = summarise(text, &imports, &index);
             let id = i as u32;
             keys.insert(id, &summary);
             index_of.insert(id, i);
@@ -178,7 +184,7 @@ impl Engine {
             indexes.push(index);
         }
         let wanted = vec![true; nodes.len()];
-        let (runs, modules, needles, signature) = {
+        let (runs, modules, needles, flow) = {
             let ctx = Context::with_imports(
                 text,
                 tree,
@@ -193,10 +199,10 @@ impl Engine {
                 ctx.seed_unit_index(i, index);
             }
             let (runs, modules) = super::run_units(&ctx, &enabled, &wanted, &|_| true);
-            let signature = ctx
+            let flow = ctx
                 .built_dataflow()
-                .map(|f| f.signature(&unit_locator(&units)));
-            (runs, modules, ctx.needles(), signature)
+                .map(|f| (f.signature(&unit_locator(&units)), vocabulary_keys(f)));
+            (runs, modules, ctx.needles(), flow)
         };
         for (i, run) in runs {
             units[i].run = tidy(run);
@@ -215,7 +221,8 @@ impl Engine {
             enabled,
             modules: modules.into_iter().map(|(p, run)| (p, tidy(run))).collect(),
             facts: Facts::compute(text, &needles),
-            flow_signature: signature,
+            flow_signature: flow.as_ref().map(|(s, _)| s.clone()),
+            flow_vocabulary: flow.and_then(|(_, v)| v),
         };
         let findings = state.findings(text, tree, settings);
         self.state = Some(state);
@@ -305,7 +312,7 @@ impl Engine {
         }
         let mut dirty_summaries: Vec<(usize, Summary)> = Vec::with_capacity(dirty_indexes.len());
         for (i, index) in &dirty_indexes {
-            let summary = index.summary();
+            let summary = summarise(text, &state.imports, index);
             let range = nodes[*i].byte_range();
             binds |= summary.binds;
             for &key in &summary.keys {
@@ -317,6 +324,17 @@ impl Engine {
         for region in &regions {
             changed.entry(any).or_default().push(region.clone());
         }
+        // Statements that hold no name of the dataflow's vocabulary (before or after) can
+        // neither hold nor change any of it: the dataflow need not be built to compare.
+        let inert = |summary: &Summary| {
+            state.flow_vocabulary.as_ref().is_some_and(|vocabulary| {
+                !summary.flow_syntax
+                    && !summary.holds_source
+                    && !summary.keys.iter().any(|k| vocabulary.contains(k))
+            })
+        };
+        let flow_unchanged = removed.iter().all(|u| inert(&u.summary))
+            && dirty_summaries.iter().all(|(_, s)| inert(s));
         let everywhere = 0..usize::MAX;
         if !line_breaks.is_empty() {
             changed.insert(Key::LineBreaks.hash64(), line_breaks);
@@ -350,7 +368,7 @@ impl Engine {
         let index_of: HashMap<u32, usize> =
             units.iter().enumerate().map(|(i, u)| (u.id, i)).collect();
 
-        let (runs, modules, needles, signature, dirty) = {
+        let (runs, modules, needles, flow, dirty) = {
             let ctx = Context::with_imports(
                 text,
                 tree,
@@ -377,8 +395,9 @@ impl Engine {
             let dataflow = Key::Dataflow.hash64();
             let reads_dataflow = |run: &UnitRun| run.reads.iter().any(|r| r.key == dataflow);
             let mut signature = None;
-            if units.iter().any(|u| reads_dataflow(&u.run))
-                || state.modules.iter().any(|(_, run)| reads_dataflow(run))
+            if !flow_unchanged
+                && (units.iter().any(|u| reads_dataflow(&u.run))
+                    || state.modules.iter().any(|(_, run)| reads_dataflow(run)))
             {
                 let now = ctx.dataflow().signature(&unit_of);
                 if state.flow_signature.as_ref() != Some(&now) {
@@ -405,9 +424,17 @@ impl Engine {
                 .collect();
             let (runs, modules) =
                 super::run_units(&ctx, &enabled, &wanted, &|p| module_again.contains(&p));
-            let signature =
-                signature.or_else(|| ctx.built_dataflow().map(|f| f.signature(&unit_of)));
-            (runs, modules, ctx.needles(), signature, dirty)
+            let flow = match (signature, ctx.built_dataflow()) {
+                (Some(signature), Some(built)) => Some((signature, vocabulary_keys(built))),
+                (_, Some(built)) => Some((built.signature(&unit_of), vocabulary_keys(built))),
+                // Not built: still valid when no edited statement could change it.
+                (_, None) if flow_unchanged => state
+                    .flow_signature
+                    .clone()
+                    .map(|s| (s, state.flow_vocabulary.clone())),
+                (_, None) => None,
+            };
+            (runs, modules, ctx.needles(), flow, dirty)
         };
         self.stats = UpdateStats {
             full: false,
@@ -436,7 +463,10 @@ impl Engine {
             Facts::compute(text, &all_needles)
         };
         state.units = units;
-        state.flow_signature = signature;
+        (state.flow_signature, state.flow_vocabulary) = match flow {
+            Some((signature, vocabulary)) => (Some(signature), vocabulary),
+            None => (None, None),
+        };
         state.tree = tree.clone();
         let findings = state.findings(text, tree, settings);
         self.state = Some(state);
@@ -511,8 +541,29 @@ fn stale(
         })
 }
 
+/// A unit's summary, with whether it calls a pipeline source.
+fn summarise(text: &str, imports: &Imports, index: &UnitIndex) -> Summary {
+    let mut summary = index.summary();
+    summary.holds_source = index
+        .calls()
+        .any(|call| source_kind_of(text, imports, call).is_some());
+    summary
+}
+
+/// The dataflow's vocabulary as the `Key::Ident` hashes unit summaries hold (`None`: no
+/// statement can be proven not to matter).
+fn vocabulary_keys(flow: &Dataflow) -> Option<HashSet<KeyHash>> {
+    let names = flow.vocabulary()?;
+    Some(
+        names
+            .iter()
+            .map(|name| Key::Ident(name.as_str().into()).hash64())
+            .collect(),
+    )
+}
+
 /// Maps an offset to the unit holding it (its id, or `u64::MAX` outside every unit) and that
-/// unit's start, for [`Dataflow::signature`](super::dataflow::Dataflow::signature).
+/// unit's start, for [`Dataflow::signature`].
 fn unit_locator(units: &[Unit]) -> impl Fn(usize) -> (u64, usize) + '_ {
     move |offset| {
         let i = units.partition_point(|u| u.range.start <= offset);

@@ -117,6 +117,12 @@ pub struct Summary {
     /// It binds names the file's imports resolve (imports, module-level assignments of names,
     /// module-level `def`/`class`).
     pub binds: bool,
+    /// It holds syntax the dataflow reads whatever the names in it: a `def`, `class`, `lambda`,
+    /// `yield`, generator expression, import, or a name spelled like `autotune`.
+    pub flow_syntax: bool,
+    /// It calls a pipeline source (set by an engine that has the imports: see
+    /// [`super::dataflow::source_kind_of`]).
+    pub holds_source: bool,
 }
 
 impl Summary {
@@ -142,6 +148,7 @@ pub struct UnitIndex<'t> {
     module_with_items: Vec<Node<'t>>,
     module_returns: Vec<Node<'t>>,
     binds: bool,
+    flow_syntax: bool,
 }
 
 fn push<'t>(map: &mut HashMap<&'t str, Vec<Node<'t>>>, key: &'t str, node: Node<'t>) {
@@ -187,6 +194,18 @@ impl<'t> UnitIndex<'t> {
     fn add(&mut self, source: &'t str, node: Node<'t>, outer: bool) {
         let module_level =
             outer && !matches!(node.kind_name(), "function_definition" | "class_definition");
+        self.flow_syntax |= match node.kind_name() {
+            "function_definition"
+            | "class_definition"
+            | "lambda"
+            | "yield"
+            | "generator_expression"
+            | "import_statement"
+            | "import_from_statement"
+            | "future_import_statement" => true,
+            "identifier" => text(source, node).eq_ignore_ascii_case("autotune"),
+            _ => false,
+        };
         match node.kind_name() {
             "call" => {
                 let Some(function) = node.field("function") else {
@@ -301,7 +320,19 @@ impl<'t> UnitIndex<'t> {
         Summary {
             keys,
             binds: self.binds,
+            flow_syntax: self.flow_syntax,
+            holds_source: false,
         }
+    }
+
+    /// Every call in the unit.
+    pub fn calls(&self) -> impl Iterator<Item = Node<'t>> + '_ {
+        self.calls_by_name
+            .values()
+            .chain(self.calls_by_method.values())
+            .flatten()
+            .chain(&self.paren_calls)
+            .copied()
     }
 
     pub fn calls_of(&self, name: &str) -> &[Node<'t>] {
