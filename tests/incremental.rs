@@ -351,10 +351,13 @@ fn open_and_analyse(source: &str) -> (Document, Engine, Vec<Finding>) {
 fn dataflow_readers_rerun_only_when_the_dataflow_changes() {
     let (mut doc, mut engine, first) = open_and_analyse(PIPELINE);
     assert!(first.iter().any(|f| f.code == "KRS403"), "{first:?}");
+    // Neither statement can touch the dataflow: it is not even rebuilt to compare.
     edit_and_compare(&mut doc, &mut engine, "'hello'", "'hellox'");
     assert_eq!((engine.stats.rerun, engine.stats.module_rerun), (1, 0));
+    assert!(!engine.stats.dataflow_built);
     edit_and_compare(&mut doc, &mut engine, "a + 1", "a + 2");
     assert_eq!((engine.stats.rerun, engine.stats.module_rerun), (1, 0));
+    assert!(!engine.stats.dataflow_built);
     let found = edit_and_compare(&mut doc, &mut engine, ".batch(32)", ".map(abs)");
     assert!(engine.stats.module_rerun > 0, "{:?}", engine.stats);
     // KRS403's statement did not change, but what it says about the pipeline did.
@@ -385,4 +388,18 @@ fn line_numbers_in_messages_follow_line_breaks() {
     );
     let now = edit_and_compare(&mut doc, &mut engine, "print('hello')", "print('hello')\n");
     assert!(message(&now).contains("on line 12"), "{}", message(&now));
+}
+
+/// A helper that hands back its parameter carries the pipeline through its call sites: an
+/// edit to its body alone changes what `fit` receives, so the dataflow is rebuilt and compared.
+#[test]
+fn helpers_that_pass_pipelines_through_are_never_skipped() {
+    let source = "import tensorflow as tf\nimport keras\n\n\ndef passthrough(a):\n    return a\n\n\nds = tf.data.Dataset.range(8).batch(32)\nds2 = passthrough(ds)\nmodel = keras.Sequential([])\nmodel.fit(ds2, batch_size=64)\n";
+    let (mut doc, mut engine, first) = open_and_analyse(source);
+    assert!(codes(&first).contains(&"KRS403"), "{first:?}");
+    let found = edit_and_compare(&mut doc, &mut engine, "return a", "return None");
+    assert!(engine.stats.dataflow_built);
+    assert!(!codes(&found).contains(&"KRS403"), "{found:?}");
+    let found = edit_and_compare(&mut doc, &mut engine, "return None", "return a");
+    assert!(codes(&found).contains(&"KRS403"), "{found:?}");
 }

@@ -325,9 +325,9 @@ impl<'t> Dataflow<'t> {
     }
 
     /// The right-hand sides of every `name = ...` statement of the file (recorded as a read of
-    /// the name everywhere).
+    /// the assignments of the name everywhere).
     pub fn assigned_values(&self, ctx: &Context, name: &str) -> &[Node<'t>] {
-        ctx.record(Read::everywhere(Key::Ident(name.into())));
+        ctx.record(Read::everywhere(Key::Assign(name.into())));
         self.assignments.get(name).map_or(&[], Vec::as_slice)
     }
 
@@ -1070,25 +1070,7 @@ fn calls_inside(expr: Node) -> Vec<Node> {
 
 /// Runs the dataflow pass over a whole module.
 pub fn build<'t>(source: &str, root: Node<'t>, imports: &Imports) -> Dataflow<'t> {
-    let mut builder = Builder {
-        source,
-        imports,
-        flow: Dataflow::default(),
-        summaries: HashMap::default(),
-        function_bodies: HashMap::default(),
-        generator_functions: HashMap::default(),
-        py_dataset_classes: Vec::new(),
-        functions: Vec::new(),
-        memo: HashMap::default(),
-        template_memo: HashMap::default(),
-        template_consumes: Vec::new(),
-        seen_consumers: HashSet::default(),
-        source_kinds: HashMap::default(),
-        replayed: HashSet::default(),
-        calls_in: HashMap::default(),
-        module_functions: HashSet::default(),
-        bound_names: HashSet::default(),
-    };
+    let mut builder = Builder::new(source, imports);
     builder.collect_definitions(root);
     builder.functions.sort_by_key(|f| f.start_byte());
     builder
@@ -1132,6 +1114,22 @@ pub fn build<'t>(source: &str, root: Node<'t>, imports: &Imports) -> Dataflow<'t
     flow
 }
 
+/// Whether a function, analysed alone, builds nothing: no pipeline or consumer of its own, and
+/// a summary that returns and consumes nothing, so its call sites get nothing from it either.
+/// Exact for a function that names nothing of the file's [`Dataflow::vocabulary`] but itself
+/// (its analysis cannot depend on other functions or module-level values then).
+pub fn function_is_inert(source: &str, imports: &Imports, func: Node) -> bool {
+    let mut builder = Builder::new(source, imports);
+    builder.collect_function(func, true);
+    builder.function_scope(func, &Env::default());
+    builder.flow.values.iter().all(|v| v.param.is_some())
+        && builder.flow.consumers.is_empty()
+        && builder
+            .summaries
+            .values()
+            .all(|s| s.returned.is_none() && s.consumes.is_empty())
+}
+
 /// The attributes of `tf.data.Options` whose assignment to `False` the dataflow records.
 const OPTION_ATTRIBUTES: &[&str] = &[
     "inject_prefetch",
@@ -1140,6 +1138,28 @@ const OPTION_ATTRIBUTES: &[&str] = &[
 ];
 
 impl<'a, 't> Builder<'a, 't> {
+    fn new(source: &'a str, imports: &'a Imports) -> Builder<'a, 't> {
+        Builder {
+            source,
+            imports,
+            flow: Dataflow::default(),
+            summaries: HashMap::default(),
+            function_bodies: HashMap::default(),
+            generator_functions: HashMap::default(),
+            py_dataset_classes: Vec::new(),
+            functions: Vec::new(),
+            memo: HashMap::default(),
+            template_memo: HashMap::default(),
+            template_consumes: Vec::new(),
+            seen_consumers: HashSet::default(),
+            source_kinds: HashMap::default(),
+            replayed: HashSet::default(),
+            calls_in: HashMap::default(),
+            module_functions: HashSet::default(),
+            bound_names: HashSet::default(),
+        }
+    }
+
     fn text(&self, node: Node) -> &'a str {
         text(self.source, node)
     }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use tree_sitter::{InputEdit, Node, Tree};
 
-use super::dataflow::{Dataflow, source_kind_of};
+use super::dataflow::{Dataflow, function_is_inert, source_kind_of};
 use super::imports::Imports;
 use super::units::{Key, KeyHash, KeyIndex, Summary, UnitIndex};
 use super::{Context, Provided, UnitRun, enabled_rules, finish, newline_of, policy, quote_of};
@@ -43,6 +43,8 @@ pub struct UpdateStats {
     pub rerun: usize,
     /// Module-level rule patterns that ran again.
     pub module_rerun: usize,
+    /// The tf.data dataflow was built (to compare it, or because a rule that ran asked).
+    pub dataflow_built: bool,
 }
 
 /// The analysis state one open document keeps between versions.
@@ -199,6 +201,7 @@ impl Engine {
                 ctx.seed_unit_index(i, index);
             }
             let (runs, modules) = super::run_units(&ctx, &enabled, &wanted, &|_| true);
+            self.stats.dataflow_built = ctx.built_dataflow().is_some();
             let flow = ctx
                 .built_dataflow()
                 .map(|f| (f.signature(&unit_locator(&units)), vocabulary_keys(f)));
@@ -325,13 +328,40 @@ impl Engine {
             changed.entry(any).or_default().push(region.clone());
         }
         // Statements that hold no name of the dataflow's vocabulary (before or after) can
-        // neither hold nor change any of it: the dataflow need not be built to compare.
+        // neither hold nor change any of it: the dataflow need not be built to compare. So can a
+        // function that builds nothing alone and names nothing of it but itself, when every
+        // other statement defining that name is such a function too (its call sites get nothing
+        // from whichever wins, before or after). `state.keys` holds the clean units only here.
+        let clean: HashMap<u32, &Summary> =
+            units.iter().flatten().map(|u| (u.id, &u.summary)).collect();
         let inert = |summary: &Summary| {
-            state.flow_vocabulary.as_ref().is_some_and(|vocabulary| {
-                !summary.flow_syntax
-                    && !summary.holds_source
-                    && !summary.keys.iter().any(|k| vocabulary.contains(k))
-            })
+            let Some(vocabulary) = state.flow_vocabulary.as_ref() else {
+                return false;
+            };
+            if summary.holds_source {
+                return false;
+            }
+            if !summary.flow_syntax {
+                return !summary.keys.iter().any(|k| vocabulary.contains(k));
+            }
+            let Some(name) = summary.lone_def.as_deref().filter(|_| summary.def_inert) else {
+                return false;
+            };
+            let own = Key::Ident(name.into()).hash64();
+            let trivial_too = |id: &u32| {
+                clean
+                    .get(id)
+                    .is_some_and(|other| other.def_inert && other.lone_def.as_deref() == Some(name))
+            };
+            state
+                .keys
+                .ids(Key::Def(name.into()).hash64())
+                .iter()
+                .all(trivial_too)
+                && !summary
+                    .keys
+                    .iter()
+                    .any(|k| *k != own && vocabulary.contains(k))
         };
         let flow_unchanged = removed.iter().all(|u| inert(&u.summary))
             && dirty_summaries.iter().all(|(_, s)| inert(s));
@@ -368,7 +398,7 @@ impl Engine {
         let index_of: HashMap<u32, usize> =
             units.iter().enumerate().map(|(i, u)| (u.id, i)).collect();
 
-        let (runs, modules, needles, flow, dirty) = {
+        let (runs, modules, needles, flow, dirty, dataflow_built) = {
             let ctx = Context::with_imports(
                 text,
                 tree,
@@ -434,7 +464,8 @@ impl Engine {
                     .map(|s| (s, state.flow_vocabulary.clone())),
                 (_, None) => None,
             };
-            (runs, modules, ctx.needles(), flow, dirty)
+            let built = ctx.built_dataflow().is_some();
+            (runs, modules, ctx.needles(), flow, dirty, built)
         };
         self.stats = UpdateStats {
             full: false,
@@ -442,6 +473,7 @@ impl Engine {
             dirty: dirty.iter().filter(|&&d| d).count(),
             rerun: runs.len(),
             module_rerun: modules.len(),
+            dataflow_built,
         };
         for (i, run) in runs {
             units[i].run = tidy(run);
@@ -541,12 +573,18 @@ fn stale(
         })
 }
 
-/// A unit's summary, with whether it calls a pipeline source.
+/// A unit's summary, with whether it calls a pipeline source and whether its function (if it
+/// is one) builds nothing alone.
 fn summarise(text: &str, imports: &Imports, index: &UnitIndex) -> Summary {
     let mut summary = index.summary();
     summary.holds_source = index
         .calls()
         .any(|call| source_kind_of(text, imports, call).is_some());
+    summary.def_inert = summary.lone_def.is_some()
+        && !summary.holds_source
+        && index
+            .unit_function()
+            .is_some_and(|f| function_is_inert(text, imports, f));
     summary
 }
 

@@ -31,6 +31,8 @@ pub enum Key {
     AttrOf(Box<str>),
     /// Import statements anywhere.
     Import,
+    /// `name = value` statements anywhere (any scope).
+    Assign(Box<str>),
     /// Module-level assignments to `target` (`x`, `a.b`).
     ModuleAssign(Box<str>),
     /// Module-level `with` items.
@@ -123,6 +125,11 @@ pub struct Summary {
     /// It calls a pipeline source (set by an engine that has the imports: see
     /// [`super::dataflow::source_kind_of`]).
     pub holds_source: bool,
+    /// The unit is one function whose only [`Summary::flow_syntax`] is its own `def`: its name.
+    pub lone_def: Option<Box<str>>,
+    /// That function builds nothing when analysed alone (set by an engine: see
+    /// [`super::dataflow::function_is_inert`]).
+    pub def_inert: bool,
 }
 
 impl Summary {
@@ -148,7 +155,13 @@ pub struct UnitIndex<'t> {
     module_with_items: Vec<Node<'t>>,
     module_returns: Vec<Node<'t>>,
     binds: bool,
+    /// Names assigned (`name = value`) anywhere in the unit.
+    assigned_names: HashSet<&'t str>,
     flow_syntax: bool,
+    /// How many nodes make [`Summary::flow_syntax`] true.
+    flow_syntax_nodes: usize,
+    /// The function the unit is (a `def`, decorated or not), and its name.
+    function: Option<(Node<'t>, &'t str)>,
 }
 
 fn push<'t>(map: &mut HashMap<&'t str, Vec<Node<'t>>>, key: &'t str, node: Node<'t>) {
@@ -159,6 +172,12 @@ impl<'t> UnitIndex<'t> {
     /// Indexes `unit`, a child of the module node.
     pub fn build(source: &'t str, unit: Node<'t>) -> UnitIndex<'t> {
         let mut index = UnitIndex::default();
+        let function = match unit.kind_name() {
+            "decorated_definition" => unit.field("definition"),
+            _ => Some(unit),
+        }
+        .filter(|f| f.kind_name() == "function_definition");
+        index.function = function.and_then(|f| Some((f, text(source, f.field("name")?))));
         let mut cursor = unit.walk();
         // How many `def`/`class` nodes enclose the cursor (0: module level).
         let mut nested = 0usize;
@@ -194,7 +213,7 @@ impl<'t> UnitIndex<'t> {
     fn add(&mut self, source: &'t str, node: Node<'t>, outer: bool) {
         let module_level =
             outer && !matches!(node.kind_name(), "function_definition" | "class_definition");
-        self.flow_syntax |= match node.kind_name() {
+        let flow_syntax = match node.kind_name() {
             "function_definition"
             | "class_definition"
             | "lambda"
@@ -206,6 +225,14 @@ impl<'t> UnitIndex<'t> {
             "identifier" => text(source, node).eq_ignore_ascii_case("autotune"),
             _ => false,
         };
+        self.flow_syntax |= flow_syntax;
+        self.flow_syntax_nodes += usize::from(flow_syntax);
+        if node.kind_name() == "assignment"
+            && let Some(left) = node.field("left")
+            && left.kind_name() == "identifier"
+        {
+            self.assigned_names.insert(text(source, left));
+        }
         match node.kind_name() {
             "call" => {
                 let Some(function) = node.field("function") else {
@@ -281,6 +308,7 @@ impl<'t> UnitIndex<'t> {
         keys.extend(self.calls_by_name.keys().map(|k| Key::Calls(boxed(k))));
         keys.extend(self.calls_by_method.keys().map(|k| Key::Method(boxed(k))));
         keys.extend(self.functions.keys().map(|k| Key::Def(boxed(k))));
+        keys.extend(self.assigned_names.iter().map(|k| Key::Assign(boxed(k))));
         keys.extend(self.identifiers.keys().map(|k| Key::Ident(boxed(k))));
         keys.extend(
             self.attributes_by_object
@@ -322,7 +350,17 @@ impl<'t> UnitIndex<'t> {
             binds: self.binds,
             flow_syntax: self.flow_syntax,
             holds_source: false,
+            lone_def: self
+                .function
+                .filter(|_| self.flow_syntax_nodes == 1)
+                .map(|(_, name)| Box::from(name)),
+            def_inert: false,
         }
+    }
+
+    /// The function the unit is (a `def`, decorated or not).
+    pub fn unit_function(&self) -> Option<Node<'t>> {
+        self.function.map(|(f, _)| f)
     }
 
     /// Every call in the unit.
