@@ -36,7 +36,7 @@ pub struct TextChange {
     pub text: String,
 }
 
-/// How the text changed since an analysis last looked at the document (see [`Document::take_edits`]).
+/// How the text changed since an analysis last looked at the document (see [`Document::take_snapshot`]).
 #[derive(Debug, Clone, Default)]
 pub enum EditLog {
     /// The tree-sitter edits applied since, in order.

@@ -1,8 +1,9 @@
 //! Analysis across versions of one document: re-runs the rules only where an edit can have changed their result (see [`Engine`]).
 //!
 //! The module's top-level statements ("units") are the grain. Each unit keeps the findings of
-//! the rule matches inside it and the [`Read`]s those rules made (keys such as "module-level
-//! assignments of `opt` between these offsets", "calls of `build`", "the dataflow"). After an
+//! the rule matches inside it and the reads ([`Read`](super::units::Read)) those rules made
+//! (keys such as "module-level assignments of `opt` between these offsets", "calls of `build`",
+//! "the dataflow"). After an
 //! edit, tree-sitter's changed ranges and the edited ranges (widened to whole lines) mark the
 //! dirty units; the keys the dirty units held before and hold now are the changed keys; a
 //! clean unit is re-run only when one of its reads meets a changed key in its range. File-level

@@ -25,7 +25,7 @@ pub struct OpenDocument {
     /// The document's analysis state across versions; one analysis at a time holds it, off the
     /// async workers (see [`State::findings`]).
     pub engine: Arc<Mutex<Engine>>,
-    /// When an analysis last used the tree ([`State::tick`]), for evicting the least recent.
+    /// When an analysis last used the tree (a tick of `State`'s logical clock), for evicting the least recent.
     pub last_used: u64,
 }
 
