@@ -1031,16 +1031,45 @@ struct Builder<'a, 't> {
     /// Expression node id -> the calls inside it in visiting order (the passes scan the same
     /// statements several times; the walk is done once).
     calls_in: HashMap<usize, Rc<Vec<Node<'t>>>>,
+    parens: Parens,
     /// Ids of the functions defined at module level.
     module_functions: HashSet<usize>,
     /// Names an assignment bound to a pipeline, generator or PyDataset in some scope.
     bound_names: HashSet<String>,
+    /// What the function scope being analysed looked up, while one is.
+    recording: Option<ScopeReads<'a>>,
+    /// Function node id -> what its last analysis looked up.
+    function_reads: HashMap<usize, ScopeReads<'a>>,
+    /// Counts summary writes: the clock when each summary was last written.
+    clock: u64,
+    summary_written: HashMap<String, u64>,
+    /// Function scopes analysed (skipped ones not counted).
+    scope_runs: usize,
+}
+
+/// The names one analysis of a function scope looked up, to tell whether analysing it again
+/// could come out differently.
+#[derive(Default)]
+struct ScopeReads<'a> {
+    /// The clock when the analysis started.
+    started: u64,
+    /// Whether it ran in an empty outer environment.
+    empty_outer: bool,
+    /// Names looked up in the environment (found or not).
+    names: HashSet<&'a str>,
+    /// Function names whose summary was looked up (found or not).
+    summaries: HashSet<&'a str>,
 }
 
 /// The calls inside `expr` in the order the passes visit them: depth-first, last child first,
 /// not entering lambdas, functions or classes, nor nodes nested deeper than [`MAX_DEPTH`].
-fn calls_inside(expr: Node) -> Vec<Node> {
+/// Subtrees without a `(` are skipped: every call's arguments open with one. (A call whose `(`
+/// the parser invented while recovering from an error is no call the user wrote.)
+fn calls_inside<'t>(expr: Node<'t>, parens: &Parens) -> Vec<Node<'t>> {
     let mut calls = Vec::new();
+    if !parens.may_hold_call(expr) {
+        return calls;
+    }
     let mut stack = vec![(expr, 0usize)];
     let mut cursor = expr.walk();
     while let Some((node, depth)) = stack.pop() {
@@ -1056,7 +1085,7 @@ fn calls_inside(expr: Node) -> Vec<Node> {
         if cursor.goto_first_child() {
             loop {
                 let child = cursor.node();
-                if child.is_named() {
+                if child.is_named() && parens.may_hold_call(child) {
                     stack.push((child, depth + 1));
                 }
                 if !cursor.goto_next_sibling() {
@@ -1068,8 +1097,34 @@ fn calls_inside(expr: Node) -> Vec<Node> {
     calls
 }
 
+/// The offsets of every `(` in the source, to skip subtrees that cannot hold a call.
+struct Parens(Vec<usize>);
+
+impl Parens {
+    fn new(source: &str) -> Parens {
+        Parens(
+            source
+                .bytes()
+                .enumerate()
+                .filter_map(|(i, b)| (b == b'(').then_some(i))
+                .collect(),
+        )
+    }
+
+    /// False for a subtree whose text has no `(`.
+    fn may_hold_call(&self, node: Node) -> bool {
+        let first = self.0.partition_point(|&p| p < node.start_byte());
+        self.0.get(first).is_some_and(|&p| p < node.end_byte())
+    }
+}
+
 /// Runs the dataflow pass over a whole module.
 pub fn build<'t>(source: &str, root: Node<'t>, imports: &Imports) -> Dataflow<'t> {
+    build_counting(source, root, imports).0
+}
+
+/// [`build`], and how many function scopes it analysed.
+fn build_counting<'t>(source: &str, root: Node<'t>, imports: &Imports) -> (Dataflow<'t>, usize) {
     let mut builder = Builder::new(source, imports);
     builder.collect_definitions(root);
     builder.functions.sort_by_key(|f| f.start_byte());
@@ -1111,7 +1166,7 @@ pub fn build<'t>(source: &str, root: Node<'t>, imports: &Imports) -> Dataflow<'t
         names.extend(OPTION_ATTRIBUTES.iter().map(|s| s.to_string()));
         names
     });
-    flow
+    (flow, builder.scope_runs)
 }
 
 /// Whether a function, analysed alone, builds nothing: no pipeline or consumer of its own, and
@@ -1155,8 +1210,14 @@ impl<'a, 't> Builder<'a, 't> {
             source_kinds: HashMap::default(),
             replayed: HashSet::default(),
             calls_in: HashMap::default(),
+            parens: Parens::new(source),
             module_functions: HashSet::default(),
             bound_names: HashSet::default(),
+            recording: None,
+            function_reads: HashMap::default(),
+            clock: 0,
+            summary_written: HashMap::default(),
+            scope_runs: 0,
         }
     }
 
@@ -1334,10 +1395,34 @@ impl<'a, 't> Builder<'a, 't> {
         }
     }
 
+    /// Analyses a function in `outer` (the module's names, or none) unless its last analysis
+    /// would come out the same: it ran in an empty environment, looked up no name `outer`
+    /// binds, and no summary it looked up has been written since. (A new run would only
+    /// renumber its parameter templates.)
     fn function_scope(&mut self, func: Node<'t>, outer: &Env) {
         let Some(body) = func.field("body") else {
             return;
         };
+        if let Some(last) = self.function_reads.get(&func.id())
+            && last.empty_outer
+            && last
+                .names
+                .iter()
+                .all(|name| !outer.names.contains_key(*name))
+            && last.summaries.iter().all(|name| {
+                self.summary_written
+                    .get(*name)
+                    .is_none_or(|&written| written <= last.started)
+            })
+        {
+            return;
+        }
+        self.scope_runs += 1;
+        self.recording = Some(ScopeReads {
+            started: self.clock,
+            empty_outer: outer.names.is_empty(),
+            ..ScopeReads::default()
+        });
         let mut env = outer.clone();
         self.template_memo.clear();
         let params = self.parameters(func);
@@ -1354,9 +1439,15 @@ impl<'a, 't> Builder<'a, 't> {
         let outer_consumes = std::mem::take(&mut self.template_consumes);
         let returned = self.block(body, &mut env);
         let consumes = std::mem::replace(&mut self.template_consumes, outer_consumes);
+        if let Some(reads) = self.recording.take() {
+            self.function_reads.insert(func.id(), reads);
+        }
         if let Some(name) = func.field("name") {
+            let name = self.text(name).to_string();
+            self.clock += 1;
+            self.summary_written.insert(name.clone(), self.clock);
             self.summaries.insert(
-                self.text(name).to_string(),
+                name,
                 Summary {
                     params,
                     returned,
@@ -1364,6 +1455,26 @@ impl<'a, 't> Builder<'a, 't> {
                 },
             );
         }
+    }
+
+    /// Records a name looked up in the environment.
+    fn note_name(&mut self, name: &'a str) {
+        if let Some(reads) = &mut self.recording {
+            reads.names.insert(name);
+        }
+    }
+
+    fn env_binds(&mut self, env: &Env, name: &'a str) -> bool {
+        self.note_name(name);
+        env.names.contains_key(name)
+    }
+
+    /// The summary of the function named `name`, recording the lookup.
+    fn summary(&mut self, name: &'a str) -> Option<Summary<'t>> {
+        if let Some(reads) = &mut self.recording {
+            reads.summaries.insert(name);
+        }
+        self.summaries.get(name).cloned()
     }
 
     /// Parameter names of a function, in order (splats and separators skipped).
@@ -1541,8 +1652,8 @@ impl<'a, 't> Builder<'a, 't> {
         // `train, val = make_datasets()`: a helper returning a tuple.
         if let Some(func) = right.field("function")
             && func.kind_name() == "identifier"
-            && !env.names.contains_key(self.text(func))
-            && let Some(summary) = self.summaries.get(self.text(func)).cloned()
+            && !self.env_binds(env, self.text(func))
+            && let Some(summary) = self.summary(self.text(func))
             && let Some(Returned::Tuple(items)) = &summary.returned
         {
             if items.len() == targets.len() {
@@ -1584,7 +1695,7 @@ impl<'a, 't> Builder<'a, 't> {
         let calls = match self.calls_in.get(&expr.id()) {
             Some(calls) => calls.clone(),
             None => {
-                let calls = Rc::new(calls_inside(expr));
+                let calls = Rc::new(calls_inside(expr, &self.parens));
                 self.calls_in.insert(expr.id(), calls.clone());
                 calls
             }
@@ -1681,7 +1792,11 @@ impl<'a, 't> Builder<'a, 't> {
             return None;
         }
         match node.kind_name() {
-            "identifier" => env.names.get(self.text(node)).copied(),
+            "identifier" => {
+                let name = self.text(node);
+                self.note_name(name);
+                env.names.get(name).copied()
+            }
             "parenthesized_expression" => self.eval(node.named_child(0)?, env, depth + 1),
             "generator_expression" => Some(Val::Generator),
             // `ds.shuffle(n) if training else ds`.
@@ -1770,10 +1885,10 @@ impl<'a, 't> Builder<'a, 't> {
         }
         if func.kind_name() == "identifier" {
             let name = self.text(func);
-            if env.names.contains_key(name) {
+            if self.env_binds(env, name) {
                 return None;
             }
-            if let Some(summary) = self.summaries.get(name).cloned() {
+            if let Some(summary) = self.summary(name) {
                 self.replay_consumers(call, &summary, env, None);
                 if let Some(Returned::One(returned)) = summary.returned
                     && let Some(id) = self.bind_returned(call, &summary, returned, env)
@@ -1800,7 +1915,7 @@ impl<'a, 't> Builder<'a, 't> {
         let generator = self
             .function_bodies
             .get(name)
-            .is_some_and(|bodies| bodies.iter().any(|&body| contains_yield(body)));
+            .is_some_and(|bodies| bodies.iter().any(|&body| contains_yield(self.source, body)));
         self.generator_functions.insert(name.to_string(), generator);
         generator
     }
@@ -1811,7 +1926,7 @@ impl<'a, 't> Builder<'a, 't> {
         if arg.kind_name() != "identifier" {
             return None;
         }
-        let summary = self.summaries.get(self.text(arg))?.clone();
+        let summary = self.summary(self.text(arg))?;
         self.replay_consumers(call, &summary, &Env::default(), Some(parent));
         let Some(Returned::One(template)) = summary.returned else {
             return None;
@@ -2045,7 +2160,12 @@ fn unwrap_enumerate<'t>(source: &str, node: Node<'t>) -> Option<Node<'t>> {
     node.field("arguments")?.named_child(0)
 }
 
-fn contains_yield(body: Node) -> bool {
+fn contains_yield(source: &str, body: Node) -> bool {
+    // A `yield` node starts with the keyword, so a body without the word has none (a keyword
+    // the parser invented while recovering from an error is none the user wrote).
+    if !text(source, body).contains("yield") {
+        return false;
+    }
     let mut stack = vec![(body, 0usize)];
     let mut cursor = body.walk();
     while let Some((node, depth)) = stack.pop() {
@@ -2154,6 +2274,53 @@ mod tests {
                 vec!["batch".to_string(), "prefetch".to_string()]
             )]
         );
+    }
+
+    #[test]
+    fn functions_are_analysed_again_only_when_that_could_change_them() {
+        let runs = |src: &str| {
+            let tree = parse(src, None);
+            let imports = Imports::collect(src, &tree);
+            build_counting(src, tree.root_node(), &imports).1
+        };
+        // Nothing links these three: one analysis each, not one per pass.
+        let alone =
+            "def a(x):\n    return x.map(f)\ndef b():\n    print(1)\ndef c(y):\n    y.fit(z)\n";
+        assert_eq!(runs(alone), 3);
+        // `train` looks up `make` before it is summarised, so it is analysed again.
+        let later = "import tensorflow as tf\ndef train():\n    model.fit(make())\ndef make():\n    return tf.data.Dataset.range(8).batch(2)\n";
+        assert_eq!(runs(later), 3);
+        assert_eq!(
+            consumed_chains(later),
+            vec![(ConsumerKind::Fit, vec!["batch".to_string()])]
+        );
+        // `fit_all` reads `ds`, which the module binds: analysed again in the module's names.
+        let module = "import tensorflow as tf\ndef fit_all():\n    model.fit(ds)\nds = tf.data.Dataset.range(8).shuffle(8)\n";
+        assert_eq!(runs(module), 2);
+        assert_eq!(
+            consumed_chains(module),
+            vec![(ConsumerKind::Fit, vec!["shuffle".to_string()])]
+        );
+    }
+
+    #[test]
+    fn calls_without_a_written_paren_are_skipped_quickly_but_none_is_missed() {
+        let src = "x = [a, b.c, 'f(']\ny = g(h(1), [k(2) for _ in r], lambda: m(3))\n";
+        let tree = parse(src, None);
+        let parens = Parens::new(src);
+        let root = tree.root_node();
+        let texts = |node: Node| -> Vec<&str> {
+            calls_inside(node, &parens)
+                .iter()
+                .map(|c| text(src, c.field("function").unwrap()))
+                .collect()
+        };
+        // The string's `(` makes the first statement a candidate, but it holds no call.
+        assert!(texts(root.named_child(0).unwrap()).is_empty());
+        // Lambdas are not entered.
+        let mut found = texts(root.named_child(1).unwrap());
+        found.sort();
+        assert_eq!(found, vec!["g", "h", "k"]);
     }
 
     #[test]
