@@ -1,7 +1,7 @@
 //! A text document with its tree-sitter tree, updated and re-parsed incrementally on every edit.
 
 use std::cell::RefCell;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, mpsc};
 
 use tree_sitter::{InputEdit, Parser, Point, Tree};
 
@@ -27,6 +27,24 @@ pub fn parse(text: &str, old: Option<&Tree>) -> Tree {
             .parse(text, old)
             .expect("parsing without a timeout or cancellation flag always yields a tree")
     })
+}
+
+/// Frees `tree` on a helper thread. A re-parse next to syntax errors rebuilds most statements
+/// of a file, and freeing the previous tree then takes milliseconds that the diagnostics of
+/// the new version need not wait for.
+pub fn free_later(tree: Tree) {
+    static FREER: LazyLock<Option<mpsc::Sender<Tree>>> = LazyLock::new(|| {
+        let (sender, receiver) = mpsc::channel::<Tree>();
+        std::thread::Builder::new()
+            .name("tree-freer".into())
+            .spawn(move || receiver.into_iter().for_each(drop))
+            .ok()?;
+        Some(sender)
+    });
+    // Without the thread (or once it is gone), the tree is freed here.
+    if let Some(sender) = FREER.as_ref() {
+        let _ = sender.send(tree);
+    }
 }
 
 /// One change from the client: a range in wire coordinates (or none for a full replacement).

@@ -18,6 +18,7 @@ use tree_sitter::Node;
 use super::Context;
 use super::call::line_indent;
 use super::imports::{Imports, keras_symbol_from_path, text};
+use super::occurrences::Occurrences;
 use super::units::{Key, Read};
 use crate::finding::Edit;
 use crate::syntax::NodeExt;
@@ -1031,7 +1032,8 @@ struct Builder<'a, 't> {
     /// Expression node id -> the calls inside it in visiting order (the passes scan the same
     /// statements several times; the walk is done once).
     calls_in: HashMap<usize, Rc<Vec<Node<'t>>>>,
-    parens: Parens,
+    /// Every `(`: a subtree without one holds no call.
+    parens: Occurrences,
     /// Ids of the functions defined at module level.
     module_functions: HashSet<usize>,
     /// Names an assignment bound to a pipeline, generator or PyDataset in some scope.
@@ -1065,9 +1067,9 @@ struct ScopeReads<'a> {
 /// not entering lambdas, functions or classes, nor nodes nested deeper than [`MAX_DEPTH`].
 /// Subtrees without a `(` are skipped: every call's arguments open with one. (A call whose `(`
 /// the parser invented while recovering from an error is no call the user wrote.)
-fn calls_inside<'t>(expr: Node<'t>, parens: &Parens) -> Vec<Node<'t>> {
+fn calls_inside<'t>(expr: Node<'t>, parens: &Occurrences) -> Vec<Node<'t>> {
     let mut calls = Vec::new();
-    if !parens.may_hold_call(expr) {
+    if !parens.within(expr) {
         return calls;
     }
     let mut stack = vec![(expr, 0usize)];
@@ -1085,7 +1087,7 @@ fn calls_inside<'t>(expr: Node<'t>, parens: &Parens) -> Vec<Node<'t>> {
         if cursor.goto_first_child() {
             loop {
                 let child = cursor.node();
-                if child.is_named() && parens.may_hold_call(child) {
+                if child.is_named() && parens.within(child) {
                     stack.push((child, depth + 1));
                 }
                 if !cursor.goto_next_sibling() {
@@ -1095,27 +1097,6 @@ fn calls_inside<'t>(expr: Node<'t>, parens: &Parens) -> Vec<Node<'t>> {
         }
     }
     calls
-}
-
-/// The offsets of every `(` in the source, to skip subtrees that cannot hold a call.
-struct Parens(Vec<usize>);
-
-impl Parens {
-    fn new(source: &str) -> Parens {
-        Parens(
-            source
-                .bytes()
-                .enumerate()
-                .filter_map(|(i, b)| (b == b'(').then_some(i))
-                .collect(),
-        )
-    }
-
-    /// False for a subtree whose text has no `(`.
-    fn may_hold_call(&self, node: Node) -> bool {
-        let first = self.0.partition_point(|&p| p < node.start_byte());
-        self.0.get(first).is_some_and(|&p| p < node.end_byte())
-    }
 }
 
 /// Runs the dataflow pass over a whole module.
@@ -1210,7 +1191,7 @@ impl<'a, 't> Builder<'a, 't> {
             source_kinds: HashMap::default(),
             replayed: HashSet::default(),
             calls_in: HashMap::default(),
-            parens: Parens::new(source),
+            parens: Occurrences::of(source, "("),
             module_functions: HashSet::default(),
             bound_names: HashSet::default(),
             recording: None,
@@ -2194,7 +2175,8 @@ fn contains_yield(source: &str, body: Node) -> bool {
     false
 }
 
-fn is_statement_container(kind: &str) -> bool {
+/// Node kinds that can hold statements (so a `def` or `class` can be inside).
+pub fn is_statement_container(kind: &str) -> bool {
     matches!(
         kind,
         "module"
@@ -2307,7 +2289,7 @@ mod tests {
     fn calls_without_a_written_paren_are_skipped_quickly_but_none_is_missed() {
         let src = "x = [a, b.c, 'f(']\ny = g(h(1), [k(2) for _ in r], lambda: m(3))\n";
         let tree = parse(src, None);
-        let parens = Parens::new(src);
+        let parens = Occurrences::of(src, "(");
         let root = tree.root_node();
         let texts = |node: Node| -> Vec<&str> {
             calls_inside(node, &parens)

@@ -27,7 +27,7 @@ use super::dataflow::{Dataflow, function_is_inert, source_kind_of};
 use super::imports::Imports;
 use super::units::{Key, KeyHash, KeyIndex, Summary, UnitIndex};
 use super::{Context, Provided, UnitRun, enabled_rules, finish, newline_of, policy, quote_of};
-use crate::document::EditLog;
+use crate::document::{EditLog, free_later};
 use crate::finding::{Edit, Finding};
 use crate::settings::Settings;
 
@@ -139,7 +139,12 @@ impl Engine {
             (Some(state), EditLog::Edits(edits)) if state.generation == generation => {
                 self.incremental(state, text, tree, edits, settings)
             }
-            _ => self.full(text, tree, settings, generation),
+            (previous, _) => {
+                if let Some(previous) = previous {
+                    free_later(previous.tree);
+                }
+                self.full(text, tree, settings, generation)
+            }
         };
         Arc::new(findings)
     }
@@ -373,6 +378,8 @@ impl Engine {
         if binds {
             let imports = Imports::collect(text, tree);
             if imports != state.imports {
+                free_later(old_tree);
+                free_later(state.tree);
                 return self.full(text, tree, settings, state.generation);
             }
         }
@@ -500,7 +507,8 @@ impl Engine {
             Some((signature, vocabulary)) => (Some(signature), vocabulary),
             None => (None, None),
         };
-        state.tree = tree.clone();
+        free_later(std::mem::replace(&mut state.tree, tree.clone()));
+        free_later(old_tree);
         let findings = state.findings(text, tree, settings);
         self.state = Some(state);
         findings

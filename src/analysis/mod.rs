@@ -6,6 +6,7 @@ pub mod incremental;
 pub mod index;
 pub mod layers;
 pub mod model;
+pub mod occurrences;
 pub mod policy;
 pub mod suppression;
 pub mod units;

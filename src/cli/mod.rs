@@ -251,6 +251,8 @@ pub fn debug_edit_latency(file: &Path, edits: usize, script: Option<&Path>) -> E
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
     let (mut parse_ms, mut rules_ms, mut reruns, mut fulls, mut module_reruns) =
         (Vec::new(), Vec::new(), 0usize, 0usize, 0usize);
+    // Of the incremental updates only: units whose text changed, units re-run, dataflow builds.
+    let (mut dirty_units, mut rerun_units, mut dataflow_builds) = (Vec::new(), Vec::new(), 0usize);
     for step in 0..count {
         let (line, column) = match &positions {
             Some(positions) => positions[step],
@@ -287,6 +289,9 @@ pub fn debug_edit_latency(file: &Path, edits: usize, script: Option<&Path>) -> E
         fulls += usize::from(engine.stats.full);
         if !engine.stats.full {
             module_reruns += engine.stats.module_rerun;
+            dirty_units.push(engine.stats.dirty as f64);
+            rerun_units.push(engine.stats.rerun as f64);
+            dataflow_builds += usize::from(engine.stats.dataflow_built);
         }
     }
     let report = serde_json::json!({
@@ -298,6 +303,11 @@ pub fn debug_edit_latency(file: &Path, edits: usize, script: Option<&Path>) -> E
         "units_rerun_per_edit": reruns as f64 / count.max(1) as f64,
         "full_reanalyses": fulls,
         "module_pattern_reruns": module_reruns,
+        "incremental_updates": {
+            "dirty_units": percentiles(&mut dirty_units),
+            "rerun_units": percentiles(&mut rerun_units),
+            "dataflow_builds": dataflow_builds,
+        },
     });
     // A debugging aid: the report goes to stdout like `check --output-format json`.
     #[allow(clippy::print_stdout)]

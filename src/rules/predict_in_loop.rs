@@ -63,8 +63,9 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use tree_sitter::Node;
 
-use crate::analysis::dataflow::ConsumerKind;
+use crate::analysis::dataflow::{ConsumerKind, is_statement_container};
 use crate::analysis::imports::KerasSymbol;
+use crate::analysis::occurrences::Occurrences;
 use crate::analysis::units::{Key, Read};
 use crate::analysis::{Context, RuleMatch, Sink, call};
 use crate::finding::{Edit, FixSafety, Severity};
@@ -176,8 +177,11 @@ fn is_comprehension(kind: &str) -> bool {
 }
 
 impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
-    /// Walks the module once: `predict` sites, definitions and their scope chains.
+    /// Walks the module once: `predict` sites, definitions and their scope chains. Only nodes
+    /// that can hold statements, or whose text has `predict`, are entered: nothing else can
+    /// hold a definition or a site (nor a lambda whose scope chain a site needs).
     fn new(ctx: &'c Context<'a>, module: Node<'t>) -> Self {
+        let predicts = Occurrences::of(ctx.source, "predict");
         let mut file = FileAnalysis {
             ctx,
             sites: Vec::new(),
@@ -229,7 +233,12 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
                         ancestors,
                     });
                 }
-                if depth < MAX_NESTING {
+                if depth < MAX_NESTING
+                    && (is_statement_container(kind)
+                        || node.is_error()
+                        || node.has_error()
+                        || predicts.within(node))
+                {
                     descend = Some(inner_chain);
                 }
             }
