@@ -1106,7 +1106,7 @@ pub fn build<'t>(source: &str, root: Node<'t>, imports: &Imports) -> Dataflow<'t
 
 /// [`build`], and how many function scopes it analysed.
 fn build_counting<'t>(source: &str, root: Node<'t>, imports: &Imports) -> (Dataflow<'t>, usize) {
-    let mut builder = Builder::new(source, imports);
+    let mut builder = Builder::new(source, imports, 0..source.len());
     builder.collect_definitions(root);
     builder.functions.sort_by_key(|f| f.start_byte());
     builder
@@ -1155,7 +1155,8 @@ fn build_counting<'t>(source: &str, root: Node<'t>, imports: &Imports) -> (Dataf
 /// Exact for a function that names nothing of the file's [`Dataflow::vocabulary`] but itself
 /// (its analysis cannot depend on other functions or module-level values then).
 pub fn function_is_inert(source: &str, imports: &Imports, func: Node) -> bool {
-    let mut builder = Builder::new(source, imports);
+    // Only the function is analysed: look for calls in its text alone.
+    let mut builder = Builder::new(source, imports, func.byte_range());
     builder.collect_function(func, true);
     builder.function_scope(func, &Env::default());
     builder.flow.values.iter().all(|v| v.param.is_some())
@@ -1174,7 +1175,8 @@ const OPTION_ATTRIBUTES: &[&str] = &[
 ];
 
 impl<'a, 't> Builder<'a, 't> {
-    fn new(source: &'a str, imports: &'a Imports) -> Builder<'a, 't> {
+    /// `analysed`: the part of the source the builder will look at.
+    fn new(source: &'a str, imports: &'a Imports, analysed: Range<usize>) -> Builder<'a, 't> {
         Builder {
             source,
             imports,
@@ -1191,7 +1193,7 @@ impl<'a, 't> Builder<'a, 't> {
             source_kinds: HashMap::default(),
             replayed: HashSet::default(),
             calls_in: HashMap::default(),
-            parens: Occurrences::of(source, "("),
+            parens: Occurrences::in_range(source, "(", analysed),
             module_functions: HashSet::default(),
             bound_names: HashSet::default(),
             recording: None,

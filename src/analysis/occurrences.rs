@@ -1,5 +1,7 @@
 //! Where a word occurs in the source, to skip subtrees whose text cannot hold it.
 
+use std::ops::Range;
+
 use memchr::memmem;
 use tree_sitter::Node;
 
@@ -11,8 +13,17 @@ pub struct Occurrences {
 
 impl Occurrences {
     pub fn of(source: &str, needle: &str) -> Occurrences {
+        Occurrences::in_range(source, needle, 0..source.len())
+    }
+
+    /// The occurrences inside `range` of the source only (offsets still count from its start).
+    pub fn in_range(source: &str, needle: &str, range: Range<usize>) -> Occurrences {
+        let start = range.start;
+        let offsets = source.as_bytes().get(range).map_or_else(Vec::new, |part| {
+            memmem::find_iter(part, needle).map(|p| p + start).collect()
+        });
         Occurrences {
-            offsets: memmem::find_iter(source.as_bytes(), needle).collect(),
+            offsets,
             len: needle.len(),
         }
     }
@@ -42,5 +53,10 @@ mod tests {
         assert_eq!(statements, vec![true, false, true]);
         // `pred` at the end of line 2 runs on into line 3 only as far as `\nc = x.`.
         assert!(!Occurrences::of(src, "pred\nc").within(tree.root_node().named_child(1).unwrap()));
+        // Only the part searched counts.
+        let third = tree.root_node().named_child(2).unwrap();
+        assert!(Occurrences::in_range(src, "predict", third.byte_range()).within(third));
+        let first = tree.root_node().named_child(0).unwrap();
+        assert!(!Occurrences::in_range(src, "predict", third.byte_range()).within(first));
     }
 }
