@@ -23,13 +23,14 @@ use std::sync::Arc;
 
 use tree_sitter::{InputEdit, Node, Tree};
 
-use super::dataflow::{Dataflow, function_is_inert, source_kind_of};
+use super::dataflow::{self, Dataflow, function_is_inert, source_kind_of};
 use super::imports::Imports;
 use super::units::{Key, KeyHash, KeyIndex, Summary, UnitIndex};
 use super::{Context, Provided, UnitRun, enabled_rules, finish, newline_of, policy, quote_of};
 use crate::document::{EditLog, free_later};
 use crate::finding::{Edit, Finding};
 use crate::settings::Settings;
+use rayon::prelude::*;
 
 /// What the last update did (for benchmarks and tests).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -173,13 +174,27 @@ impl Engine {
         let root = tree.root_node();
         let mut cursor = root.walk();
         let nodes: Vec<Node> = root.children(&mut cursor).collect();
+        // The rules read the dataflow of every Keras file (the module rules ask for it first
+        // thing), and it needs nothing of the unit indexes: build both at once on two cores.
+        let (flow, indexed) = rayon::join(
+            || dataflow::build(text, root, &imports),
+            || {
+                nodes
+                    .par_iter()
+                    .map(|node| {
+                        let index = UnitIndex::build(text, *node);
+                        let summary = summarise(text, &imports, &index);
+                        (index, summary)
+                    })
+                    .collect::<Vec<_>>()
+            },
+        );
         let mut keys = KeyIndex::default();
         let mut index_of = HashMap::default();
         let mut indexes = Vec::with_capacity(nodes.len());
         let mut units = Vec::with_capacity(nodes.len());
-        for (i, node) in nodes.iter().enumerate() {
-            let index = Rc::new(UnitIndex::build(text, *node));
-            let summary = summarise(text, &imports, &index);
+        for (i, (node, (index, summary))) in nodes.iter().zip(indexed).enumerate() {
+            let index = Rc::new(index);
             let id = i as u32;
             keys.insert(id, &summary);
             index_of.insert(id, i);
@@ -206,6 +221,7 @@ impl Engine {
             for (i, index) in indexes.into_iter().enumerate() {
                 ctx.seed_unit_index(i, index);
             }
+            ctx.seed_dataflow(flow);
             let (runs, modules) = super::run_units(&ctx, &enabled, &wanted, &|_| true);
             self.stats.dataflow_built = ctx.built_dataflow().is_some();
             let flow = ctx

@@ -243,6 +243,12 @@ impl<'a> Context<'a> {
         self.unit_indexes.borrow_mut().insert(i, index);
     }
 
+    /// Provides the dataflow built elsewhere (e.g. on another core while the units were being
+    /// indexed); it must be [`dataflow::build`]'s result for this source, tree and imports.
+    pub fn seed_dataflow(&self, flow: Dataflow<'a>) {
+        let _ = self.dataflow.set(flow);
+    }
+
     /// Starts recording reads (for the rule about to run).
     pub fn start_recording(&self) {
         *self.reads.borrow_mut() = Some(Vec::new());
