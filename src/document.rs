@@ -1,49 +1,26 @@
-//! A text document with its tree-sitter tree, updated and re-parsed incrementally on every edit.
+//! A text document with its syntax forest, updated and re-parsed incrementally on every edit.
 
-use std::cell::RefCell;
 use std::sync::{Arc, LazyLock, mpsc};
 
-use tree_sitter::{InputEdit, Parser, Point, Tree};
+use tree_sitter::{InputEdit, Point};
 
+pub use crate::forest::{Forest, parse};
 use crate::line_index::{Encoding, LineIndex};
 
-thread_local! {
-    static PARSER: RefCell<Parser> = RefCell::new(new_parser());
-}
-
-fn new_parser() -> Parser {
-    let mut parser = Parser::new();
-    parser
-        .set_language(&tree_sitter_python::LANGUAGE.into())
-        .expect("the bundled tree-sitter-python grammar matches the tree-sitter ABI");
-    parser
-}
-
-/// Parses `text`, reusing `old` (already edited) when given.
-pub fn parse(text: &str, old: Option<&Tree>) -> Tree {
-    PARSER.with(|parser| {
-        parser
-            .borrow_mut()
-            .parse(text, old)
-            .expect("parsing without a timeout or cancellation flag always yields a tree")
-    })
-}
-
-/// Frees `tree` on a helper thread. A re-parse next to syntax errors rebuilds most statements
-/// of a file, and freeing the previous tree then takes milliseconds that the diagnostics of
-/// the new version need not wait for.
-pub fn free_later(tree: Tree) {
-    static FREER: LazyLock<Option<mpsc::Sender<Tree>>> = LazyLock::new(|| {
-        let (sender, receiver) = mpsc::channel::<Tree>();
+/// Frees `forest` on a helper thread: freeing the trees of a big file takes milliseconds that
+/// the diagnostics of the new version need not wait for.
+pub fn free_later(forest: Forest) {
+    static FREER: LazyLock<Option<mpsc::Sender<Forest>>> = LazyLock::new(|| {
+        let (sender, receiver) = mpsc::channel::<Forest>();
         std::thread::Builder::new()
             .name("tree-freer".into())
             .spawn(move || receiver.into_iter().for_each(drop))
             .ok()?;
         Some(sender)
     });
-    // Without the thread (or once it is gone), the tree is freed here.
+    // Without the thread (or once it is gone), the trees are freed here.
     if let Some(sender) = FREER.as_ref() {
-        let _ = sender.send(tree);
+        let _ = sender.send(forest);
     }
 }
 
@@ -70,23 +47,23 @@ const MAX_LOGGED_EDITS: usize = 4096;
 /// An open document. Text and line index are shared (`Arc`) with analyses in flight and copied
 /// on write only while one still holds them; cloning a document copies no text.
 ///
-/// The tree may be dropped ([`Document::evict_tree`]) to bound memory: a tree-sitter tree takes
-/// about 40 times the text's size. It comes back, parsed from scratch, on the next edit or
+/// The trees may be dropped ([`Document::evict_tree`]) to bound memory: a tree-sitter tree takes
+/// about 40 times the text's size. They come back, parsed from scratch, on the next edit or
 /// snapshot.
 #[derive(Debug, Clone)]
 pub struct Document {
     text: Arc<String>,
     version: i32,
-    tree: Option<Tree>,
+    forest: Option<Forest>,
     line_index: Arc<LineIndex>,
     log: EditLog,
 }
 
-/// What an analysis needs of one version of a document (cheap: shared text, tree copy-on-write).
+/// What an analysis needs of one version of a document (cheap: shared text, trees copy-on-write).
 #[derive(Clone)]
 pub struct Snapshot {
     pub text: Arc<String>,
-    pub tree: Tree,
+    pub forest: Forest,
     pub line_index: Arc<LineIndex>,
     pub version: i32,
     /// Edits since the previous snapshot (the one analysed before this one).
@@ -95,12 +72,12 @@ pub struct Snapshot {
 
 impl Document {
     pub fn new(text: String, version: i32) -> Document {
-        let tree = parse(&text, None);
+        let forest = parse(&text);
         let line_index = LineIndex::new(&text);
         Document {
             text: Arc::new(text),
             version,
-            tree: Some(tree),
+            forest: Some(forest),
             line_index: Arc::new(line_index),
             log: EditLog::Reset,
         }
@@ -108,13 +85,10 @@ impl Document {
 
     /// This version for an analysis, with the edits logged since the last call (which it clears).
     pub fn take_snapshot(&mut self) -> Snapshot {
-        let tree = self
-            .tree
-            .get_or_insert_with(|| parse(&self.text, None))
-            .clone();
+        let forest = self.forest.get_or_insert_with(|| parse(&self.text)).clone();
         Snapshot {
             text: self.text.clone(),
-            tree,
+            forest,
             line_index: self.line_index.clone(),
             version: self.version,
             edits: std::mem::replace(&mut self.log, EditLog::Edits(Vec::new())),
@@ -134,19 +108,19 @@ impl Document {
         self.version
     }
 
-    /// The current tree: shared (no copy) when held, else parsed now and not kept.
-    pub fn tree(&self) -> Tree {
-        self.tree.clone().unwrap_or_else(|| parse(&self.text, None))
+    /// The current trees: shared (no copy) when held, else parsed now and not kept.
+    pub fn forest(&self) -> Forest {
+        self.forest.clone().unwrap_or_else(|| parse(&self.text))
     }
 
-    /// Whether the tree is held (not evicted).
+    /// Whether the trees are held (not evicted).
     pub fn has_tree(&self) -> bool {
-        self.tree.is_some()
+        self.forest.is_some()
     }
 
-    /// Drops the tree to save memory; the next analysis starts from scratch.
+    /// Drops the trees to save memory; the next analysis starts from scratch.
     pub fn evict_tree(&mut self) {
-        self.tree = None;
+        self.forest = None;
         self.log = EditLog::Reset;
     }
 
@@ -159,7 +133,7 @@ impl Document {
         self.line_index.clone()
     }
 
-    /// Applies changes in order, editing the old tree, then re-parses once with it.
+    /// Applies changes in order, editing the trees, then re-parses the statements they touched.
     pub fn apply_changes(&mut self, version: i32, changes: &[TextChange], encoding: Encoding) {
         let mut full_replace = false;
         for change in changes {
@@ -180,14 +154,14 @@ impl Document {
                 }
             }
         }
-        self.tree = Some(match &self.tree {
-            Some(tree) if !full_replace => parse(&self.text, Some(tree)),
-            _ => parse(&self.text, None),
-        });
+        match &mut self.forest {
+            Some(forest) if !full_replace => forest.reparse(&self.text),
+            _ => self.forest = Some(parse(&self.text)),
+        }
         self.version = version;
     }
 
-    /// Replaces a byte range, keeping the tree's positions in step (no re-parse).
+    /// Replaces a byte range, keeping the trees' positions in step (no re-parse).
     fn replace(&mut self, range: std::ops::Range<usize>, new_text: &str) {
         let start_position = self.point(range.start);
         let old_end_position = self.point(range.end);
@@ -204,11 +178,11 @@ impl Document {
             old_end_position,
             new_end_position,
         };
-        let Some(tree) = &mut self.tree else {
+        let Some(forest) = &mut self.forest else {
             self.log = EditLog::Reset;
             return;
         };
-        tree.edit(&edit);
+        forest.edit(&edit);
         if let EditLog::Edits(edits) = &mut self.log {
             if edits.len() < MAX_LOGGED_EDITS {
                 edits.push(edit);
@@ -244,11 +218,8 @@ mod tests {
             doc.text(),
             "import keras\nx = keras.layers.Dense(3)  # 中文\n"
         );
-        let fresh = parse(doc.text(), None);
-        assert_eq!(
-            doc.tree().root_node().to_sexp(),
-            fresh.root_node().to_sexp()
-        );
+        let fresh = parse(doc.text());
+        assert_eq!(doc.forest().to_sexp(), fresh.to_sexp());
         assert_eq!(doc.version(), 2);
     }
 }

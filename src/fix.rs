@@ -63,11 +63,15 @@ pub fn is_applicable(finding: &Finding, include_unsafe: bool) -> bool {
         .is_some_and(|f| f.safety == FixSafety::Safe || include_unsafe)
 }
 
-/// Number of syntax errors in a tree.
+/// Number of syntax errors in the parse of a text.
 pub fn error_count(source: &str) -> usize {
-    let tree = parse(source, None);
+    let forest = parse(source);
+    forest.roots().map(errors_under).sum()
+}
+
+fn errors_under(root: tree_sitter::Node) -> usize {
     let mut count = 0;
-    let mut cursor = tree.walk();
+    let mut cursor = root.walk();
     let mut descend = true;
     loop {
         let node = cursor.node();
@@ -98,7 +102,7 @@ pub fn fix_source(source: &str, settings: &Settings, include_unsafe: bool) -> Fi
     let mut applied = 0;
     let baseline_errors = error_count(source);
     for _ in 0..10 {
-        let tree = parse(&text, None);
+        let tree = parse(&text);
         let findings = analyze(&text, &tree, settings);
         let fixes = findings
             .iter()

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod document;
 pub mod finding;
 pub mod fix;
+pub mod forest;
 pub mod line_index;
 pub mod notebook;
 pub mod rules;

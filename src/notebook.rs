@@ -10,10 +10,9 @@ use crate::syntax::NodeExt;
 use std::ops::Range;
 
 use serde_json::Value;
-use tree_sitter::Tree;
 
 use crate::analysis::{analyze, imports::Imports};
-use crate::document::parse;
+use crate::document::{Forest, parse};
 use crate::finding::{Edit, Finding, FixSafety};
 use crate::fix::error_count;
 use crate::line_index::LineIndex;
@@ -501,7 +500,7 @@ pub struct CellEdit {
 
 /// Analyses the program and places every finding in its cell.
 pub fn analyze_program(program: &VirtualProgram, settings: &Settings) -> Vec<CellFinding> {
-    let tree = parse(&program.text, None);
+    let tree = parse(&program.text);
     let findings = analyze(&program.text, &tree, settings);
     if findings.is_empty() {
         return Vec::new();
@@ -640,13 +639,11 @@ struct ImportPlacement {
 }
 
 impl ImportPlacement {
-    fn new(program: &VirtualProgram, tree: &Tree) -> ImportPlacement {
+    fn new(program: &VirtualProgram, forest: &Forest) -> ImportPlacement {
         let (engine_offset, after_import) =
-            Imports::collect(&program.text, tree).import_insertion_offset();
-        let root = tree.root_node();
+            Imports::collect(&program.text, forest).import_insertion_offset();
         let mut imports_cell: Option<(usize, usize)> = None;
-        let mut cursor = root.walk();
-        for child in root.named_children(&mut cursor) {
+        for child in forest.statements().into_iter().filter(|n| n.is_named()) {
             if !matches!(
                 child.kind_name(),
                 "import_statement" | "import_from_statement" | "future_import_statement"
@@ -1445,7 +1442,7 @@ mod tests {
             out,
             "#                 \n#                         \nimport keras\n#                \n#                \nx = 1  # what?\n"
         );
-        assert!(!parse(&out, None).root_node().has_error());
+        assert!(!parse(&out).has_error());
     }
 
     #[test]
@@ -1457,7 +1454,7 @@ mod tests {
             out,
             "files = 0             \n0;    loss, acc = model.evaluate(x)\n0;                next(it)\n"
         );
-        assert!(!parse(&out, None).root_node().has_error());
+        assert!(!parse(&out).has_error());
     }
 
     #[test]
@@ -1475,7 +1472,7 @@ mod tests {
     fn magic_only_block_keeps_a_statement() {
         let out = masked("for i in range(3):\n    !echo {i}\nprint(1)\n");
         assert_eq!(out, "for i in range(3):\n    0        \nprint(1)\n");
-        assert!(!parse(&out, None).root_node().has_error());
+        assert!(!parse(&out).has_error());
     }
 
     #[test]

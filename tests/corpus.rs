@@ -86,7 +86,7 @@ fn corpus_findings_match_expected_md() {
         files += 1;
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
         let source = std::fs::read_to_string(&path).unwrap();
-        let tree = parse(&source, None);
+        let tree = parse(&source);
         let findings = analyze(&source, &tree, &settings);
         let index = LineIndex::new(&source);
         let found: BTreeSet<(String, usize)> = findings

@@ -161,8 +161,14 @@ fn run(seed: u64, files: &[&str], edits: usize, settings: &Settings) -> (usize, 
             continue;
         }
         let snapshot = doc.take_snapshot();
-        let got = engine.update(&snapshot.text, &snapshot.tree, &snapshot.edits, settings, 0);
-        let want = analyze(doc.text(), &doc.tree(), settings);
+        let got = engine.update(
+            &snapshot.text,
+            &snapshot.forest,
+            &snapshot.edits,
+            settings,
+            0,
+        );
+        let want = analyze(doc.text(), &doc.forest(), settings);
         if *got != want {
             if let Ok(dir) = std::env::var("KERAS_LSP_DUMP") {
                 std::fs::write(format!("{dir}/prev.py"), &previous).unwrap();
@@ -276,7 +282,7 @@ fn edit_and_compare(doc: &mut Document, engine: &mut Engine, old: &str, new: &st
     let snapshot = doc.take_snapshot();
     let got = engine.update(
         &snapshot.text,
-        &snapshot.tree,
+        &snapshot.forest,
         &snapshot.edits,
         &settings,
         0,
@@ -285,7 +291,7 @@ fn edit_and_compare(doc: &mut Document, engine: &mut Engine, old: &str, new: &st
         !engine.stats.full,
         "an edit inside a statement stays incremental"
     );
-    assert_eq!(*got, analyze(doc.text(), &doc.tree(), &settings));
+    assert_eq!(*got, analyze(doc.text(), &doc.forest(), &settings));
     got.to_vec()
 }
 
@@ -303,7 +309,7 @@ fn predict_in_loop_follows_edits_to_the_model_factory() {
     let snapshot = doc.take_snapshot();
     let first = engine.update(
         &snapshot.text,
-        &snapshot.tree,
+        &snapshot.forest,
         &snapshot.edits,
         &Settings::default(),
         0,
@@ -336,7 +342,7 @@ fn open_and_analyse(source: &str) -> (Document, Engine, Vec<Finding>) {
     let snapshot = doc.take_snapshot();
     let first = engine.update(
         &snapshot.text,
-        &snapshot.tree,
+        &snapshot.forest,
         &snapshot.edits,
         &Settings::default(),
         0,

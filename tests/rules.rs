@@ -60,7 +60,7 @@ fn check_rule(rule: &RuleDef) -> Result<(), String> {
     let path = dir.join(format!("{}.py", rule.code));
     let source = read(&path);
     let settings = only(rule);
-    let tree = parse(&source, None);
+    let tree = parse(&source);
     let findings = analyze(&source, &tree, &settings);
     let index = LineIndex::new(&source);
     let found: BTreeSet<usize> = findings

@@ -21,6 +21,7 @@ use super::imports::{Imports, keras_symbol_from_path, text};
 use super::occurrences::Occurrences;
 use super::units::{Key, Read};
 use crate::finding::Edit;
+use crate::forest::Forest;
 use crate::syntax::NodeExt;
 
 /// Where a pipeline starts.
@@ -690,7 +691,7 @@ pub fn is_autotune_path(path: &str) -> bool {
 /// `import tensorflow as tf` edit only when no name for it exists).
 pub fn autotune_expr(ctx: &Context, at: usize) -> (String, Option<Edit>) {
     let flow = ctx.dataflow();
-    let in_function = inside_function(ctx.tree.root_node(), at);
+    let in_function = inside_function(ctx.forest.root_at(at), at);
     if let Some((name, _)) = flow
         .autotune_names
         .iter()
@@ -751,7 +752,8 @@ fn autotune_spelling(source: &str, imports: &Imports, flow: &Dataflow) -> Option
 
 /// The statement (child of a block or the module) that contains `node`. Descends from the root
 /// with a cursor: `Node::parent` costs the node's depth, so walking up would be quadratic.
-pub fn statement_of<'t>(root: Node<'t>, node: Node<'t>) -> Node<'t> {
+pub fn statement_of<'t>(forest: &'t Forest, node: Node<'t>) -> Node<'t> {
+    let root = forest.root_at(node.start_byte());
     let mut cursor = root.walk();
     let mut statement = node;
     let mut in_block = true;
@@ -781,9 +783,11 @@ pub fn statement_of<'t>(root: Node<'t>, node: Node<'t>) -> Node<'t> {
     statement
 }
 
-/// The block (or module) a statement sits in, found from the root like `statement_of`.
-fn block_of<'t>(root: Node<'t>, node: Node<'t>) -> Option<usize> {
-    let statement = statement_of(root, node);
+/// The block a statement sits in (`usize::MAX` for the module: every root of the forest),
+/// found from the root like `statement_of`.
+fn block_of<'t>(forest: &'t Forest, node: Node<'t>) -> Option<usize> {
+    let statement = statement_of(forest, node);
+    let root = forest.root_at(node.start_byte());
     let mut cursor = root.walk();
     let mut block = None;
     for _ in 0..1_000_000 {
@@ -791,8 +795,10 @@ fn block_of<'t>(root: Node<'t>, node: Node<'t>) -> Option<usize> {
         if current.id() == statement.id() {
             return block;
         }
-        if matches!(current.kind_name(), "block" | "module") {
-            block = Some(current.id());
+        match current.kind_name() {
+            "block" => block = Some(current.id()),
+            "module" => block = Some(usize::MAX),
+            _ => {}
         }
         cursor.goto_first_child_for_byte(statement.start_byte())?;
         while cursor.node().end_byte() < statement.end_byte()
@@ -914,9 +920,10 @@ fn remove_step_statement(source: &str, step: &Step) -> Option<Edit> {
     {
         return None;
     }
-    // Alone in its block's statement list would leave the block empty.
+    // Alone in its block's statement list would leave the block empty (an empty module is
+    // fine, and a tree of the forest holds one top-level statement).
     let block = statement.parent()?;
-    if block.named_child_count() < 2 {
+    if block.kind_name() != "module" && block.named_child_count() < 2 {
         return None;
     }
     let line_start = source[..statement.start_byte()]
@@ -938,8 +945,8 @@ fn remove_step_statement(source: &str, step: &Step) -> Option<Edit> {
 
 /// Whether the statements holding these steps all sit in one block, so that moving text
 /// between them keeps the control flow (no step in a helper function or in a branch of its own).
-pub fn in_one_block(root: Node, steps: &[Step]) -> bool {
-    let mut blocks = steps.iter().map(|s| block_of(root, s.call));
+pub fn in_one_block(forest: &Forest, steps: &[Step]) -> bool {
+    let mut blocks = steps.iter().map(|s| block_of(forest, s.call));
     let Some(first) = blocks.next() else {
         return true;
     };
@@ -1100,14 +1107,19 @@ fn calls_inside<'t>(expr: Node<'t>, parens: &Occurrences) -> Vec<Node<'t>> {
 }
 
 /// Runs the dataflow pass over a whole module.
-pub fn build<'t>(source: &str, root: Node<'t>, imports: &Imports) -> Dataflow<'t> {
-    build_counting(source, root, imports).0
+pub fn build<'t>(source: &str, forest: &'t Forest, imports: &Imports) -> Dataflow<'t> {
+    build_counting(source, forest, imports).0
 }
 
 /// [`build`], and how many function scopes it analysed.
-fn build_counting<'t>(source: &str, root: Node<'t>, imports: &Imports) -> (Dataflow<'t>, usize) {
+fn build_counting<'t>(
+    source: &str,
+    forest: &'t Forest,
+    imports: &Imports,
+) -> (Dataflow<'t>, usize) {
     let mut builder = Builder::new(source, imports, 0..source.len());
-    builder.collect_definitions(root);
+    let roots: Vec<Node<'t>> = forest.roots().collect();
+    builder.collect_definitions(&roots);
     builder.functions.sort_by_key(|f| f.start_byte());
     builder
         .flow
@@ -1124,13 +1136,13 @@ fn build_counting<'t>(source: &str, root: Node<'t>, imports: &Imports) -> (Dataf
         }
     }
     let mut module_env = Env::default();
-    builder.block(root, &mut module_env);
+    builder.module(&roots, &mut module_env);
     let before = builder.summary_fingerprint();
     for &func in &functions {
         builder.function_scope(func, &module_env);
     }
     if builder.summary_fingerprint() != before {
-        builder.block(root, &mut Env::default());
+        builder.module(&roots, &mut Env::default());
     }
     let mut flow = builder.flow;
     flow.autotune_spelling = autotune_spelling(source, imports, &flow);
@@ -1210,12 +1222,21 @@ impl<'a, 't> Builder<'a, 't> {
 
     /// Finds functions (any depth), generator functions, PyDataset subclasses, assignments,
     /// tf.data options and `AUTOTUNE` aliases.
-    fn collect_definitions(&mut self, root: Node<'t>) {
-        // (node, its parent's kind, whether its parent is the root, its grandparent's kind):
-        // `Node::parent` searches down from the root, so the walk carries what it needs.
-        let mut stack: Vec<(Node<'t>, &str, bool, &str)> = vec![(root, "", false, "")];
-        let mut cursor = root.walk();
-        while let Some((node, parent_kind, parent_is_root, grandparent_kind)) = stack.pop() {
+    fn collect_definitions(&mut self, roots: &[Node<'t>]) {
+        // (node, its parent's kind, whether its parent is a root, its grandparent's kind, whether
+        // it is a root): `Node::parent` searches down from the root, so the walk carries what it
+        // needs.
+        let mut stack: Vec<(Node<'t>, &str, bool, &str, bool)> = roots
+            .iter()
+            .rev()
+            .map(|&r| (r, "", false, "", true))
+            .collect();
+        let Some(first) = roots.first() else {
+            return;
+        };
+        let mut cursor = first.walk();
+        while let Some((node, parent_kind, parent_is_root, grandparent_kind, is_root)) = stack.pop()
+        {
             let kind = node.kind_name();
             match kind {
                 "function_definition" => {
@@ -1238,14 +1259,13 @@ impl<'a, 't> Builder<'a, 't> {
                 _ => {}
             }
             if is_statement_container(kind) {
-                let is_root = node.id() == root.id();
                 let mut children = Vec::new();
                 cursor.reset(node);
                 if cursor.goto_first_child() {
                     loop {
                         let child = cursor.node();
                         if child.is_named() {
-                            children.push((child, kind, is_root, parent_kind));
+                            children.push((child, kind, is_root, parent_kind, false));
                         }
                         if !cursor.goto_next_sibling() {
                             break;
@@ -1484,6 +1504,13 @@ impl<'a, 't> Builder<'a, 't> {
     }
 
     /// Processes the statements of a block in order; returns what a `return` yields.
+    /// The module's statements: those of every root of the forest, in order.
+    fn module(&mut self, roots: &[Node<'t>], env: &mut Env) {
+        for &root in roots {
+            self.block(root, env);
+        }
+    }
+
     fn block(&mut self, block: Node<'t>, env: &mut Env) -> Option<Returned> {
         let mut returned = None;
         let mut cursor = block.walk();
@@ -2206,9 +2233,9 @@ mod tests {
     use crate::document::parse;
 
     fn consumed_chains(src: &str) -> Vec<(ConsumerKind, Vec<String>)> {
-        let tree = parse(src, None);
+        let tree = parse(src);
         let imports = Imports::collect(src, &tree);
-        let flow = build(src, tree.root_node(), &imports);
+        let flow = build(src, &tree, &imports);
         flow.consumers()
             .iter()
             .filter_map(|c| match c.input {
@@ -2263,9 +2290,9 @@ mod tests {
     #[test]
     fn functions_are_analysed_again_only_when_that_could_change_them() {
         let runs = |src: &str| {
-            let tree = parse(src, None);
+            let tree = parse(src);
             let imports = Imports::collect(src, &tree);
-            build_counting(src, tree.root_node(), &imports).1
+            build_counting(src, &tree, &imports).1
         };
         // Nothing links these three: one analysis each, not one per pass.
         let alone =
@@ -2290,9 +2317,9 @@ mod tests {
     #[test]
     fn calls_without_a_written_paren_are_skipped_quickly_but_none_is_missed() {
         let src = "x = [a, b.c, 'f(']\ny = g(h(1), [k(2) for _ in r], lambda: m(3))\n";
-        let tree = parse(src, None);
+        let tree = parse(src);
         let parens = Occurrences::of(src, "(");
-        let root = tree.root_node();
+        let statements = tree.statements();
         let texts = |node: Node| -> Vec<&str> {
             calls_inside(node, &parens)
                 .iter()
@@ -2300,9 +2327,9 @@ mod tests {
                 .collect()
         };
         // The string's `(` makes the first statement a candidate, but it holds no call.
-        assert!(texts(root.named_child(0).unwrap()).is_empty());
+        assert!(texts(statements[0]).is_empty());
         // Lambdas are not entered.
-        let mut found = texts(root.named_child(1).unwrap());
+        let mut found = texts(statements[1]);
         found.sort();
         assert_eq!(found, vec!["g", "h", "k"]);
     }
@@ -2350,9 +2377,9 @@ mod tests {
     #[test]
     fn helpers_given_other_values_make_no_pipeline() {
         let src = "import pandas as pd\nimport tensorflow as tf\ndef to_text(frame):\n    return frame.map(str)\ndef loop(items):\n    for i in items:\n        pass\nt = to_text(pd.DataFrame())\nloop([1, 2])\nmodel.fit(t)\n";
-        let tree = parse(src, None);
+        let tree = parse(src);
         let imports = Imports::collect(src, &tree);
-        let flow = build(src, tree.root_node(), &imports);
+        let flow = build(src, &tree, &imports);
         assert!(flow.consumers().is_empty());
         assert_eq!(flow.steps().count(), 0);
     }
@@ -2375,9 +2402,9 @@ mod tests {
     #[test]
     fn options_that_disable_optimizations() {
         let src = "import tensorflow as tf\nopts = tf.data.Options()\nopts.experimental_optimization.inject_prefetch = False\nall_off = tf.data.Options()\nall_off.experimental_optimization.apply_default_optimizations = False\na = tf.data.Dataset.range(2).with_options(opts)\nb = tf.data.Dataset.range(2).batch(1).with_options(all_off)\nc = tf.data.Dataset.range(2)\nmodel.fit(a)\nmodel.fit(b)\nmodel.fit(c)\n";
-        let tree = parse(src, None);
+        let tree = parse(src);
         let imports = Imports::collect(src, &tree);
-        let flow = build(src, tree.root_node(), &imports);
+        let flow = build(src, &tree, &imports);
         let disabled: Vec<DisabledOptimizations> = flow
             .consumers()
             .iter()
@@ -2405,7 +2432,7 @@ mod tests {
     #[test]
     fn mapped_functions_are_found_and_searched() {
         let src = "import functools\nimport tensorflow as tf\ndef inner(x):\n    return tf.py_function(g, [x], tf.float32)\ndef outer(x, k):\n    return inner(x)\nclass P:\n    def aug(self, x):\n        return x\n    def build(self, ds):\n        return ds.map(self.aug)\nds = tf.data.Dataset.range(3)\na = ds.map(outer)\nb = ds.map(lambda x: x + 1)\nc = ds.map(map_func=functools.partial(outer, k=1))\nd = ds.map(tf.io.decode_png)\n";
-        let tree = parse(src, None);
+        let tree = parse(src);
         let settings = crate::settings::Settings::default();
         let ctx = Context::new(src, &tree, &settings);
         let flow = ctx.dataflow();
@@ -2430,9 +2457,9 @@ mod tests {
     #[test]
     fn autotune_aliases_and_statements() {
         let src = "import tensorflow as tf\nAUTOTUNE = tf.data.experimental.AUTOTUNE\nautotune = -1\nds = tf.data.Dataset.range(3)\nif x:\n    ds = ds.map(f).batch(2)\n";
-        let tree = parse(src, None);
+        let tree = parse(src);
         let imports = Imports::collect(src, &tree);
-        let flow = build(src, tree.root_node(), &imports);
+        let flow = build(src, &tree, &imports);
         let names: Vec<&str> = flow
             .autotune_names
             .iter()
@@ -2440,12 +2467,11 @@ mod tests {
             .collect();
         assert_eq!(names, vec!["AUTOTUNE", "autotune"]);
         let steps: Vec<Step> = flow.steps().map(|(_, s)| s).collect();
-        let root = tree.root_node();
-        let statement = statement_of(root, steps[0].call);
+        let statement = statement_of(&tree, steps[0].call);
         assert_eq!(text(src, statement), "ds = ds.map(f).batch(2)");
-        assert!(in_one_block(root, &steps));
+        assert!(in_one_block(&tree, &steps));
         let source_statement = statement_of(
-            root,
+            &tree,
             flow.source(flow.value_of_call(steps[0].call).unwrap()).1,
         );
         assert_eq!(text(src, source_statement), "ds = tf.data.Dataset.range(3)");
@@ -2455,9 +2481,9 @@ mod tests {
     fn step_edits_keep_the_layout() {
         let src = "ds = (\n    tf.data.Dataset.range(3)\n    .shuffle(4)  # order\n    .cache()  # keep\n    .batch(2)\n)\nds = ds.shuffle(2)\nds = ds.cache()\nother = tf.data.Dataset.range(3).shuffle(1) \\\n    .cache()\n";
         let src = format!("import tensorflow as tf\n{src}");
-        let tree = parse(&src, None);
+        let tree = parse(&src);
         let imports = Imports::collect(&src, &tree);
-        let flow = build(&src, tree.root_node(), &imports);
+        let flow = build(&src, &tree, &imports);
         let steps: Vec<Step> = flow.steps().map(|(_, s)| s).collect();
         let methods: Vec<&str> = steps.iter().map(|s| s.method(&src)).collect();
         assert_eq!(

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use crate::syntax::NodeExt;
-use tree_sitter::{Node, Tree};
+use tree_sitter::Node;
+
+use crate::forest::Forest;
 
 /// Which Keras distribution a path comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,21 +73,17 @@ pub struct Imports {
 }
 
 impl Imports {
-    pub fn collect(source: &str, tree: &Tree) -> Imports {
+    pub fn collect(source: &str, forest: &Forest) -> Imports {
         let mut imports = Imports::default();
-        let root = tree.root_node();
-        imports.first_code_start = first_code_offset(root);
-        // Statement-level walk only (no expressions): cheap even for big files.
-        let mut stack: Vec<(Node, bool)> = Vec::new();
-        let mut cursor = root.walk();
-        for child in root
-            .named_children(&mut cursor)
-            .collect::<Vec<_>>()
+        let statements: Vec<Node> = forest
+            .statements()
             .into_iter()
-            .rev()
-        {
-            stack.push((child, true));
-        }
+            .filter(|n| n.is_named())
+            .collect();
+        imports.first_code_start = first_code_offset(forest, &statements);
+        // Statement-level walk only (no expressions): cheap even for big files.
+        let mut stack: Vec<(Node, bool)> =
+            statements.into_iter().rev().map(|n| (n, true)).collect();
         while let Some((node, module_level)) = stack.pop() {
             match node.kind_name() {
                 "import_statement" | "import_from_statement" => {
@@ -389,9 +387,8 @@ fn push_children<'t>(stack: &mut Vec<(Node<'t>, bool)>, node: Node<'t>, module_l
     }
 }
 
-fn first_code_offset(root: Node) -> usize {
-    let mut cursor = root.walk();
-    for child in root.named_children(&mut cursor) {
+fn first_code_offset(forest: &Forest, statements: &[Node]) -> usize {
+    for &child in statements {
         let is_docstring = child.kind_name() == "expression_statement"
             && child
                 .named_child(0)
@@ -404,7 +401,7 @@ fn first_code_offset(root: Node) -> usize {
         }
         return child.start_byte();
     }
-    root.end_byte()
+    forest.roots().last().map_or(0, |r| r.end_byte())
 }
 
 fn dotted(source: &str, node: Node) -> String {
@@ -423,13 +420,13 @@ mod tests {
 
     fn resolve_all(src: &str, exprs: &[&str]) -> Vec<Option<String>> {
         let full = format!("{src}\n{}\n", exprs.join("\n"));
-        let tree = parse(&full, None);
+        let tree = parse(&full);
         let imports = Imports::collect(&full, &tree);
-        let root = tree.root_node();
-        let n = root.named_child_count();
+        let statements = tree.statements();
+        let n = statements.len();
         (n - exprs.len()..n)
             .map(|i| {
-                let stmt = root.named_child(i as u32).unwrap();
+                let stmt = statements[i];
                 imports.resolve(&full, stmt.named_child(0).unwrap())
             })
             .collect()
@@ -477,7 +474,7 @@ mod tests {
     #[test]
     fn expr_for_uses_existing_bindings() {
         let src = "import tensorflow as tf\nfrom keras import initializers\n";
-        let tree = parse(src, None);
+        let tree = parse(src);
         let imports = Imports::collect(src, &tree);
         assert_eq!(
             imports.expr_for("tensorflow.data.AUTOTUNE").as_deref(),

@@ -3,9 +3,8 @@
 //! The module's top-level statements ("units") are the grain. Each unit keeps the findings of
 //! the rule matches inside it and the reads ([`Read`](super::units::Read)) those rules made
 //! (keys such as "module-level assignments of `opt` between these offsets", "calls of `build`",
-//! "the dataflow"). After an
-//! edit, tree-sitter's changed ranges and the edited ranges (widened to whole lines) mark the
-//! dirty units; the keys the dirty units held before and hold now are the changed keys; a
+//! "the dataflow"). After an edit, the statements parsed again (see [`crate::forest`]) and the
+//! edited ranges (widened to whole lines) mark the dirty units; the keys the dirty units held before and hold now are the changed keys; a
 //! clean unit is re-run only when one of its reads meets a changed key in its range. File-level
 //! facts are compared, not assumed: the imports (any difference: everything re-runs), the text
 //! facts (line breaks, quote style, legacy Keras, searched strings), and the tf.data dataflow:
@@ -21,7 +20,7 @@ use std::ops::Range;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use tree_sitter::{InputEdit, Node, Tree};
+use tree_sitter::{InputEdit, Node};
 
 use super::dataflow::{self, Dataflow, function_is_inert, source_kind_of};
 use super::imports::Imports;
@@ -29,6 +28,7 @@ use super::units::{Key, KeyHash, KeyIndex, Summary, UnitIndex};
 use super::{Context, Provided, UnitRun, enabled_rules, finish, newline_of, policy, quote_of};
 use crate::document::{EditLog, free_later};
 use crate::finding::{Edit, Finding};
+use crate::forest::Forest;
 use crate::settings::Settings;
 use rayon::prelude::*;
 
@@ -58,7 +58,8 @@ pub struct Engine {
 
 struct State {
     generation: u64,
-    tree: Tree,
+    /// The trees analysed last (their ids tell which statements were parsed again since).
+    forest: Forest,
     units: Vec<Unit>,
     keys: KeyIndex,
     next_id: u32,
@@ -127,24 +128,24 @@ impl Facts {
 }
 
 impl Engine {
-    /// Findings for `text`/`tree`, the version reached from the previous call by `edits`.
+    /// Findings for `text`/`forest`, the version reached from the previous call by `edits`.
     pub fn update(
         &mut self,
         text: &str,
-        tree: &Tree,
+        forest: &Forest,
         edits: &EditLog,
         settings: &Settings,
         generation: u64,
     ) -> Arc<Vec<Finding>> {
         let findings = match (self.state.take(), edits) {
             (Some(state), EditLog::Edits(edits)) if state.generation == generation => {
-                self.incremental(state, text, tree, edits, settings)
+                self.incremental(state, text, forest, edits, settings)
             }
             (previous, _) => {
                 if let Some(previous) = previous {
-                    free_later(previous.tree);
+                    free_later(previous.forest);
                 }
-                self.full(text, tree, settings, generation)
+                self.full(text, forest, settings, generation)
             }
         };
         Arc::new(findings)
@@ -158,7 +159,7 @@ impl Engine {
     fn full(
         &mut self,
         text: &str,
-        tree: &Tree,
+        forest: &Forest,
         settings: &Settings,
         generation: u64,
     ) -> Vec<Finding> {
@@ -166,18 +167,16 @@ impl Engine {
             full: true,
             ..UpdateStats::default()
         };
-        let Some(enabled) = enabled_rules(text, tree, settings) else {
+        let Some(enabled) = enabled_rules(text, forest, settings) else {
             self.state = None;
             return Vec::new();
         };
-        let imports = Imports::collect(text, tree);
-        let root = tree.root_node();
-        let mut cursor = root.walk();
-        let nodes: Vec<Node> = root.children(&mut cursor).collect();
+        let imports = Imports::collect(text, forest);
+        let nodes: Vec<Node> = forest.statements();
         // The rules read the dataflow of every Keras file (the module rules ask for it first
         // thing), and it needs nothing of the unit indexes: build both at once on two cores.
         let (flow, indexed) = rayon::join(
-            || dataflow::build(text, root, &imports),
+            || dataflow::build(text, forest, &imports),
             || {
                 nodes
                     .par_iter()
@@ -210,7 +209,7 @@ impl Engine {
         let (runs, modules, needles, flow) = {
             let ctx = Context::with_imports(
                 text,
-                tree,
+                forest,
                 settings,
                 Cow::Borrowed(&imports),
                 Some(Provided {
@@ -238,7 +237,7 @@ impl Engine {
         self.stats.module_rerun = modules.len();
         let state = State {
             generation,
-            tree: tree.clone(),
+            forest: forest.clone(),
             next_id: units.len() as u32,
             units,
             keys,
@@ -249,7 +248,7 @@ impl Engine {
             flow_signature: flow.as_ref().map(|(s, _)| s.clone()),
             flow_vocabulary: flow.and_then(|(_, v)| v),
         };
-        let findings = state.findings(text, tree, settings);
+        let findings = state.findings(text, forest, settings);
         self.state = Some(state);
         findings
     }
@@ -258,26 +257,24 @@ impl Engine {
         &mut self,
         mut state: State,
         text: &str,
-        tree: &Tree,
+        forest: &Forest,
         edits: &[InputEdit],
         settings: &Settings,
     ) -> Vec<Finding> {
-        let Some(enabled) = enabled_rules(text, tree, settings) else {
+        let Some(enabled) = enabled_rules(text, forest, settings) else {
             self.state = None;
             self.stats = UpdateStats::default();
             return Vec::new();
         };
         if enabled != state.enabled {
-            return self.full(text, tree, settings, state.generation);
+            return self.full(text, forest, settings, state.generation);
         }
-        // Where the text or the tree changed, in new offsets, widened to whole lines (rules read
+        // Where the text or the trees changed, in new offsets, widened to whole lines (rules read
         // the text of a statement's line, which may hold another statement after `;`).
-        let mut old_tree = state.tree.clone();
         let mut regions: Vec<Range<usize>> = Vec::new();
         // The edits that added or removed a line break (line numbers after them moved).
         let mut line_breaks: Vec<Range<usize>> = Vec::new();
         for edit in edits {
-            old_tree.edit(edit);
             for region in regions.iter_mut().chain(&mut line_breaks) {
                 *region = shift_range(region, edit);
             }
@@ -289,17 +286,19 @@ impl Engine {
             }
             state.shift(edit);
         }
+        // Statements parsed again since (a tree changes only when it is parsed again). A tree's
+        // range ends after its last line break: its last line is the one before.
+        let analysed: HashSet<u64> = state.forest.chunk_ids().map(|(id, _)| id).collect();
         regions.extend(
-            old_tree
-                .changed_ranges(tree)
-                .map(|r| r.start_byte..r.end_byte),
+            forest
+                .chunk_ids()
+                .filter(|(id, _)| !analysed.contains(id))
+                .map(|(_, range)| range.start..range.end.saturating_sub(1).max(range.start)),
         );
         let regions = whole_lines(text, regions);
 
         // Units: reuse the cached ones the edits did not touch.
-        let root = tree.root_node();
-        let mut cursor = root.walk();
-        let nodes: Vec<Node> = root.children(&mut cursor).collect();
+        let nodes: Vec<Node> = forest.statements();
         let mut cached: HashMap<(usize, usize), usize> = HashMap::default();
         for (k, unit) in state.units.iter().enumerate() {
             cached.insert((unit.range.start, unit.range.end), k);
@@ -392,11 +391,10 @@ impl Engine {
             changed.insert(Key::LineBreaks.hash64(), line_breaks);
         }
         if binds {
-            let imports = Imports::collect(text, tree);
+            let imports = Imports::collect(text, forest);
             if imports != state.imports {
-                free_later(old_tree);
-                free_later(state.tree);
-                return self.full(text, tree, settings, state.generation);
+                free_later(state.forest);
+                return self.full(text, forest, settings, state.generation);
             }
         }
         let needles: Vec<&'static str> = state.facts.contains.iter().map(|c| c.0).collect();
@@ -425,7 +423,7 @@ impl Engine {
         let (runs, modules, needles, flow, dirty, dataflow_built) = {
             let ctx = Context::with_imports(
                 text,
-                tree,
+                forest,
                 settings,
                 Cow::Borrowed(&state.imports),
                 Some(Provided {
@@ -523,9 +521,8 @@ impl Engine {
             Some((signature, vocabulary)) => (Some(signature), vocabulary),
             None => (None, None),
         };
-        free_later(std::mem::replace(&mut state.tree, tree.clone()));
-        free_later(old_tree);
-        let findings = state.findings(text, tree, settings);
+        free_later(std::mem::replace(&mut state.forest, forest.clone()));
+        let findings = state.findings(text, forest, settings);
         self.state = Some(state);
         findings
     }
@@ -545,7 +542,7 @@ impl State {
     }
 
     /// Every unit's findings, finished like a from-scratch analysis.
-    fn findings(&self, text: &str, tree: &Tree, settings: &Settings) -> Vec<Finding> {
+    fn findings(&self, text: &str, forest: &Forest, settings: &Settings) -> Vec<Finding> {
         let count = self
             .modules
             .iter()
@@ -563,7 +560,7 @@ impl State {
         for (_, run) in &self.modules {
             all.extend(run.findings.iter().cloned());
         }
-        finish(text, tree, settings, all)
+        finish(text, forest, settings, all)
     }
 }
 

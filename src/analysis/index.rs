@@ -24,8 +24,12 @@ pub struct ScopeIndex<'t> {
 }
 
 impl<'t> ScopeIndex<'t> {
-    pub fn build(source: &'t str, scope: Node<'t>, enter_functions: bool) -> ScopeIndex<'t> {
-        let nodes = scope_nodes(scope, enter_functions);
+    /// Indexes the nodes of `scopes` (one scope, or every root of a forest for the module).
+    pub fn build(source: &'t str, scopes: &[Node<'t>], enter_functions: bool) -> ScopeIndex<'t> {
+        let nodes: Vec<Node<'t>> = scopes
+            .iter()
+            .flat_map(|&scope| scope_nodes(scope, enter_functions))
+            .collect();
         let mut index = ScopeIndex {
             assignments: HashMap::default(),
             identifiers: HashMap::default(),

@@ -501,13 +501,10 @@ mod tests {
 
     /// Runs `f` on the last expression statement of `src`.
     pub(crate) fn with_last_expr<R>(src: &str, f: impl FnOnce(&Context, Node) -> R) -> R {
-        let tree = parse(src, None);
+        let tree = parse(src);
         let settings = Settings::default();
         let ctx = Context::new(src, &tree, &settings);
-        let root = tree.root_node();
-        let last = root
-            .named_child(root.named_child_count() as u32 - 1)
-            .unwrap();
+        let last = *tree.statements().last().unwrap();
         f(&ctx, last.named_child(0).unwrap())
     }
 

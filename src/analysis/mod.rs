@@ -1,4 +1,4 @@
-//! The pure analysis core: text and tree in, findings out. Knows nothing of LSP.
+//! The pure analysis core: text and trees in, findings out. Knows nothing of LSP.
 
 pub mod dataflow;
 pub mod imports;
@@ -18,7 +18,9 @@ use std::rc::Rc;
 use std::sync::LazyLock;
 
 use streaming_iterator::StreamingIterator;
-use tree_sitter::{Node, Query, QueryCursor, Tree};
+use tree_sitter::{Node, Query, QueryCursor};
+
+use crate::forest::Forest;
 
 use crate::finding::{Edit, Finding, Fix, FixSafety, Severity};
 use crate::rules::{self, RuleDef};
@@ -165,7 +167,7 @@ impl<'t> RuleMatch<'t> {
 /// on (incremental analysis), the key is remembered as a [`Read`] of the rule being run.
 pub struct Context<'a> {
     pub source: &'a str,
-    pub tree: &'a Tree,
+    pub forest: &'a Forest,
     pub imports: Cow<'a, Imports>,
     pub settings: &'a Settings,
     dataflow: OnceCell<Dataflow<'a>>,
@@ -200,22 +202,22 @@ struct Units<'a> {
 }
 
 impl<'a> Context<'a> {
-    pub fn new(source: &'a str, tree: &'a Tree, settings: &'a Settings) -> Context<'a> {
-        let imports = Cow::Owned(Imports::collect(source, tree));
-        Context::with_imports(source, tree, settings, imports, None)
+    pub fn new(source: &'a str, forest: &'a Forest, settings: &'a Settings) -> Context<'a> {
+        let imports = Cow::Owned(Imports::collect(source, forest));
+        Context::with_imports(source, forest, settings, imports, None)
     }
 
     /// A context whose imports and unit summaries were computed by an incremental engine.
     pub fn with_imports(
         source: &'a str,
-        tree: &'a Tree,
+        forest: &'a Forest,
         settings: &'a Settings,
         imports: Cow<'a, Imports>,
         provided: Option<Provided<'a>>,
     ) -> Context<'a> {
         Context {
             source,
-            tree,
+            forest,
             imports,
             settings,
             dataflow: OnceCell::new(),
@@ -299,19 +301,29 @@ impl<'a> Context<'a> {
     /// The indexed nodes of a scope (see [`index::scope_nodes`]), built once per scope. The
     /// module's own scope is answered from its units (see [`Scope`]).
     pub fn scope(&self, scope: Node<'a>, enter_functions: bool) -> Scope<'_, 'a> {
-        // The root is the module (or, for text that does not parse at all, an ERROR node).
-        let is_root = scope.id() == self.tree.root_node().id();
+        // A root is the module (or, for a statement that does not parse at all, an ERROR
+        // node): its scope is the module's, all top-level statements.
+        let is_root = self.forest.is_root(scope);
         if is_root && !enter_functions {
             return Scope::Module(self);
         }
         if is_root {
             self.depends_on_everything();
         }
-        let key = (scope.id(), enter_functions);
+        // Every root stands for the module: one index of them all.
+        let key = (
+            if is_root { usize::MAX } else { scope.id() },
+            enter_functions,
+        );
         if let Some(found) = self.scopes.borrow().get(&key) {
             return Scope::Local(found.clone());
         }
-        let built = Rc::new(ScopeIndex::build(self.source, scope, enter_functions));
+        let scopes: Vec<Node<'a>> = if is_root {
+            self.forest.roots().collect()
+        } else {
+            vec![scope]
+        };
+        let built = Rc::new(ScopeIndex::build(self.source, &scopes, enter_functions));
         self.scopes.borrow_mut().insert(key, built.clone());
         Scope::Local(built)
     }
@@ -367,7 +379,7 @@ impl<'a> Context<'a> {
     pub fn dataflow(&self) -> &Dataflow<'a> {
         self.record(Read::everywhere(Key::Dataflow));
         self.dataflow
-            .get_or_init(|| dataflow::build(self.source, self.tree.root_node(), &self.imports))
+            .get_or_init(|| dataflow::build(self.source, self.forest, &self.imports))
     }
 
     /// The dataflow, if a rule has asked for it (not recorded as a read).
@@ -676,45 +688,99 @@ impl Finding {
     }
 }
 
-/// Analyses one Python file. The tree must be a parse of `source`.
-pub fn analyze(source: &str, tree: &Tree, settings: &Settings) -> Vec<Finding> {
-    if !mentions_keras(source) || suppression::ignores_file(source, tree) {
+/// Analyses one Python file. The forest must be a parse of `source`.
+pub fn analyze(source: &str, forest: &Forest, settings: &Settings) -> Vec<Finding> {
+    let Some(enabled) = enabled_rules(source, forest, settings) else {
         return Vec::new();
-    }
-    let ctx = Context::new(source, tree, settings);
+    };
+    let ctx = Context::new(source, forest, settings);
     let combined = &*COMBINED;
-    let enabled: Vec<bool> = rules::ALL
-        .iter()
-        .map(|r| settings.is_enabled(r.code, r.name))
-        .collect();
-    if !enabled.iter().any(|&e| e) {
-        return Vec::new();
-    }
     let names = combined.query.capture_names();
     let mut findings = Vec::new();
     let mut cursor = QueryCursor::new();
-    let mut matches = cursor.matches(&combined.query, ctx.tree.root_node(), source.as_bytes());
-    while let Some(m) = matches.next() {
-        let rule_index = combined.pattern_rule[m.pattern_index];
-        if !enabled[rule_index] {
-            continue;
+    for root in forest.roots() {
+        let mut matches = cursor.matches(&combined.query, root, source.as_bytes());
+        while let Some(m) = matches.next() {
+            let rule_index = combined.pattern_rule[m.pattern_index];
+            if !enabled[rule_index] || combined.module_pattern[m.pattern_index].is_some() {
+                continue;
+            }
+            let rule = &rules::ALL[rule_index];
+            let rule_match = RuleMatch {
+                pattern: m.pattern_index - combined.rule_first_pattern[rule_index],
+                captures: m
+                    .captures()
+                    .iter()
+                    .map(|c| (names[c.index as usize], c.node))
+                    .collect(),
+            };
+            let mut sink = Sink {
+                rule,
+                out: &mut findings,
+            };
+            (rule.check)(&ctx, &rule_match, &mut sink);
         }
-        let rule = &rules::ALL[rule_index];
-        let rule_match = RuleMatch {
-            pattern: m.pattern_index - combined.rule_first_pattern[rule_index],
-            captures: m
-                .captures()
-                .iter()
-                .map(|c| (names[c.index as usize], c.node))
-                .collect(),
-        };
-        let mut sink = Sink {
-            rule,
-            out: &mut findings,
-        };
-        (rule.check)(&ctx, &rule_match, &mut sink);
     }
-    finish(source, tree, settings, findings)
+    for (pattern, shape) in combined.module_pattern.iter().enumerate() {
+        let rule_index = combined.pattern_rule[pattern];
+        let Some(shape) = shape.filter(|_| enabled[rule_index]) else {
+            continue;
+        };
+        let rule = &rules::ALL[rule_index];
+        for captures in module_matches(&ctx, pattern, shape) {
+            let rule_match = RuleMatch {
+                pattern: pattern - combined.rule_first_pattern[rule_index],
+                captures,
+            };
+            let mut sink = Sink {
+                rule,
+                out: &mut findings,
+            };
+            (rule.check)(&ctx, &rule_match, &mut sink);
+        }
+    }
+    finish(source, forest, settings, findings)
+}
+
+/// The matches of a module-rooted pattern: once per file, not once per tree of the forest.
+fn module_matches<'t>(
+    ctx: &Context<'t>,
+    pattern: usize,
+    shape: Option<usize>,
+) -> Vec<Vec<(&'static str, Node<'t>)>> {
+    let combined = &*COMBINED;
+    let names = combined.query.capture_names();
+    match shape {
+        // `(module) @capture`: the first tree that parses as a module stands for the module
+        // (the rules walk every tree of the forest themselves).
+        Some(capture) => ctx
+            .forest
+            .roots()
+            .find(|root| root.kind_name() == "module")
+            .map(|root| vec![(names[capture], root)])
+            .into_iter()
+            .collect(),
+        // Rare: a module pattern with children; match it at each root.
+        None => {
+            let mut cursor = QueryCursor::new();
+            cursor.set_max_start_depth(Some(0));
+            let mut found = Vec::new();
+            for root in ctx.forest.roots() {
+                let mut matches = cursor.matches(&combined.query, root, ctx.source.as_bytes());
+                while let Some(m) = matches.next() {
+                    if m.pattern_index == pattern {
+                        found.push(
+                            m.captures()
+                                .iter()
+                                .map(|c| (names[c.index as usize], c.node))
+                                .collect(),
+                        );
+                    }
+                }
+            }
+            found
+        }
+    }
 }
 
 /// What the rules found in one unit (a child of the module node) or in the module as a whole,
@@ -730,8 +796,8 @@ pub type IndexedRuns = Vec<(usize, UnitRun)>;
 
 /// The rules enabled by `settings`, by index in [`rules::ALL`]; `None` when none is or the file
 /// is out of scope (no Keras, `ignore-file`).
-pub fn enabled_rules(source: &str, tree: &Tree, settings: &Settings) -> Option<Vec<bool>> {
-    if !mentions_keras(source) || suppression::ignores_file(source, tree) {
+pub fn enabled_rules(source: &str, forest: &Forest, settings: &Settings) -> Option<Vec<bool>> {
+    if !mentions_keras(source) || suppression::ignores_file(source, forest) {
         return None;
     }
     let enabled: Vec<bool> = rules::ALL
@@ -753,9 +819,7 @@ pub fn run_units(
 ) -> (IndexedRuns, IndexedRuns) {
     let combined = &*COMBINED;
     let names = combined.query.capture_names();
-    let root = ctx.tree.root_node();
-    let mut cursor = root.walk();
-    let units: Vec<Node> = root.children(&mut cursor).collect();
+    let units = ctx.forest.statements();
     let mut runs: Vec<Option<UnitRun>> = wanted.iter().map(|&w| w.then(UnitRun::default)).collect();
     let starts: Vec<usize> = units.iter().map(|u| u.start_byte()).collect();
     // Consecutive wanted units form one queried range.
@@ -771,79 +835,29 @@ pub fn run_units(
     }
     let mut query_cursor = QueryCursor::new();
     for range in ranges {
-        query_cursor.set_byte_range(range);
-        let mut matches = query_cursor.matches(&combined.query, root, ctx.source.as_bytes());
-        while let Some(m) = matches.next() {
-            let rule_index = combined.pattern_rule[m.pattern_index];
-            if !enabled[rule_index] || combined.module_pattern[m.pattern_index].is_some() {
-                continue;
-            }
-            let Some(first) = m.captures().iter().map(|c| c.node.start_byte()).min() else {
-                continue;
-            };
-            let unit = starts.partition_point(|&s| s <= first).saturating_sub(1);
-            let Some(Some(run)) = runs.get_mut(unit) else {
-                continue;
-            };
-            let rule = &rules::ALL[rule_index];
-            let rule_match = RuleMatch {
-                pattern: m.pattern_index - combined.rule_first_pattern[rule_index],
-                captures: m
-                    .captures()
-                    .iter()
-                    .map(|c| (names[c.index as usize], c.node))
-                    .collect(),
-            };
-            let mut sink = Sink {
-                rule,
-                out: &mut run.findings,
-            };
-            ctx.start_recording();
-            (rule.check)(ctx, &rule_match, &mut sink);
-            run.reads.extend(ctx.take_reads());
-        }
-    }
-    let mut module_runs = Vec::new();
-    {
-        for (pattern, shape) in combined.module_pattern.iter().enumerate() {
-            let Some(shape) = shape else {
-                continue;
-            };
-            let rule_index = combined.pattern_rule[pattern];
-            if !enabled[rule_index] || !module_wanted(pattern) {
-                continue;
-            }
-            let mut run = UnitRun::default();
-            let rule = &rules::ALL[rule_index];
-            let matched: Vec<Vec<(&'static str, Node)>> = match shape {
-                // The pattern matches the root only when it is a module (not an ERROR root).
-                Some(capture) if root.kind_name() == "module" => {
-                    vec![vec![(names[*capture], root)]]
+        for root in ctx.forest.roots_in(range.clone()) {
+            query_cursor.set_byte_range(range.clone());
+            let mut matches = query_cursor.matches(&combined.query, root, ctx.source.as_bytes());
+            while let Some(m) = matches.next() {
+                let rule_index = combined.pattern_rule[m.pattern_index];
+                if !enabled[rule_index] || combined.module_pattern[m.pattern_index].is_some() {
+                    continue;
                 }
-                Some(_) => Vec::new(),
-                None => {
-                    // Rare: a module pattern with children; match it at the root only.
-                    let mut cursor = QueryCursor::new();
-                    cursor.set_max_start_depth(Some(0));
-                    let mut found = Vec::new();
-                    let mut matches = cursor.matches(&combined.query, root, ctx.source.as_bytes());
-                    while let Some(m) = matches.next() {
-                        if m.pattern_index == pattern {
-                            found.push(
-                                m.captures()
-                                    .iter()
-                                    .map(|c| (names[c.index as usize], c.node))
-                                    .collect(),
-                            );
-                        }
-                    }
-                    found
-                }
-            };
-            for captures in matched {
+                let Some(first) = m.captures().iter().map(|c| c.node.start_byte()).min() else {
+                    continue;
+                };
+                let unit = starts.partition_point(|&s| s <= first).saturating_sub(1);
+                let Some(Some(run)) = runs.get_mut(unit) else {
+                    continue;
+                };
+                let rule = &rules::ALL[rule_index];
                 let rule_match = RuleMatch {
-                    pattern: pattern - combined.rule_first_pattern[rule_index],
-                    captures,
+                    pattern: m.pattern_index - combined.rule_first_pattern[rule_index],
+                    captures: m
+                        .captures()
+                        .iter()
+                        .map(|c| (names[c.index as usize], c.node))
+                        .collect(),
                 };
                 let mut sink = Sink {
                     rule,
@@ -853,8 +867,33 @@ pub fn run_units(
                 (rule.check)(ctx, &rule_match, &mut sink);
                 run.reads.extend(ctx.take_reads());
             }
-            module_runs.push((pattern, run));
         }
+    }
+    let mut module_runs = Vec::new();
+    for (pattern, shape) in combined.module_pattern.iter().enumerate() {
+        let Some(shape) = shape else {
+            continue;
+        };
+        let rule_index = combined.pattern_rule[pattern];
+        if !enabled[rule_index] || !module_wanted(pattern) {
+            continue;
+        }
+        let mut run = UnitRun::default();
+        let rule = &rules::ALL[rule_index];
+        for captures in module_matches(ctx, pattern, *shape) {
+            let rule_match = RuleMatch {
+                pattern: pattern - combined.rule_first_pattern[rule_index],
+                captures,
+            };
+            let mut sink = Sink {
+                rule,
+                out: &mut run.findings,
+            };
+            ctx.start_recording();
+            (rule.check)(ctx, &rule_match, &mut sink);
+            run.reads.extend(ctx.take_reads());
+        }
+        module_runs.push((pattern, run));
     }
     let runs = runs
         .into_iter()
@@ -867,7 +906,7 @@ pub fn run_units(
 /// Applies severity overrides, drops duplicates and suppressed findings, sorts by position.
 pub fn finish(
     source: &str,
-    tree: &Tree,
+    forest: &Forest,
     settings: &Settings,
     mut findings: Vec<Finding>,
 ) -> Vec<Finding> {
@@ -880,7 +919,7 @@ pub fn finish(
         (a.range.start, a.range.end, a.code).cmp(&(b.range.start, b.range.end, b.code))
     });
     findings.dedup_by(|a, b| a.code == b.code && a.range == b.range);
-    let suppressions = suppression::Suppressions::new(source, tree);
+    let suppressions = suppression::Suppressions::new(source, forest);
     findings.retain(|f| !suppressions.is_suppressed(source, f));
     findings
 }

@@ -321,7 +321,7 @@ pub fn assigned_value<'t>(ctx: &Context<'t>, name: &str, at: Node<'t>) -> Option
         return None;
     }
     // A module-level name read inside a function: any module-level assignment counts.
-    ctx.scope(ctx.tree.root_node(), false)
+    ctx.scope(ctx.forest.root_at(0), false)
         .last_assignment(name, usize::MAX)
 }
 
@@ -339,10 +339,12 @@ mod tests {
         prefix: &str,
         f: impl for<'t> FnOnce(&Context<'t>, Node<'t>) -> R,
     ) -> R {
-        let tree = parse(src, None);
+        let tree = parse(src);
         let settings = Settings::default();
         let ctx = Context::new(src, &tree, &settings);
-        let node = descendants(tree.root_node())
+        let node = tree
+            .roots()
+            .flat_map(descendants)
             .filter(|n| n.kind_name() == "call" && ctx.text(*n).starts_with(prefix))
             .last()
             .expect("call present");

@@ -45,18 +45,17 @@ mod tests {
     #[test]
     fn finds_the_needle_only_whole_inside_a_node() {
         let src = "a = predict\nb = pred\nc = x.predict(1)\n";
-        let tree = parse(src, None);
+        let tree = parse(src);
+        let statements = tree.statements();
         let found = Occurrences::of(src, "predict");
-        let statements: Vec<bool> = (0..3)
-            .map(|i| found.within(tree.root_node().named_child(i).unwrap()))
-            .collect();
-        assert_eq!(statements, vec![true, false, true]);
+        let within: Vec<bool> = statements.iter().map(|&s| found.within(s)).collect();
+        assert_eq!(within, vec![true, false, true]);
         // `pred` at the end of line 2 runs on into line 3 only as far as `\nc = x.`.
-        assert!(!Occurrences::of(src, "pred\nc").within(tree.root_node().named_child(1).unwrap()));
+        assert!(!Occurrences::of(src, "pred\nc").within(statements[1]));
         // Only the part searched counts.
-        let third = tree.root_node().named_child(2).unwrap();
+        let third = statements[2];
         assert!(Occurrences::in_range(src, "predict", third.byte_range()).within(third));
-        let first = tree.root_node().named_child(0).unwrap();
+        let first = statements[0];
         assert!(!Occurrences::in_range(src, "predict", third.byte_range()).within(first));
     }
 }

@@ -240,7 +240,7 @@ mod tests {
     use crate::settings::Settings;
 
     fn settings_of(src: &str) -> Vec<MixedPolicy> {
-        let tree = parse(src, None);
+        let tree = parse(src);
         let settings = Settings::default();
         let ctx = Context::new(src, &tree, &settings);
         policy_settings(&ctx).iter().map(|s| s.policy).collect()
@@ -296,7 +296,7 @@ mod tests {
     #[test]
     fn flavour_follows_the_root_and_legacy_opt_in() {
         let src = "import tensorflow as tf\n";
-        let tree = parse(src, None);
+        let tree = parse(src);
         let settings = Settings::default();
         let ctx = Context::new(src, &tree, &settings);
         assert_eq!(keras_flavor(&ctx, KerasRoot::TfKeras), KerasFlavor::Keras3);

@@ -1,7 +1,9 @@
 //! Suppression comments: `# noqa`, `# noqa: KRS101`, `# keras-lsp: ignore[KRS101]`, and
 //! `# keras-lsp: ignore-file`. Only real comments count (not text inside strings).
 
-use tree_sitter::{Node, Tree};
+use tree_sitter::Node;
+
+use crate::forest::Forest;
 
 use crate::finding::Finding;
 use crate::syntax::NodeExt;
@@ -64,7 +66,7 @@ pub struct Suppressions {
 }
 
 impl Suppressions {
-    pub fn new(source: &str, tree: &Tree) -> Suppressions {
+    pub fn new(source: &str, forest: &Forest) -> Suppressions {
         let mut lines = Vec::new();
         let bytes = source.as_bytes();
         let mut search = 0;
@@ -72,7 +74,7 @@ impl Suppressions {
             let hash = search + rel;
             let line_end = source[hash..].find('\n').map_or(source.len(), |i| hash + i);
             search = line_end;
-            let Some(comment) = comment_at(tree, hash) else {
+            let Some(comment) = comment_at(forest, hash) else {
                 continue;
             };
             let comment_text = &source[comment.byte_range()];
@@ -102,21 +104,19 @@ impl Suppressions {
 }
 
 /// The comment node starting at `offset`, if the `#` there really starts a comment.
-fn comment_at(tree: &Tree, offset: usize) -> Option<Node<'_>> {
-    let node = tree
-        .root_node()
-        .descendant_for_byte_range(offset, offset + 1)?;
+fn comment_at(forest: &Forest, offset: usize) -> Option<Node<'_>> {
+    let node = forest.descendant_for_byte_range(offset, offset + 1)?;
     (node.kind_name() == "comment" && node.start_byte() == offset).then_some(node)
 }
 
 /// `# keras-lsp: ignore-file` in a real comment anywhere in the file.
-pub fn ignores_file(source: &str, tree: &Tree) -> bool {
+pub fn ignores_file(source: &str, forest: &Forest) -> bool {
     let mut search = 0;
     while let Some(rel) = source[search..].find("keras-lsp: ignore-file") {
         let pos = search + rel;
         let line_start = source[..pos].rfind('\n').map_or(0, |i| i + 1);
         if let Some(hash) = source[line_start..pos].find('#')
-            && comment_at(tree, line_start + hash).is_some()
+            && comment_at(forest, line_start + hash).is_some()
         {
             return true;
         }

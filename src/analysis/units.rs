@@ -485,9 +485,7 @@ use super::{Context, Units};
 impl<'a> Context<'a> {
     fn units(&self) -> &Units<'a> {
         self.units.get_or_init(|| {
-            let root = self.tree.root_node();
-            let mut cursor = root.walk();
-            let nodes: Vec<Node<'a>> = root.children(&mut cursor).collect();
+            let nodes: Vec<Node<'a>> = self.forest.statements();
             let mut by_key: HashMap<KeyHash, Vec<usize>> = HashMap::default();
             if self.provided.is_none() {
                 // Summarise every unit here (indexing each on the way).

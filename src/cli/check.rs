@@ -34,7 +34,7 @@ pub fn lint_python(filename: &str, text: &str, settings: &Settings) -> Vec<Repor
     if !mentions_keras(text) {
         return Vec::new();
     }
-    let tree = parse(text, None);
+    let tree = parse(text);
     output::place(filename, text, analyze(text, &tree, settings))
 }
 

@@ -242,7 +242,7 @@ pub fn debug_edit_latency(file: &Path, edits: usize, script: Option<&Path>) -> E
     let parsed = started.elapsed();
     engine.update(
         &snapshot.text,
-        &snapshot.tree,
+        &snapshot.forest,
         &snapshot.edits,
         &settings,
         0,
@@ -277,7 +277,7 @@ pub fn debug_edit_latency(file: &Path, edits: usize, script: Option<&Path>) -> E
         let snapshot = doc.take_snapshot();
         engine.update(
             &snapshot.text,
-            &snapshot.tree,
+            &snapshot.forest,
             &snapshot.edits,
             &settings,
             0,
@@ -336,7 +336,7 @@ pub fn debug_parse_only(paths: &[PathBuf]) -> ExitCode {
         .par_iter()
         .filter_map(|p| check::read_source(p).ok())
         .map(|text| {
-            crate::document::parse(&text, None)
+            crate::forest::parse_whole(&text)
                 .root_node()
                 .descendant_count()
         })

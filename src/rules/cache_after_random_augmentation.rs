@@ -96,7 +96,7 @@ fn check_cache(ctx: &Context, sink: &mut Sink, step: &Step) {
             cache.method_node.start_byte()..cache.call.end_byte(),
             "`cache` after a random augmentation `map` freezes it: every epoch sees the first epoch's augmented data; cache before the augmentation",
         );
-        if in_one_block(ctx.tree.root_node(), &chain[index..]) {
+        if in_one_block(ctx.forest, &chain[index..]) {
             finding.with_fix(
                 "Move `cache` before the augmentation `map`",
                 FixSafety::Unsafe,

@@ -84,7 +84,7 @@ fn check_cache(ctx: &Context, sink: &mut Sink, step: &Step) {
             cache.method_node.start_byte()..cache.call.end_byte(),
             "`cache` after `shuffle` stores the first epoch's order: every later epoch replays it unshuffled; cache before shuffling",
         );
-        if in_one_block(ctx.tree.root_node(), &chain[index..]) {
+        if in_one_block(ctx.forest, &chain[index..]) {
             finding.with_fix(
                 "Move `cache` before `shuffle`",
                 FixSafety::Unsafe,

@@ -63,7 +63,7 @@ pub const RULE: RuleDef = RuleDef {
     check,
 };
 
-fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
+fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     let Some(value) = m.get("value") else {
         return;
     };
@@ -115,7 +115,11 @@ fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
 }
 
 /// The constant value and the activation when KRS102 reports `value` (other rules defer to it).
-pub(crate) fn assess(ctx: &Context, layer: WeightLayer, value: Node) -> Option<(f64, Activation)> {
+pub(crate) fn assess<'t>(
+    ctx: &Context<'t>,
+    layer: WeightLayer<'t>,
+    value: Node<'t>,
+) -> Option<(f64, Activation)> {
     // A frozen layer keeps its initial weights on purpose; one unit cannot be symmetric.
     if layer.is_frozen(ctx) || layer.width(ctx) == Some(1) {
         return None;

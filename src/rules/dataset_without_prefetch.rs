@@ -298,7 +298,7 @@ mod tests {
 
     fn codes(src: &str) -> Vec<(&'static str, String)> {
         let settings = Settings::from_layers(&[serde_json::json!({"select": ["KRS3"]})]).0;
-        let tree = parse(src, None);
+        let tree = parse(src);
         analyze(src, &tree, &settings)
             .into_iter()
             .map(|f| (f.code, src[f.range].to_string()))

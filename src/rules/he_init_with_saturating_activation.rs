@@ -55,7 +55,7 @@ pub const RULE: RuleDef = RuleDef {
     check,
 };
 
-fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
+fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     let Some(value) = m.get("value") else {
         return;
     };

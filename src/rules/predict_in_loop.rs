@@ -92,9 +92,9 @@ const MAX_NESTING: usize = 400;
 const MAX_SCAN: usize = 500_000;
 
 fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
-    let Some(module) = m.get("module") else {
+    if m.get("module").is_none() {
         return;
-    };
+    }
     // The rule walks the whole module itself, but its findings depend only on: the `predict`
     // calls (their statements hold `Key::Method("predict")`, so an edit in one re-runs the
     // rule), the imports (a change re-analyses everything), and the definitions, bindings and
@@ -105,7 +105,8 @@ fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     if !ctx.source_contains("predict") {
         return;
     }
-    let mut file = FileAnalysis::new(ctx, module);
+    let roots: Vec<Node<'t>> = ctx.forest.roots().collect();
+    let mut file = FileAnalysis::new(ctx, &roots);
     for site in std::mem::take(&mut file.sites) {
         file.check_site(&site, sink);
     }
@@ -140,6 +141,8 @@ struct NameFacts<'t> {
 struct FileAnalysis<'c, 'a, 't> {
     ctx: &'c Context<'a>,
     sites: Vec<Site<'t>>,
+    /// The roots of the forest: together, the module scope.
+    roots: Vec<Node<'t>>,
     /// Function and class definitions by name (the last one in the file wins).
     functions: HashMap<&'a str, Node<'t>>,
     classes: HashMap<&'a str, Node<'t>>,
@@ -180,14 +183,16 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
     /// Walks the module once: `predict` sites, definitions and their scope chains. Only nodes
     /// that can hold statements, or whose text has `predict`, are entered: nothing else can
     /// hold a definition or a site (nor a lambda whose scope chain a site needs).
-    fn new(ctx: &'c Context<'a>, module: Node<'t>) -> Self {
+    /// `roots`: the roots of the file's forest (together, the module; the first stands for it).
+    fn new(ctx: &'c Context<'a>, roots: &[Node<'t>]) -> Self {
         let predicts = Occurrences::of(ctx.source, "predict");
         let mut file = FileAnalysis {
             ctx,
             sites: Vec::new(),
+            roots: roots.to_vec(),
             functions: HashMap::default(),
             classes: HashMap::default(),
-            chains: vec![vec![module]],
+            chains: vec![roots.iter().take(1).copied().collect()],
             definition_chain: HashMap::default(),
             scope_facts: HashMap::default(),
             attribute_facts: HashMap::default(),
@@ -195,10 +200,22 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
             models: HashMap::default(),
             loop_bindings: HashMap::default(),
         };
-        file.definition_chain.insert(module.id(), 0);
-        // One cursor walks the module in document order; `path` holds the ancestors of the
+        for root in roots {
+            file.definition_chain.insert(root.id(), 0);
+        }
+        for &root in roots {
+            file.walk(root, &predicts);
+        }
+        file.sites.sort_by_key(|s| s.call.start_byte());
+        file
+    }
+
+    /// Finds the definitions and `predict` sites under one root, in document order.
+    fn walk(&mut self, root: Node<'t>, predicts: &Occurrences) {
+        let file = self;
+        // One cursor walks the tree in document order; `path` holds the ancestors of the
         // cursor's node with the scope chain each one's children are in.
-        let mut cursor = module.walk();
+        let mut cursor = root.walk();
         let mut path: Vec<(Node<'t>, usize)> = Vec::new();
         loop {
             let node = cursor.node();
@@ -253,8 +270,7 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
                     break;
                 }
                 if !cursor.goto_parent() {
-                    file.sites.sort_by_key(|s| s.call.start_byte());
-                    return file;
+                    return;
                 }
                 path.pop();
             }
@@ -544,9 +560,15 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
     fn facts_in_scope(&mut self, scope: Node<'t>) -> &Facts<'a, 't> {
         let ctx = self.ctx;
         let chain = self.definition_chain.get(&scope.id()).copied().unwrap_or(0);
+        // Every root is the module: one entry for them all.
+        let (key, scopes) = if scope.kind_name() == "module" {
+            (self.roots[0].id(), self.roots.as_slice())
+        } else {
+            (scope.id(), std::slice::from_ref(&scope))
+        };
         self.scope_facts
-            .entry(scope.id())
-            .or_insert_with(|| collect_scope_facts(ctx, scope, chain))
+            .entry(key)
+            .or_insert_with(|| collect_scope_facts(ctx, scopes, chain))
     }
 
     /// `self.<attr>` in a class: the Keras callback's `self.model`, or attributes assigned
@@ -797,10 +819,18 @@ fn final_value(mut value: Node) -> Node {
     value
 }
 
-/// Bindings of every name in a function, lambda or module scope: parameters, assignments,
-/// other binders (as unknown values), and Keras-only usage.
-fn collect_scope_facts<'a, 't>(ctx: &Context<'a>, scope: Node<'t>, chain: usize) -> Facts<'a, 't> {
+/// Bindings of every name in a function, lambda or module scope (`scopes`: the function or
+/// lambda, or every root of the module): parameters, assignments, other binders (as unknown
+/// values), and Keras-only usage.
+fn collect_scope_facts<'a, 't>(
+    ctx: &Context<'a>,
+    scopes: &[Node<'t>],
+    chain: usize,
+) -> Facts<'a, 't> {
     let mut facts: Facts<'a, 't> = HashMap::default();
+    let Some(&scope) = scopes.first() else {
+        return facts;
+    };
     if let Some(params) = scope
         .field("parameters")
         .filter(|_| scope.kind_name() != "module")
@@ -832,8 +862,7 @@ fn collect_scope_facts<'a, 't>(ctx: &Context<'a>, scope: Node<'t>, chain: usize)
             }
         }
     }
-    let body = scope.field("body").unwrap_or(scope);
-    scan_scope(body, |node| {
+    let mut visit = |node: Node<'t>| {
         if let Some(receiver) = keras_usage_receiver(ctx, node)
             && receiver.kind_name() == "identifier"
         {
@@ -879,7 +908,10 @@ fn collect_scope_facts<'a, 't>(ctx: &Context<'a>, scope: Node<'t>, chain: usize)
                 }
             }
         }
-    });
+    };
+    for &scope in scopes {
+        scan_scope(scope.field("body").unwrap_or(scope), &mut visit);
+    }
     facts
 }
 

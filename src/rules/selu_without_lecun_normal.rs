@@ -64,7 +64,7 @@ pub const RULE: RuleDef = RuleDef {
 /// A kernel keyword whose initializer is wrong: the initializer, or `None` when it is absent.
 type Wrong<'t> = (&'static str, Option<Initializer<'t>>);
 
-fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
+fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     let Some(argument) = m.get("activation") else {
         return;
     };
@@ -109,7 +109,11 @@ fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
 }
 
 /// The weight layer that `argument` (a SELU activation) applies to.
-fn selu_layer<'t>(ctx: &Context, call: Node<'t>, argument: Node<'t>) -> Option<WeightLayer<'t>> {
+fn selu_layer<'t>(
+    ctx: &Context<'t>,
+    call: Node<'t>,
+    argument: Node<'t>,
+) -> Option<WeightLayer<'t>> {
     if let Some(layer) = weight_layer(ctx, call) {
         return match layer.activation_argument(ctx) {
             Arg::Given(node) if node.id() == argument.id() => Some(layer),
@@ -147,7 +151,7 @@ fn wrong_initializers<'t>(ctx: &Context, layer: WeightLayer<'t>) -> Option<Vec<W
 }
 
 /// Whether KRS101 or KRS102 (when enabled) already report this layer's kernel with the fix.
-fn reported_elsewhere(ctx: &Context, layer: WeightLayer) -> bool {
+fn reported_elsewhere<'t>(ctx: &Context<'t>, layer: WeightLayer<'t>) -> bool {
     let settings = ctx.settings;
     layer.family.kernel_keywords().iter().any(|keyword| {
         let Arg::Given(value) = layer.kernel_initializer(ctx, keyword) else {
@@ -197,7 +201,7 @@ mod tests {
 
     fn codes(src: &str, select: &str) -> Vec<&'static str> {
         let settings = Settings::from_layers(&[serde_json::json!({ "select": [select] })]).0;
-        let tree = parse(src, None);
+        let tree = parse(src);
         analyze(src, &tree, &settings)
             .iter()
             .map(|f| f.code)

@@ -43,6 +43,7 @@ use crate::analysis::dataflow::{
 };
 use crate::analysis::{Context, RuleMatch, Sink};
 use crate::finding::{Edit, FixSafety, Severity};
+use crate::forest::Forest;
 use crate::rules::RuleDef;
 use crate::syntax::NodeExt;
 
@@ -149,9 +150,7 @@ fn is_apply_unbatch(ctx: &Context, step: &Step) -> bool {
 fn swap(ctx: &Context, batch: &Step, shuffle: &Step) -> Option<Vec<Edit>> {
     let receiver = unparenthesized(shuffle.receiver()?);
     if receiver.id() != batch.call.id() {
-        if receiver.kind_name() != "identifier"
-            || !in_one_block(ctx.tree.root_node(), &[*batch, *shuffle])
-        {
+        if receiver.kind_name() != "identifier" || !in_one_block(ctx.forest, &[*batch, *shuffle]) {
             return None;
         }
         let name = ctx.text(receiver);
@@ -170,8 +169,8 @@ fn swap(ctx: &Context, batch: &Step, shuffle: &Step) -> Option<Vec<Edit>> {
         {
             return None;
         }
-        let batch_statement = statement_of(ctx.tree.root_node(), batch.call);
-        let shuffle_statement = statement_of(ctx.tree.root_node(), shuffle.call);
+        let batch_statement = statement_of(ctx.forest, batch.call);
+        let shuffle_statement = statement_of(ctx.forest, shuffle.call);
         if batch_statement.end_byte() > shuffle_statement.start_byte() {
             return None;
         }
@@ -179,8 +178,8 @@ fn swap(ctx: &Context, batch: &Step, shuffle: &Step) -> Option<Vec<Edit>> {
         // The statements in between decide the fix: a dependency of this finding.
         ctx.depends_on_range(batch_statement.start_byte()..shuffle_statement.end_byte());
         let arguments = shuffle.arguments()?.byte_range();
-        if mentions(ctx.tree.root_node(), between, ctx.source, name)
-            || mentions(ctx.tree.root_node(), arguments, ctx.source, name)
+        if mentions(ctx.forest, between, ctx.source, name)
+            || mentions(ctx.forest, arguments, ctx.source, name)
         {
             return None;
         }
@@ -194,8 +193,8 @@ fn swap(ctx: &Context, batch: &Step, shuffle: &Step) -> Option<Vec<Edit>> {
 }
 
 /// Whether an identifier `name` occurs inside `range`.
-fn mentions(root: Node, range: Range<usize>, source: &str, name: &str) -> bool {
-    let mut stack = vec![root];
+fn mentions(forest: &Forest, range: Range<usize>, source: &str, name: &str) -> bool {
+    let mut stack: Vec<Node> = forest.roots_in(range.clone()).collect();
     while let Some(node) = stack.pop() {
         if node.end_byte() <= range.start || node.start_byte() >= range.end {
             continue;

@@ -111,7 +111,7 @@ struct Unscaled<'t> {
     target: InitKind,
 }
 
-fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
+fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     let Some(value) = m.get("value") else {
         return;
     };
@@ -186,7 +186,7 @@ pub(crate) fn scheme(kind: InitKind) -> &'static str {
 }
 
 /// Whether KRS101 reports the kernel initializer `value` of `layer` (other rules defer to it).
-pub(crate) fn reports(ctx: &Context, layer: WeightLayer, value: Node) -> bool {
+pub(crate) fn reports<'t>(ctx: &Context<'t>, layer: WeightLayer<'t>, value: Node<'t>) -> bool {
     let stack = stack_around(ctx, layer.call);
     let facts = StackFacts::new(ctx, &stack);
     let index = facts.index_of(layer).unwrap_or(stack.index);
@@ -317,7 +317,7 @@ mod tests {
             "rules": { "unscaled-kernel-initializer": options },
         })]);
         assert!(warnings.is_empty(), "{warnings:?}");
-        let tree = parse(src, None);
+        let tree = parse(src);
         analyze(src, &tree, &settings)
             .iter()
             .map(|f| f.severity)

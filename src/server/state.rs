@@ -224,7 +224,7 @@ impl State {
         };
         let findings = engine.update(
             &snapshot.text,
-            &snapshot.tree,
+            &snapshot.forest,
             &snapshot.edits,
             &settings,
             generation,

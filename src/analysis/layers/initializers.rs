@@ -401,9 +401,7 @@ fn import_name_edit(ctx: &Context, module: &str, name: &str) -> Edit {
     ctx.record(crate::analysis::units::Read::everywhere(
         crate::analysis::units::Key::Import,
     ));
-    let root = ctx.tree.root_node();
-    let mut cursor = root.walk();
-    let existing = root.named_children(&mut cursor).find(|statement| {
+    let existing = ctx.forest.statements().into_iter().find(|statement| {
         statement.kind_name() == "import_from_statement"
             && statement
                 .field("module_name")

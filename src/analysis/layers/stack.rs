@@ -184,7 +184,7 @@ fn pass_through_shape(name: &str) -> Shape {
 }
 
 /// The stack `layer_call` stands in, if it stands in one.
-pub fn stack_of<'t>(ctx: &Context, layer_call: Node<'t>) -> Option<Stack<'t>> {
+pub fn stack_of<'t>(ctx: &Context<'t>, layer_call: Node<'t>) -> Option<Stack<'t>> {
     let item = lift_wrappers(ctx, layer_call);
     sequential_stack(ctx, item)
         .or_else(|| add_stack(ctx, item))
@@ -192,7 +192,7 @@ pub fn stack_of<'t>(ctx: &Context, layer_call: Node<'t>) -> Option<Stack<'t>> {
 }
 
 /// The stack `layer_call` stands in, or a stack of that layer alone with invisible ends.
-pub fn stack_around<'t>(ctx: &Context, layer_call: Node<'t>) -> Stack<'t> {
+pub fn stack_around<'t>(ctx: &Context<'t>, layer_call: Node<'t>) -> Stack<'t> {
     stack_of(ctx, layer_call).unwrap_or_else(|| Stack {
         kind: StackKind::Alone,
         items: vec![Item {
@@ -388,7 +388,7 @@ fn sequential_assignment<'t>(
     (ctx.text(left) == receiver && is_sequential(ctx, right)).then_some(right)
 }
 
-fn add_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
+fn add_stack<'t>(ctx: &Context<'t>, item: Node<'t>) -> Option<Stack<'t>> {
     let args = item.parent().filter(|p| p.kind_name() == "argument_list")?;
     let statement = args.parent()?.parent()?;
     let (receiver, layer) = add_call(ctx, statement)?;
@@ -404,10 +404,15 @@ fn add_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
     } else {
         ctx.depends_on_range(block.byte_range());
     }
-    let mut cursor = block.walk();
-    let statements: Vec<Node<'t>> = block
-        .named_children(&mut cursor)
-        .filter(|n| n.kind_name() != "comment")
+    let statements: Vec<Node<'t>> = if block.kind_name() == "module" {
+        ctx.forest.statements()
+    } else {
+        let mut cursor = block.walk();
+        block.named_children(&mut cursor).collect()
+    };
+    let statements: Vec<Node<'t>> = statements
+        .into_iter()
+        .filter(|n| n.is_named() && n.kind_name() != "comment")
         .collect();
     let marker = format!("{receiver}.add(");
     let mut entries = Vec::new();
@@ -593,7 +598,7 @@ fn applied_to<'t>(ctx: &Context, value: Node<'t>, name: &str) -> Option<Vec<Node
     None
 }
 
-fn functional_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
+fn functional_stack<'t>(ctx: &Context<'t>, item: Node<'t>) -> Option<Stack<'t>> {
     let application = item
         .parent()
         .filter(|p| p.kind_name() == "call")
@@ -620,7 +625,7 @@ fn functional_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
         let Some(statement) = enclosing_statement(current) else {
             break;
         };
-        let mut previous = statement.prev_named_sibling();
+        let mut previous = ctx.forest.prev_named_sibling(statement);
         let mut value = None;
         let mut scanned_from = 0;
         while let Some(candidate) = previous {
@@ -629,7 +634,7 @@ fn functional_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
                 scanned_from = candidate.start_byte();
                 break;
             }
-            previous = candidate.prev_named_sibling();
+            previous = ctx.forest.prev_named_sibling(candidate);
         }
         // The statements scanned (they may be other top-level statements).
         ctx.depends_on_range(scanned_from..statement.end_byte());
@@ -703,7 +708,7 @@ fn functional_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
         else {
             break;
         };
-        let mut next = statement.next_named_sibling();
+        let mut next = ctx.forest.next_named_sibling(statement);
         let mut user = None;
         let mut scanned_to = usize::MAX;
         for _ in 0..MAX_LOOKAHEAD {
@@ -715,7 +720,7 @@ fn functional_stack<'t>(ctx: &Context, item: Node<'t>) -> Option<Stack<'t>> {
                 user = Some(candidate);
                 break;
             }
-            next = candidate.next_named_sibling();
+            next = ctx.forest.next_named_sibling(candidate);
         }
         if next.is_none() {
             scanned_to = usize::MAX;
@@ -852,13 +857,11 @@ mod tests {
         nth: usize,
         f: impl FnOnce(&Context, &Stack) -> R,
     ) -> Option<R> {
-        let tree = parse(src, None);
+        let tree = parse(src);
         let settings = Settings::default();
         let ctx = Context::new(src, &tree, &settings);
         let (offset, _) = src.match_indices(marker).nth(nth)?;
-        let mut node = tree
-            .root_node()
-            .descendant_for_byte_range(offset, offset + 1)?;
+        let mut node = tree.descendant_for_byte_range(offset, offset + 1)?;
         while node.kind_name() != "call" || node.start_byte() != offset {
             node = node.parent()?;
         }

@@ -138,11 +138,10 @@ pub(super) fn noqa_edit(
     let start = index.line_start(line);
     let end = index.line_end(text, line);
     let line_text = &text[start..end];
-    let tree = doc.tree();
-    let root = tree.root_node();
+    let forest = doc.forest();
     // An existing suppression comment on the line.
     if let Some(hash) = line_text.rfind('#') {
-        let comment = root.descendant_for_byte_range(start + hash, start + hash + 1);
+        let comment = forest.descendant_for_byte_range(start + hash, start + hash + 1);
         if let Some(comment) = comment.filter(|c| c.kind_name() == "comment") {
             let comment_text = &text[comment.byte_range()];
             match parse_directive(comment_text) {
@@ -170,7 +169,7 @@ pub(super) fn noqa_edit(
         }
     }
     // Do not append a comment inside a multi-line string.
-    let last = root.descendant_for_byte_range(end.saturating_sub(1), end)?;
+    let last = forest.descendant_for_byte_range(end.saturating_sub(1), end)?;
     if matches!(last.kind_name(), "string_content" | "string") && last.end_byte() > end {
         return None;
     }

@@ -25,7 +25,7 @@ pub fn document_state(backend: &Backend, params: DocumentStateParams) -> Result<
     Ok(serde_json::json!({
         "version": doc.version(),
         "text": doc.text(),
-        "tree_has_error": doc.tree().root_node().has_error(),
+        "tree_has_error": doc.forest().has_error(),
         "tree_held": doc.has_tree(),
     }))
 }

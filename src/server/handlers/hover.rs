@@ -92,8 +92,8 @@ fn code_in_comment(
     offset: usize,
 ) -> Option<(&'static str, std::ops::Range<usize>)> {
     let text = doc.text();
-    let tree = doc.tree();
-    let node = tree.root_node().descendant_for_byte_range(offset, offset)?;
+    let forest = doc.forest();
+    let node = forest.descendant_for_byte_range(offset, offset)?;
     if node.kind_name() != "comment" {
         return None;
     }
