@@ -50,6 +50,9 @@ pub fn parse_whole(text: &str) -> Tree {
     })
 }
 
+/// Texts at least this big are parsed on every core (smaller ones are not worth the hand-off).
+const PARALLEL_PARSE_BYTES: usize = 64 * 1024;
+
 /// Ids of parsed chunks: a chunk's id changes exactly when it is parsed again.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -81,14 +84,30 @@ impl std::fmt::Debug for Forest {
 }
 
 impl Forest {
-    /// Parses `text` from scratch.
+    /// Parses `text` from scratch (a big text on every core: the trees are independent).
     pub fn parse(text: &str) -> Forest {
-        let mut forest = Forest {
-            chunks: Vec::new(),
-            dirty: None,
+        let bytes = text.as_bytes();
+        let mut starts = vec![(0, 0)];
+        let mut row = 0;
+        while let Some(next) = next_statement(bytes, starts[starts.len() - 1].0) {
+            row += memchr::memchr_iter(b'\n', &bytes[starts[starts.len() - 1].0..next]).count();
+            starts.push((next, row));
+        }
+        let chunk = |i: usize| {
+            let (start, row) = starts[i];
+            let end = starts.get(i + 1).map_or(text.len(), |s| s.0);
+            parse_chunk(text, start..end, row, None)
         };
-        forest.chunks = chunk_and_parse(text, 0, 0, None, &[]).0;
-        forest
+        let chunks = if text.len() >= PARALLEL_PARSE_BYTES {
+            use rayon::prelude::*;
+            (0..starts.len()).into_par_iter().map(chunk).collect()
+        } else {
+            (0..starts.len()).map(chunk).collect()
+        };
+        Forest {
+            chunks,
+            dirty: None,
+        }
     }
 
     /// Moves the trees' positions for an edit of the text (no re-parse; see [`Forest::reparse`]).
