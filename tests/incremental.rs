@@ -409,3 +409,37 @@ fn helpers_that_pass_pipelines_through_are_never_skipped() {
     let found = edit_and_compare(&mut doc, &mut engine, "return None", "return a");
     assert!(codes(&found).contains(&"KRS403"), "{found:?}");
 }
+
+/// An edit to an import stays incremental: only the statements spelling a name whose binding
+/// changed run again, and fixes spelled with the file's imports follow new imports.
+#[test]
+fn import_edits_rerun_only_the_statements_that_spell_a_rebound_name() {
+    let source = "import keras\nfrom keras import layers\n\n\ndef helper(a):\n    return a + 1\n\n\nother = helper(3)\nmodel = keras.Sequential([layers.Dense(8, activation=\"tanh\", kernel_initializer=keras.initializers.HeNormal())])\n";
+    let (mut doc, mut engine, first) = open_and_analyse(source);
+    assert_eq!(codes(&first), ["KRS104"]);
+    let fix_text = |findings: &[Finding]| {
+        findings[0].fix.as_ref().expect("a fix").edits[0]
+            .content
+            .clone()
+    };
+    assert_eq!(fix_text(&first), "keras.initializers.GlorotUniform()");
+    // `layers` no longer names Keras layers: the untouched model statement runs again.
+    let found = edit_and_compare(&mut doc, &mut engine, "import layers", "import layersx");
+    assert!(found.is_empty(), "{found:?}");
+    assert_eq!(engine.stats.rerun, 2, "{:?}", engine.stats);
+    let found = edit_and_compare(&mut doc, &mut engine, "import layersx", "import layers");
+    assert_eq!(codes(&found), ["KRS104"]);
+    // A new module-level name binds nothing an import did: only its statement runs again.
+    edit_and_compare(&mut doc, &mut engine, "other = ", "otherx = ");
+    assert_eq!(engine.stats.rerun, 1, "{:?}", engine.stats);
+    // A new import changes how the fix spells the initializer, though its statement neither
+    // changed nor spells the new name.
+    let found = edit_and_compare(
+        &mut doc,
+        &mut engine,
+        "import keras\n",
+        "import keras\nfrom keras.initializers import GlorotUniform\n",
+    );
+    assert_eq!(codes(&found), ["KRS104"]);
+    assert_eq!(fix_text(&found), "GlorotUniform()");
+}

@@ -197,6 +197,32 @@ impl Imports {
         self.first_code_start = map(self.first_code_start);
     }
 
+    /// The names whose import binding differs between `self` and `other` (bound by an import to
+    /// another path, or by an import in one only), when that is all that differs for name
+    /// resolution; `None` when star imports are involved (any binding may then change what a
+    /// name resolves to). Local definitions matter only to [`Imports::is_bound`].
+    pub fn rebound_names(&self, other: &Imports) -> Option<Vec<String>> {
+        if self.has_star_imports() || other.has_star_imports() {
+            return None;
+        }
+        let mut names: Vec<String> = self
+            .bindings
+            .keys()
+            .chain(other.bindings.keys())
+            .filter(|name| self.binding(name) != other.binding(name))
+            .cloned()
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        Some(names)
+    }
+
+    /// Whether the offsets where imports go differ (see [`Imports::import_insertion_offset`]).
+    pub fn insertion_differs(&self, other: &Imports) -> bool {
+        (self.last_import_end, self.first_code_start)
+            != (other.last_import_end, other.first_code_start)
+    }
+
     /// The local names that imports bind to a path satisfying `test`.
     pub fn names_bound_to(&self, test: impl Fn(&str) -> bool) -> Vec<&str> {
         let mut names: Vec<&str> = self

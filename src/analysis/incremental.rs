@@ -348,6 +348,62 @@ impl Engine {
         for region in &regions {
             changed.entry(any).or_default().push(region.clone());
         }
+        let everywhere = 0..usize::MAX;
+        // Imports changed: what a name resolves to changed only where that name is spelled, so
+        // the units spelling a rebound name run again as if edited (summaries read the imports
+        // too), and so do the readers of the imports as a whole (`Key::Import`: reverse lookups,
+        // where imports go). With star imports any name may resolve differently: start over.
+        let mut imports_rebound = false;
+        if binds {
+            let imports = Imports::collect(text, forest);
+            if imports != state.imports {
+                let Some(rebound) = imports.rebound_names(&state.imports) else {
+                    free_later(state.forest);
+                    return self.full(text, forest, settings, state.generation);
+                };
+                if !rebound.is_empty() || imports.insertion_differs(&state.imports) {
+                    changed
+                        .entry(Key::Import.hash64())
+                        .or_default()
+                        .push(everywhere.clone());
+                }
+                state.imports = imports;
+                imports_rebound = !rebound.is_empty();
+                let rebound: Vec<KeyHash> = rebound
+                    .iter()
+                    .map(|name| Key::Ident(name.as_str().into()).hash64())
+                    .collect();
+                for (i, slot) in units.iter_mut().enumerate() {
+                    if !slot
+                        .as_ref()
+                        .is_some_and(|u| rebound.iter().any(|&k| u.summary.holds(k)))
+                    {
+                        continue;
+                    }
+                    let Some(unit) = slot.take() else {
+                        continue;
+                    };
+                    for &key in &unit.summary.keys {
+                        changed.entry(key).or_default().push(unit.range.clone());
+                    }
+                    changed.entry(any).or_default().push(unit.range.clone());
+                    state.keys.remove(unit.id, &unit.summary);
+                    dirty_indexes.push((i, Rc::new(UnitIndex::build(text, nodes[i]))));
+                }
+                dirty_summaries = dirty_indexes
+                    .iter()
+                    .map(|(i, index)| {
+                        let summary = summarise(text, &state.imports, index);
+                        let range = nodes[*i].byte_range();
+                        for &key in &summary.keys {
+                            changed.entry(key).or_default().push(range.clone());
+                        }
+                        changed.entry(any).or_default().push(range);
+                        (*i, summary)
+                    })
+                    .collect();
+            }
+        }
         // Statements that hold no name of the dataflow's vocabulary (before or after) can
         // neither hold nor change any of it: the dataflow need not be built to compare. So can a
         // function that builds nothing alone and names nothing of it but itself, when every
@@ -384,18 +440,11 @@ impl Engine {
                     .iter()
                     .any(|k| *k != own && vocabulary.contains(k))
         };
-        let flow_unchanged = removed.iter().all(|u| inert(&u.summary))
+        let flow_unchanged = !imports_rebound
+            && removed.iter().all(|u| inert(&u.summary))
             && dirty_summaries.iter().all(|(_, s)| inert(s));
-        let everywhere = 0..usize::MAX;
         if !line_breaks.is_empty() {
             changed.insert(Key::LineBreaks.hash64(), line_breaks);
-        }
-        if binds {
-            let imports = Imports::collect(text, forest);
-            if imports != state.imports {
-                free_later(state.forest);
-                return self.full(text, forest, settings, state.generation);
-            }
         }
         let needles: Vec<&'static str> = state.facts.contains.iter().map(|c| c.0).collect();
         let facts = Facts::compute(text, &needles);

@@ -448,8 +448,31 @@ impl<'a> Context<'a> {
         format!("{quote}{value}{quote}")
     }
 
-    /// An edit that adds `statement` (e.g. `import tensorflow as tf`) where imports belong.
+    /// An expression for a dotted path with the names imports bind (recorded: a reverse lookup
+    /// reads every import, see [`Imports::expr_for`]).
+    pub fn expr_for(&self, path: &str) -> Option<String> {
+        self.record(Read::everywhere(Key::Import));
+        self.imports.expr_for(path)
+    }
+
+    /// Whether `name` is bound at all, by an import or a definition (recorded: it changes only
+    /// with a statement spelling `name`).
+    pub fn is_bound(&self, name: &str) -> bool {
+        self.record(Read::everywhere(Key::Ident(name.into())));
+        self.imports.is_bound(name)
+    }
+
+    /// The local names imports bind to a path satisfying `test` (recorded, like
+    /// [`Context::expr_for`]).
+    pub fn names_bound_to(&self, test: impl Fn(&str) -> bool) -> Vec<&str> {
+        self.record(Read::everywhere(Key::Import));
+        self.imports.names_bound_to(test)
+    }
+
+    /// An edit that adds `statement` (e.g. `import tensorflow as tf`) where imports belong
+    /// (recorded: where that is moves with the imports).
     pub fn add_import_edit(&self, statement: &str) -> Edit {
+        self.record(Read::everywhere(Key::Import));
         let (offset, after_import) = self.imports.import_insertion_offset();
         let newline = self.newline();
         if after_import {
@@ -468,7 +491,7 @@ impl<'a> Context<'a> {
         bound_name: &str,
         rest: &str,
     ) -> (String, Option<Edit>) {
-        if let Some(expr) = self.imports.expr_for(path) {
+        if let Some(expr) = self.expr_for(path) {
             return (expr, None);
         }
         let expr = if rest.is_empty() {
@@ -476,7 +499,7 @@ impl<'a> Context<'a> {
         } else {
             format!("{bound_name}.{rest}")
         };
-        if self.imports.is_bound(bound_name) {
+        if self.is_bound(bound_name) {
             // The name is taken by something else; fall back to the fully qualified import.
             return (expr, None);
         }

@@ -121,8 +121,7 @@ pub(super) fn collect_settings<'t>(ctx: &Context<'t>) -> Vec<PolicySetting<'t>> 
     // binds to a setter (`from ... import set_global_policy as sgp`).
     let mut names: Vec<&str> = SETTERS.to_vec();
     names.extend(
-        ctx.imports
-            .names_bound_to(|path| SETTERS.iter().any(|s| path.rsplit('.').next() == Some(s))),
+        ctx.names_bound_to(|path| SETTERS.iter().any(|s| path.rsplit('.').next() == Some(s))),
     );
     let mut calls: Vec<Node<'t>> = Vec::new();
     for name in &names {

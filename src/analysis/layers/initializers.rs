@@ -382,10 +382,10 @@ pub fn class_expression(
     module: &str,
     class: &str,
 ) -> Option<(String, Option<Edit>)> {
-    if let Some(expr) = ctx.imports.expr_for(&format!("{module}.{class}")) {
+    if let Some(expr) = ctx.expr_for(&format!("{module}.{class}")) {
         return Some((expr, None));
     }
-    if ctx.imports.is_bound(class) {
+    if ctx.is_bound(class) {
         return None;
     }
     Some((
