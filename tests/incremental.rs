@@ -443,3 +443,38 @@ fn import_edits_rerun_only_the_statements_that_spell_a_rebound_name() {
     assert_eq!(codes(&found), ["KRS104"]);
     assert_eq!(fix_text(&found), "GlorotUniform()");
 }
+
+/// Statements that can neither hold nor change any of the dataflow are told apart without
+/// building it: imports, classes and functions that build nothing alone,
+/// names the dataflow knows spelled only as attributes or keywords, names bound to a pipeline
+/// only inside a function, method names, and calls of helpers that give something only when passed one.
+#[test]
+fn statements_that_cannot_change_the_dataflow_do_not_rebuild_it() {
+    let source = "import os\nimport tensorflow as tf\nimport keras\n\n\ndef load_data():\n    return tf.data.Dataset.range(8)\n\n\ndef build_model(hidden):\n    for width in hidden:\n        print(width)\n    return keras.Sequential([])\n\n\nclass Logger(keras.callbacks.Callback):\n    def on_epoch_end(self, epoch, logs=None):\n        print(epoch)\n\n\nclass Loader:\n    def data(self):\n        return tf.data.Dataset.range(2)\n\n\ndef main():\n    ds = load_data().batch(32)\n    model = build_model((8,))\n    model.fit(ds, batch_size=64)\n\n\nmodel = build_model((4,))\nsummary = model.load_data(load_data=1)\nprint(ds)\ndata = 3\n";
+    let (mut doc, mut engine, first) = open_and_analyse(source);
+    assert!(codes(&first).contains(&"KRS403"), "{first:?}");
+    for (old, new) in [
+        ("print(epoch)", "print(epochx)"),
+        ("model = build_model((4,))", "model = build_model((4,))x"),
+        (
+            "model.load_data(load_data=1)",
+            "model.load_data(load_data=2)",
+        ),
+        ("print(ds)", "print(ds)x"),
+        ("data = 3", "data = 3x"),
+    ] {
+        let found = edit_and_compare(&mut doc, &mut engine, old, new);
+        assert!(!engine.stats.dataflow_built, "{new}: {:?}", engine.stats);
+        assert!(codes(&found).contains(&"KRS403"), "{new}: {found:?}");
+    }
+    // Calling the helper that returns a real pipeline does build it (and changes it).
+    edit_and_compare(&mut doc, &mut engine, "print(ds)x", "print(load_data())");
+    assert!(engine.stats.dataflow_built, "{:?}", engine.stats);
+    // With no finding that reads the imports (nothing to fix here), an import edit re-runs
+    // only its statement.
+    let source = "import os\nimport tensorflow as tf\n\nds = tf.data.Dataset.range(8).batch(4).prefetch(tf.data.AUTOTUNE)\nfor batch in ds:\n    print(batch)\n";
+    let (mut doc, mut engine, first) = open_and_analyse(source);
+    assert!(first.is_empty(), "{first:?}");
+    edit_and_compare(&mut doc, &mut engine, "import os\n", "import os, sys\n");
+    assert!(!engine.stats.dataflow_built, "{:?}", engine.stats);
+}

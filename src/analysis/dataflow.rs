@@ -468,15 +468,23 @@ impl Signature<'_> {
 }
 
 impl Dataflow<'_> {
-    /// Names whose absence from a top-level statement (before and after an edit) proves the
-    /// statement neither holds nor affects any of the dataflow, given it also holds no
-    /// [`Summary::flow_syntax`](super::units::Summary::flow_syntax) and no source call
-    /// ([`source_kind_of`]): the file's functions, PyDataset classes, names ever bound to a
-    /// pipeline/generator/PyDataset, imported names of `AUTOTUNE`, and the `Options` attributes.
+    /// Names whose absence as bare identifiers from a top-level statement (before and after an
+    /// edit) proves the statement neither holds nor affects any of the dataflow, given it also
+    /// holds no [`Summary::flow_syntax`](super::units::Summary::flow_syntax) (or only inert
+    /// definitions or imports), no source call ([`source_kind_of`]) and no
+    /// [`OPTION_ATTRIBUTES`] in any position. They are the functions whose call gives something
+    /// whatever it is passed (returns a real pipeline, or may be a generator), PyDataset classes,
+    /// names a module-level statement bound to a pipeline/generator/PyDataset, and imported
+    /// names of `AUTOTUNE`.
+    ///
     /// Without them a statement can produce no source, step, consumer, binding, option or
     /// autotune alias: the dataflow reads imports only to find sources, `AUTOTUNE` and PyDataset
-    /// bases; values flow through bound names and function calls, generators through functions
-    /// or generator expressions. `None` under star imports.
+    /// bases; values flow through bound names and function calls (by bare name), generators
+    /// through functions or generator expressions; what a function does with a parameter
+    /// reaches a call site only through a pipeline passed there; attribute and keyword names
+    /// matter only next to such a value. A name bound only inside functions matters only inside them, and
+    /// a statement holding such a function holds the binding's value too. `None` under star
+    /// imports.
     pub fn vocabulary(&self) -> Option<&[String]> {
         self.vocabulary.as_deref()
     }
@@ -1043,8 +1051,16 @@ struct Builder<'a, 't> {
     parens: Occurrences,
     /// Ids of the functions defined at module level.
     module_functions: HashSet<usize>,
-    /// Names an assignment bound to a pipeline, generator or PyDataset in some scope.
-    bound_names: HashSet<String>,
+    /// Names a module-level assignment bound to a pipeline, generator or PyDataset.
+    module_bound_names: HashSet<String>,
+    /// Functions some analysis of which returned a real pipeline (not one derived from a
+    /// parameter): their call sites get something from them whatever they pass.
+    flowing_functions: HashSet<String>,
+    /// Whether a function scope is being analysed (else the module is).
+    in_function: bool,
+    /// Ids of the functions defined in a class body: no bare name calls them, so they have no
+    /// summary.
+    methods: HashSet<usize>,
     /// What the function scope being analysed looked up, while one is.
     recording: Option<ScopeReads<'a>>,
     /// Function node id -> what its last analysis looked up.
@@ -1147,16 +1163,26 @@ fn build_counting<'t>(
     let mut flow = builder.flow;
     flow.autotune_spelling = autotune_spelling(source, imports, &flow);
     flow.vocabulary = (!imports.has_star_imports()).then(|| {
-        let mut names: Vec<String> = builder.function_bodies.into_keys().collect();
+        // A function whose call gives nothing unless it is passed a pipeline (which the call
+        // site then names) is no part of it, unless it may be a generator (a body that spells
+        // `yield` anywhere counts).
+        let mut names: Vec<String> = builder
+            .function_bodies
+            .into_iter()
+            .filter(|(name, bodies)| {
+                builder.flowing_functions.contains(name)
+                    || bodies.iter().any(|&b| text(source, b).contains("yield"))
+            })
+            .map(|(name, _)| name)
+            .collect();
         names.extend(builder.py_dataset_classes);
-        names.extend(builder.bound_names);
+        names.extend(builder.module_bound_names);
         names.extend(
             imports
                 .imported_paths()
                 .filter(|(_, path)| is_autotune_path(path))
                 .map(|(name, _)| name.to_string()),
         );
-        names.extend(OPTION_ATTRIBUTES.iter().map(|s| s.to_string()));
         names
     });
     (flow, builder.scope_runs)
@@ -1179,8 +1205,30 @@ pub fn function_is_inert(source: &str, imports: &Imports, func: Node) -> bool {
             .all(|s| s.returned.is_none() && s.consumes.is_empty())
 }
 
-/// The attributes of `tf.data.Options` whose assignment to `False` the dataflow records.
-const OPTION_ATTRIBUTES: &[&str] = &[
+/// Whether a class with these bases subclasses `keras.utils.PyDataset` (or `Sequence`).
+fn is_py_dataset_class(source: &str, imports: &Imports, bases: Node) -> bool {
+    let mut cursor = bases.walk();
+    bases.named_children(&mut cursor).any(|b| {
+        imports
+            .keras_symbol(source, b)
+            .is_some_and(|s| matches!(s.name(), "PyDataset" | "Sequence") && s.module() == "utils")
+    })
+}
+
+/// Whether every function among these `def`/`class` nodes builds nothing analysed alone (see
+/// [`function_is_inert`]) and no class is a PyDataset.
+pub fn definitions_are_inert(source: &str, imports: &Imports, definitions: &[Node]) -> bool {
+    definitions.iter().all(|&node| match node.kind_name() {
+        "function_definition" => function_is_inert(source, imports, node),
+        _ => !node
+            .field("superclasses")
+            .is_some_and(|bases| is_py_dataset_class(source, imports, bases)),
+    })
+}
+
+/// The attributes of `tf.data.Options` whose assignment to `False` the dataflow records (part
+/// of the [vocabulary](Dataflow::vocabulary) in any position).
+pub const OPTION_ATTRIBUTES: &[&str] = &[
     "inject_prefetch",
     "map_parallelization",
     "apply_default_optimizations",
@@ -1207,7 +1255,10 @@ impl<'a, 't> Builder<'a, 't> {
             calls_in: HashMap::default(),
             parens: Occurrences::in_range(source, "(", analysed),
             module_functions: HashSet::default(),
-            bound_names: HashSet::default(),
+            module_bound_names: HashSet::default(),
+            flowing_functions: HashSet::default(),
+            in_function: false,
+            methods: HashSet::default(),
             recording: None,
             function_reads: HashMap::default(),
             clock: 0,
@@ -1317,16 +1368,22 @@ impl<'a, 't> Builder<'a, 't> {
     }
 
     fn collect_class(&mut self, node: Node<'t>) {
+        if let Some(body) = node.field("body") {
+            let mut cursor = body.walk();
+            for child in body.named_children(&mut cursor) {
+                let def = match child.kind_name() {
+                    "decorated_definition" => child.field("definition"),
+                    _ => Some(child),
+                };
+                if let Some(def) = def.filter(|d| d.kind_name() == "function_definition") {
+                    self.methods.insert(def.id());
+                }
+            }
+        }
         let (Some(name), Some(bases)) = (node.field("name"), node.field("superclasses")) else {
             return;
         };
-        let mut cursor = bases.walk();
-        let is_py_dataset = bases.named_children(&mut cursor).any(|b| {
-            self.imports.keras_symbol(self.source, b).is_some_and(|s| {
-                matches!(s.name(), "PyDataset" | "Sequence") && s.module() == "utils"
-            })
-        });
-        if is_py_dataset {
+        if is_py_dataset_class(self.source, self.imports, bases) {
             self.py_dataset_classes.push(self.text(name).to_string());
         }
     }
@@ -1440,13 +1497,29 @@ impl<'a, 't> Builder<'a, 't> {
             env.names.insert(name.clone(), Val::Pipeline(template));
         }
         let outer_consumes = std::mem::take(&mut self.template_consumes);
+        self.in_function = true;
         let returned = self.block(body, &mut env);
+        self.in_function = false;
         let consumes = std::mem::replace(&mut self.template_consumes, outer_consumes);
         if let Some(reads) = self.recording.take() {
             self.function_reads.insert(func.id(), reads);
         }
-        if let Some(name) = func.field("name") {
+        if let Some(name) = func
+            .field("name")
+            .filter(|_| !self.methods.contains(&func.id()))
+        {
             let name = self.text(name).to_string();
+            // What a function does with its parameters' templates happens only at call sites
+            // that pass it a pipeline; a real pipeline it returns reaches every call site.
+            let real = |id: &ValueId| self.flow.values[*id].param.is_none();
+            let returns_real = match &returned {
+                Some(Returned::One(id)) => real(id),
+                Some(Returned::Tuple(ids)) => ids.iter().flatten().any(real),
+                None => false,
+            };
+            if returns_real {
+                self.flowing_functions.insert(name.clone());
+            }
             self.clock += 1;
             self.summary_written.insert(name.clone(), self.clock);
             self.summaries.insert(
@@ -1457,6 +1530,13 @@ impl<'a, 't> Builder<'a, 't> {
                     consumes,
                 },
             );
+        }
+    }
+
+    /// Records a name bound to a pipeline, generator or PyDataset (see [`Dataflow::vocabulary`]).
+    fn note_binding(&mut self, name: &str) {
+        if !self.in_function && !self.module_bound_names.contains(name) {
+            self.module_bound_names.insert(name.to_string());
         }
     }
 
@@ -1612,7 +1692,7 @@ impl<'a, 't> Builder<'a, 't> {
                 let name = self.text(left).to_string();
                 match self.eval(right, env, 0) {
                     Some(val) => {
-                        self.bound_names.insert(name.clone());
+                        self.note_binding(&name);
                         env.names.insert(name, val);
                     }
                     None => {
@@ -1627,7 +1707,7 @@ impl<'a, 't> Builder<'a, 't> {
                     env.names.remove(self.text(*target));
                 }
                 for (target, val) in self.unpack(left, right, env) {
-                    self.bound_names.insert(self.text(target).to_string());
+                    self.note_binding(self.text(target));
                     env.names.insert(self.text(target).to_string(), val);
                 }
             }

@@ -4,13 +4,15 @@
 //! the rule matches inside it and the reads ([`Read`](super::units::Read)) those rules made
 //! (keys such as "module-level assignments of `opt` between these offsets", "calls of `build`",
 //! "the dataflow"). After an edit, the statements parsed again (see [`crate::forest`]) and the
-//! edited ranges (widened to whole lines) mark the dirty units; the keys the dirty units held before and hold now are the changed keys; a
-//! clean unit is re-run only when one of its reads meets a changed key in its range. File-level
-//! facts are compared, not assumed: the imports (any difference: everything re-runs), the text
+//! edited ranges (widened to whole lines) mark the dirty units; the keys the dirty units held
+//! before and hold now are the changed keys; a clean unit is re-run only when one of its reads
+//! meets a changed key in its range. File-level facts are compared, not assumed: the imports
+//! (the units spelling a rebound name run again; star imports: everything does), the text
 //! facts (line breaks, quote style, legacy Keras, searched strings), and the tf.data dataflow:
 //! it counts as changed only when its position-free [signature](Dataflow::signature) does, and
-//! it is not even rebuilt to compare when every edited unit, before and after, is inert (no name
-//! of its [vocabulary](Dataflow::vocabulary), no source call, no `def`/`class`/`lambda`/...).
+//! it is not even rebuilt to compare when every edited unit, before and after, is inert (no bare
+//! name of its [vocabulary](Dataflow::vocabulary), no source call, no `lambda`/`yield`/..., and
+//! only definitions that build nothing alone).
 //! Everything else of a clean unit is reused, its offsets moved by the edits. A differential test
 //! (`tests/incremental.rs`) checks the result against a from-scratch analysis after every edit.
 
@@ -22,7 +24,7 @@ use std::sync::Arc;
 
 use tree_sitter::{InputEdit, Node};
 
-use super::dataflow::{self, Dataflow, function_is_inert, source_kind_of};
+use super::dataflow::{self, Dataflow, definitions_are_inert, function_is_inert, source_kind_of};
 use super::imports::Imports;
 use super::units::{Key, KeyHash, KeyIndex, Summary, UnitIndex};
 use super::{Context, Provided, UnitRun, enabled_rules, finish, newline_of, policy, quote_of};
@@ -47,6 +49,8 @@ pub struct UpdateStats {
     pub module_rerun: usize,
     /// The tf.data dataflow was built (to compare it, or because a rule that ran asked).
     pub dataflow_built: bool,
+    /// The dataflow's signature differed from the previous version's (its readers ran again).
+    pub dataflow_changed: bool,
 }
 
 /// The analysis state one open document keeps between versions.
@@ -320,7 +324,7 @@ impl Engine {
             }
             units.push(reuse);
         }
-        let removed: Vec<Unit> = old_units.into_iter().flatten().collect();
+        let mut removed: Vec<Unit> = old_units.into_iter().flatten().collect();
 
         // What changed: every key the removed and the new dirty units hold, where they are.
         let mut changed: HashMap<KeyHash, Vec<Range<usize>>> = HashMap::default();
@@ -353,7 +357,6 @@ impl Engine {
         // the units spelling a rebound name run again as if edited (summaries read the imports
         // too), and so do the readers of the imports as a whole (`Key::Import`: reverse lookups,
         // where imports go). With star imports any name may resolve differently: start over.
-        let mut imports_rebound = false;
         if binds {
             let imports = Imports::collect(text, forest);
             if imports != state.imports {
@@ -368,7 +371,6 @@ impl Engine {
                         .push(everywhere.clone());
                 }
                 state.imports = imports;
-                imports_rebound = !rebound.is_empty();
                 let rebound: Vec<KeyHash> = rebound
                     .iter()
                     .map(|name| Key::Ident(name.as_str().into()).hash64())
@@ -389,6 +391,8 @@ impl Engine {
                     changed.entry(any).or_default().push(unit.range.clone());
                     state.keys.remove(unit.id, &unit.summary);
                     dirty_indexes.push((i, Rc::new(UnitIndex::build(text, nodes[i]))));
+                    // Its summary under the old imports is checked like a removed unit's.
+                    removed.push(unit);
                 }
                 dirty_summaries = dirty_indexes
                     .iter()
@@ -404,13 +408,20 @@ impl Engine {
                     .collect();
             }
         }
-        // Statements that hold no name of the dataflow's vocabulary (before or after) can
-        // neither hold nor change any of it: the dataflow need not be built to compare. So can a
-        // function that builds nothing alone and names nothing of it but itself, when every
-        // other statement defining that name is such a function too (its call sites get nothing
-        // from whichever wins, before or after). `state.keys` holds the clean units only here.
+        // Statements that spell no name of the dataflow's vocabulary as a bare name (before or
+        // after) can neither hold nor change any of it: the dataflow need not be built to
+        // compare. That takes no flow syntax (see `Summary::flow_syntax`), or only imports
+        // (that rebind a name, the statements spelling it are checked here too, before and
+        // after), or only definitions that build nothing alone. So can a function that builds
+        // nothing alone and names nothing of it but itself, when every other statement defining
+        // that name is such a function too (its call sites get nothing from whichever wins,
+        // before or after). `state.keys` holds the clean units only here.
         let clean: HashMap<u32, &Summary> =
             units.iter().flatten().map(|u| (u.id, &u.summary)).collect();
+        let option_attributes: Vec<KeyHash> = dataflow::OPTION_ATTRIBUTES
+            .iter()
+            .map(|&name| Key::Ident(name.into()).hash64())
+            .collect();
         let inert = |summary: &Summary| {
             let Some(vocabulary) = state.flow_vocabulary.as_ref() else {
                 return false;
@@ -418,8 +429,19 @@ impl Engine {
             if summary.holds_source {
                 return false;
             }
-            if !summary.flow_syntax {
-                return !summary.keys.iter().any(|k| vocabulary.contains(k));
+            let names_none = || {
+                !vocabulary.iter().any(|&k| summary.may_spell_bare(k))
+                    && !option_attributes.iter().any(|&k| summary.holds(k))
+            };
+            // Definitions that build nothing alone and name nothing of the vocabulary (their own
+            // names included: no function of that name gives its callers anything) build
+            // nothing in the file either, nor change what any other statement builds. Imports
+            // change nothing when no name's binding did.
+            if !summary.flow_syntax
+                || (summary.defs_only && summary.defs_inert)
+                || summary.imports_only
+            {
+                return names_none();
             }
             let Some(name) = summary.lone_def.as_deref().filter(|_| summary.def_inert) else {
                 return false;
@@ -435,13 +457,12 @@ impl Engine {
                 .ids(Key::Def(name.into()).hash64())
                 .iter()
                 .all(trivial_too)
-                && !summary
-                    .keys
+                && !vocabulary
                     .iter()
-                    .any(|k| *k != own && vocabulary.contains(k))
+                    .any(|&k| k != own && summary.may_spell_bare(k))
+                && !option_attributes.iter().any(|&k| summary.holds(k))
         };
-        let flow_unchanged = !imports_rebound
-            && removed.iter().all(|u| inert(&u.summary))
+        let flow_unchanged = removed.iter().all(|u| inert(&u.summary))
             && dirty_summaries.iter().all(|(_, s)| inert(s));
         if !line_breaks.is_empty() {
             changed.insert(Key::LineBreaks.hash64(), line_breaks);
@@ -469,7 +490,7 @@ impl Engine {
         let index_of: HashMap<u32, usize> =
             units.iter().enumerate().map(|(i, u)| (u.id, i)).collect();
 
-        let (runs, modules, needles, flow, dirty, dataflow_built) = {
+        let (runs, modules, needles, flow, dirty, dataflow_built, dataflow_changed) = {
             let ctx = Context::with_imports(
                 text,
                 forest,
@@ -496,12 +517,14 @@ impl Engine {
             let dataflow = Key::Dataflow.hash64();
             let reads_dataflow = |run: &UnitRun| run.reads.iter().any(|r| r.key == dataflow);
             let mut signature = None;
+            let mut flow_changed = false;
             if !flow_unchanged
                 && (units.iter().any(|u| reads_dataflow(&u.run))
                     || state.modules.iter().any(|(_, run)| reads_dataflow(run)))
             {
                 let now = ctx.dataflow().signature(&unit_of);
                 if state.flow_signature.as_ref() != Some(&now) {
+                    flow_changed = true;
                     changed
                         .entry(dataflow)
                         .or_default()
@@ -536,7 +559,15 @@ impl Engine {
                 (_, None) => None,
             };
             let built = ctx.built_dataflow().is_some();
-            (runs, modules, ctx.needles(), flow, dirty, built)
+            (
+                runs,
+                modules,
+                ctx.needles(),
+                flow,
+                dirty,
+                built,
+                flow_changed,
+            )
         };
         self.stats = UpdateStats {
             full: false,
@@ -545,6 +576,7 @@ impl Engine {
             rerun: runs.len(),
             module_rerun: modules.len(),
             dataflow_built,
+            dataflow_changed,
         };
         for (i, run) in runs {
             units[i].run = tidy(run);
@@ -656,6 +688,10 @@ fn summarise(text: &str, imports: &Imports, index: &UnitIndex) -> Summary {
         && index
             .unit_function()
             .is_some_and(|f| function_is_inert(text, imports, f));
+    summary.defs_inert = summary.def_inert
+        || (summary.defs_only
+            && !summary.holds_source
+            && definitions_are_inert(text, imports, index.definitions()));
     summary
 }
 

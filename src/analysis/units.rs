@@ -127,15 +127,41 @@ pub struct Summary {
     pub holds_source: bool,
     /// The unit is one function whose only [`Summary::flow_syntax`] is its own `def`: its name.
     pub lone_def: Option<Box<str>>,
+    /// The unit is a `def` or `class` (decorated or not) whose only [`Summary::flow_syntax`]
+    /// are `def`s and `class`es.
+    pub defs_only: bool,
     /// That function builds nothing when analysed alone (set by an engine: see
     /// [`super::dataflow::function_is_inert`]).
     pub def_inert: bool,
+    /// The unit is import statements only.
+    pub imports_only: bool,
+    /// A Bloom filter of the names spelled as bare identifiers (not `x.<name>`, not a keyword
+    /// argument's `<name>=`): see [`Summary::may_spell_bare`].
+    pub bare_names: [u64; 4],
+    /// A [`Summary::defs_only`] unit's every function builds nothing when analysed alone, and
+    /// none of its classes is a PyDataset (set by an engine).
+    pub defs_inert: bool,
 }
 
 impl Summary {
     pub fn holds(&self, key: KeyHash) -> bool {
         self.keys.binary_search(&key).is_ok()
     }
+
+    /// Whether the unit may spell the name whose `Key::Ident` hash is `ident` as a bare
+    /// identifier (false: certainly not; it may still spell it as an attribute or keyword).
+    pub fn may_spell_bare(&self, ident: KeyHash) -> bool {
+        self.holds(ident) && {
+            let (word, bit) = bloom_bit(ident);
+            self.bare_names[word] & bit != 0
+        }
+    }
+}
+
+/// The word and bit of `bare_names` a `Key::Ident` hash sets.
+fn bloom_bit(ident: KeyHash) -> (usize, u64) {
+    let mixed = ident.rotate_right(29);
+    ((mixed >> 6) as usize & 3, 1u64 << (mixed & 63))
 }
 
 /// Lookups by name inside one unit (its nodes in document order), built by one walk.
@@ -162,6 +188,15 @@ pub struct UnitIndex<'t> {
     flow_syntax_nodes: usize,
     /// The function the unit is (a `def`, decorated or not), and its name.
     function: Option<(Node<'t>, &'t str)>,
+    /// Whether the unit is a `def` or `class`, decorated or not.
+    is_definition: bool,
+    /// Every `def` and `class` in the unit.
+    definitions: Vec<Node<'t>>,
+    /// Whether the unit is an import statement.
+    is_import: bool,
+    /// Ids of identifiers seen as an attribute's name or a keyword's name, not yet reached.
+    not_bare: Vec<usize>,
+    bare_names: [u64; 4],
 }
 
 fn push<'t>(map: &mut HashMap<&'t str, Vec<Node<'t>>>, key: &'t str, node: Node<'t>) {
@@ -178,6 +213,14 @@ impl<'t> UnitIndex<'t> {
         }
         .filter(|f| f.kind_name() == "function_definition");
         index.function = function.and_then(|f| Some((f, text(source, f.field("name")?))));
+        index.is_definition = matches!(
+            unit.kind_name(),
+            "decorated_definition" | "function_definition" | "class_definition"
+        );
+        index.is_import = matches!(
+            unit.kind_name(),
+            "import_statement" | "import_from_statement" | "future_import_statement"
+        );
         let mut cursor = unit.walk();
         // How many `def`/`class` nodes enclose the cursor (0: module level).
         let mut nested = 0usize;
@@ -251,12 +294,21 @@ impl<'t> UnitIndex<'t> {
             }
             "identifier" => {
                 let name = text(source, node);
+                if let Some(i) = self.not_bare.iter().position(|&id| id == node.id()) {
+                    self.not_bare.swap_remove(i);
+                } else {
+                    let (word, bit) = bloom_bit(Key::Ident(name.into()).hash64());
+                    self.bare_names[word] |= bit;
+                }
                 push(&mut self.identifiers, name, node);
                 if module_level {
                     push(&mut self.module_identifiers, name, node);
                 }
             }
             "attribute" => {
+                if let Some(attribute) = node.field("attribute") {
+                    self.not_bare.push(attribute.id());
+                }
                 if let Some(object) = node.field("object")
                     && object.kind_name() == "identifier"
                 {
@@ -267,6 +319,7 @@ impl<'t> UnitIndex<'t> {
                 }
             }
             "function_definition" | "class_definition" => {
+                self.definitions.push(node);
                 let name = node.field("name");
                 if node.kind_name() == "function_definition"
                     && let Some(name) = name
@@ -293,6 +346,11 @@ impl<'t> UnitIndex<'t> {
                             .or_default()
                             .push((node.start_byte(), value));
                     }
+                }
+            }
+            "keyword_argument" => {
+                if let Some(name) = node.field("name") {
+                    self.not_bare.push(name.id());
                 }
             }
             "with_item" if module_level => self.module_with_items.push(node),
@@ -354,13 +412,22 @@ impl<'t> UnitIndex<'t> {
                 .function
                 .filter(|_| self.flow_syntax_nodes == 1)
                 .map(|(_, name)| Box::from(name)),
+            defs_only: self.is_definition && self.flow_syntax_nodes == self.definitions.len(),
+            imports_only: self.is_import && self.flow_syntax_nodes == self.imports.len(),
+            bare_names: self.bare_names,
             def_inert: false,
+            defs_inert: false,
         }
     }
 
     /// The function the unit is (a `def`, decorated or not).
     pub fn unit_function(&self) -> Option<Node<'t>> {
         self.function.map(|(f, _)| f)
+    }
+
+    /// Every `def` and `class` in the unit.
+    pub fn definitions(&self) -> &[Node<'t>] {
+        &self.definitions
     }
 
     /// Every call in the unit.

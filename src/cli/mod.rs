@@ -253,6 +253,7 @@ pub fn debug_edit_latency(file: &Path, edits: usize, script: Option<&Path>) -> E
         (Vec::new(), Vec::new(), 0usize, 0usize, 0usize);
     // Of the incremental updates only: units whose text changed, units re-run, dataflow builds.
     let (mut dirty_units, mut rerun_units, mut dataflow_builds) = (Vec::new(), Vec::new(), 0usize);
+    let mut dataflow_changes = 0usize;
     for step in 0..count {
         let (line, column) = match &positions {
             Some(positions) => positions[step],
@@ -292,6 +293,7 @@ pub fn debug_edit_latency(file: &Path, edits: usize, script: Option<&Path>) -> E
             dirty_units.push(engine.stats.dirty as f64);
             rerun_units.push(engine.stats.rerun as f64);
             dataflow_builds += usize::from(engine.stats.dataflow_built);
+            dataflow_changes += usize::from(engine.stats.dataflow_changed);
         }
     }
     let report = serde_json::json!({
@@ -307,6 +309,7 @@ pub fn debug_edit_latency(file: &Path, edits: usize, script: Option<&Path>) -> E
             "dirty_units": percentiles(&mut dirty_units),
             "rerun_units": percentiles(&mut rerun_units),
             "dataflow_builds": dataflow_builds,
+            "dataflow_changes": dataflow_changes,
         },
     });
     // A debugging aid: the report goes to stdout like `check --output-format json`.
