@@ -478,3 +478,35 @@ fn statements_that_cannot_change_the_dataflow_do_not_rebuild_it() {
     edit_and_compare(&mut doc, &mut engine, "import os\n", "import os, sys\n");
     assert!(!engine.stats.dataflow_built, "{:?}", engine.stats);
 }
+
+/// With the dataflow unchanged, whether a call consumes a pipeline is answered without
+/// building it when nothing that may hold one reaches its arguments; a parameter, or a local
+/// assigned from one, may (a call site passes a pipeline), so then it is built and asked.
+#[test]
+fn consumer_questions_build_the_dataflow_only_when_a_pipeline_may_reach_the_call() {
+    let source = "import numpy as np\nimport tensorflow as tf\nimport keras\n\nmodel = keras.Sequential([])\n\n\ndef score(d):\n    ds = d\n    for step in range(3):\n        model.predict(ds.skip(step), verbose=0)\n\n\ndef live():\n    frames = np.zeros((4, 8))\n    for t in range(4):\n        model.predict(frames[None, t], verbose=0)\n\n\nscore(tf.data.Dataset.range(8).batch(2))\nmodel.summary()\n";
+    let (mut doc, mut engine, first) = open_and_analyse(source);
+    let fixable = |findings: &[Finding]| {
+        findings
+            .iter()
+            .filter(|f| f.code == "KRS402")
+            .map(|f| f.fix.is_some())
+            .collect::<Vec<_>>()
+    };
+    // The pipeline passed to `score` cannot be called as `model(ds)`: no fix there.
+    assert_eq!(fixable(&first), [false, true], "{first:?}");
+    // KRS402 runs again (it reads `model`), the dataflow is unchanged.
+    let found = edit_and_compare(&mut doc, &mut engine, "model.summary()", "model.summary()x");
+    assert_eq!(fixable(&found), [false, true], "{found:?}");
+    assert!(engine.stats.dataflow_built, "{:?}", engine.stats);
+    // Without `score`'s pipeline to ask about, nothing builds it.
+    edit_and_compare(
+        &mut doc,
+        &mut engine,
+        "model.predict(ds.skip(step), verbose=0)",
+        "print(ds)",
+    );
+    let found = edit_and_compare(&mut doc, &mut engine, "model.summary()x", "model.summary()");
+    assert_eq!(fixable(&found), [true], "{found:?}");
+    assert!(!engine.stats.dataflow_built, "{:?}", engine.stats);
+}

@@ -19,7 +19,7 @@ use super::Context;
 use super::call::line_indent;
 use super::imports::{Imports, keras_symbol_from_path, text};
 use super::occurrences::Occurrences;
-use super::units::{Key, Read};
+use super::units::{Key, KeyHash, Read};
 use crate::finding::Edit;
 use crate::forest::Forest;
 use crate::syntax::NodeExt;
@@ -1203,6 +1203,145 @@ pub fn function_is_inert(source: &str, imports: &Imports, func: Node) -> bool {
             .summaries
             .values()
             .all(|s| s.returned.is_none() && s.consumes.is_empty())
+}
+
+/// Whether `call` provably consumes nothing of the dataflow, given its
+/// [vocabulary](Dataflow::vocabulary) (as `Key::Ident` hashes) is valid: no argument may hold a
+/// pipeline (see [`may_hold_flow`]), inside a function counting its parameters and the locals
+/// assigned from what may hold one. Nothing else can bind a pipeline: `for` and `with`
+/// targets never do, and a nested function sees only the module's names. Not a call: false.
+pub fn call_cannot_consume(
+    source: &str,
+    imports: &Imports,
+    call: Node,
+    vocabulary: &HashSet<KeyHash>,
+) -> bool {
+    if call.kind_name() != "call" {
+        return false;
+    }
+    let Some(arguments) = call.field("arguments") else {
+        return true;
+    };
+    let mut scope = call.parent();
+    while let Some(node) = scope {
+        if node.kind_name() == "function_definition" {
+            break;
+        }
+        scope = node.parent();
+    }
+    let locals = scope.map_or_else(Vec::new, |function| {
+        flow_capable_locals(source, imports, function, vocabulary)
+    });
+    !may_hold_flow(source, imports, arguments, vocabulary, &locals)
+}
+
+/// Whether an expression may evaluate to a pipeline, generator or PyDataset: it spells a bare
+/// name of the vocabulary or of `locals`, calls a pipeline source, or holds a generator
+/// expression, lambda, walrus or `yield`. (Attribute and keyword names are no names in scope.)
+fn may_hold_flow(
+    source: &str,
+    imports: &Imports,
+    expr: Node,
+    vocabulary: &HashSet<KeyHash>,
+    locals: &[&str],
+) -> bool {
+    let mut stack = vec![expr];
+    while let Some(node) = stack.pop() {
+        match node.kind_name() {
+            "generator_expression" | "lambda" | "named_expression" | "yield" => return true,
+            "call" if source_kind_of(source, imports, node).is_some() => return true,
+            "identifier" => {
+                let name = text(source, node);
+                if locals.contains(&name) || vocabulary.contains(&Key::Ident(name.into()).hash64())
+                {
+                    return true;
+                }
+            }
+            "attribute" => {
+                stack.extend(node.field("object"));
+                continue;
+            }
+            "keyword_argument" => {
+                stack.extend(node.field("value"));
+                continue;
+            }
+            _ => {}
+        }
+        let mut cursor = node.walk();
+        stack.extend(node.named_children(&mut cursor));
+    }
+    false
+}
+
+/// The names in a function (nested functions and classes aside) that may hold a pipeline: its
+/// parameters (a call site may pass one), and the targets of assignments whose value may hold
+/// one, to a fixed point.
+fn flow_capable_locals<'s>(
+    source: &'s str,
+    imports: &Imports,
+    function: Node,
+    vocabulary: &HashSet<KeyHash>,
+) -> Vec<&'s str> {
+    let mut locals: Vec<&'s str> = Vec::new();
+    // Any identifier among the parameters (defaults included: more than needed, never less).
+    let mut stack: Vec<Node> = function.field("parameters").into_iter().collect();
+    while let Some(node) = stack.pop() {
+        if node.kind_name() == "identifier" {
+            locals.push(text(source, node));
+        }
+        let mut cursor = node.walk();
+        stack.extend(node.named_children(&mut cursor));
+    }
+    let mut assignments: Vec<(Node, Node)> = Vec::new();
+    let mut stack: Vec<Node> = function.field("body").into_iter().collect();
+    while let Some(node) = stack.pop() {
+        match node.kind_name() {
+            "function_definition" | "class_definition" | "lambda" => continue,
+            "assignment" | "augmented_assignment" => {
+                if let (Some(left), Some(right)) = (node.field("left"), node.field("right")) {
+                    assignments.push((left, right));
+                }
+            }
+            _ => {}
+        }
+        let mut cursor = node.walk();
+        stack.extend(node.named_children(&mut cursor));
+    }
+    loop {
+        let before = locals.len();
+        assignments.retain(|&(left, right)| {
+            if !may_hold_flow(source, imports, right, vocabulary, &locals) {
+                return true;
+            }
+            target_names(source, left, &mut locals);
+            false
+        });
+        if locals.len() == before {
+            return locals;
+        }
+    }
+}
+
+/// The names an assignment target binds (not attributes or subscripts).
+fn target_names<'s>(source: &'s str, target: Node, out: &mut Vec<&'s str>) {
+    let mut stack = vec![target];
+    while let Some(node) = stack.pop() {
+        match node.kind_name() {
+            "identifier" => out.push(text(source, node)),
+            "pattern_list"
+            | "tuple_pattern"
+            | "list_pattern"
+            | "list_splat_pattern"
+            | "parenthesized_expression"
+            | "expression_list"
+            | "tuple"
+            | "list" => {
+                let mut cursor = node.walk();
+                stack.extend(node.named_children(&mut cursor));
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Whether a class with these bases subclasses `keras.utils.PyDataset` (or `Sequence`).

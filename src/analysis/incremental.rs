@@ -511,6 +511,11 @@ impl Engine {
             for (i, index) in dirty_indexes {
                 ctx.seed_unit_index(i, index);
             }
+            // With the dataflow unchanged its vocabulary still holds: rules asking whether a
+            // call consumes a pipeline need not build it when none can reach the call.
+            if flow_unchanged && let Some(vocabulary) = &state.flow_vocabulary {
+                ctx.seed_flow_vocabulary(vocabulary);
+            }
             // The dataflow changed when its signature did; it is only worth building to find
             // out when some cached result read it.
             let unit_of = unit_locator(&units);

@@ -11,7 +11,7 @@ pub mod policy;
 pub mod suppression;
 pub mod units;
 
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
@@ -26,7 +26,7 @@ use crate::finding::{Edit, Finding, Fix, FixSafety, Severity};
 use crate::rules::{self, RuleDef};
 use crate::settings::Settings;
 use crate::syntax::NodeExt;
-use dataflow::Dataflow;
+use dataflow::{Consumer, Dataflow};
 use imports::{Imports, KerasSymbol};
 use index::ScopeIndex;
 use policy::PolicySetting;
@@ -185,6 +185,9 @@ pub struct Context<'a> {
     reads: RefCell<Option<Vec<Read>>>,
     /// The strings [`Context::source_contains`] was asked about.
     needles: RefCell<Vec<&'static str>>,
+    /// The dataflow's vocabulary (as `Key::Ident` hashes), from an incremental engine that
+    /// knows it still holds. See [`Context::consumers_at`].
+    flow_vocabulary: OnceCell<&'a HashSet<units::KeyHash>>,
 }
 
 /// The units' key index, from an incremental engine.
@@ -231,7 +234,15 @@ impl<'a> Context<'a> {
             legacy_keras: OnceCell::new(),
             reads: RefCell::new(None),
             needles: RefCell::new(Vec::new()),
+            flow_vocabulary: OnceCell::new(),
         }
+    }
+
+    /// Hands the context the dataflow's [vocabulary](Dataflow::vocabulary) as `Key::Ident`
+    /// hashes, known valid for this version: [`Context::consumers_at`] may answer without
+    /// building the dataflow then.
+    pub fn seed_flow_vocabulary(&self, vocabulary: &'a HashSet<units::KeyHash>) {
+        let _ = self.flow_vocabulary.set(vocabulary);
     }
 
     /// The strings asked about with [`Context::source_contains`] so far.
@@ -380,6 +391,24 @@ impl<'a> Context<'a> {
         self.record(Read::everywhere(Key::Dataflow));
         self.dataflow
             .get_or_init(|| dataflow::build(self.source, self.forest, &self.imports))
+    }
+
+    /// The consumers (see [`Dataflow::consumers`]) whose consuming call or `for` statement is
+    /// `node`: recorded as a read of the dataflow, which is not built when a valid vocabulary
+    /// proves there is none (see [`dataflow::call_cannot_consume`]).
+    pub fn consumers_at(&self, node: Node) -> Vec<Consumer<'a>> {
+        self.record(Read::everywhere(Key::Dataflow));
+        if let Some(vocabulary) = self.flow_vocabulary.get()
+            && dataflow::call_cannot_consume(self.source, &self.imports, node, vocabulary)
+        {
+            return Vec::new();
+        }
+        self.dataflow()
+            .consumers()
+            .iter()
+            .filter(|c| c.node.id() == node.id())
+            .copied()
+            .collect()
     }
 
     /// The dataflow, if a rule has asked for it (not recorded as a read).

@@ -58,16 +58,15 @@ fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     };
     let keyword = ctx.text(name);
     let validation = keyword == "validation_batch_size";
-    let consumer = ctx.dataflow().consumers().iter().find(|c| {
-        c.node.id() == call_node.id()
-            && if validation {
-                c.kind == ConsumerKind::ValidationData
-            } else {
-                matches!(
-                    c.kind,
-                    ConsumerKind::Fit | ConsumerKind::Evaluate | ConsumerKind::Predict
-                )
-            }
+    let consumer = ctx.consumers_at(call_node).into_iter().find(|c| {
+        if validation {
+            c.kind == ConsumerKind::ValidationData
+        } else {
+            matches!(
+                c.kind,
+                ConsumerKind::Fit | ConsumerKind::Evaluate | ConsumerKind::Predict
+            )
+        }
     });
     let Some(consumer) = consumer else {
         return;

@@ -102,10 +102,10 @@ fn check_fit_argument(ctx: &Context, call_node: Node, method: &str, sink: &mut S
         return;
     }
     // Pipelines, generators and PyDatasets batch themselves: KRS403's business.
-    let has_dataset_input = ctx.dataflow().consumers().iter().any(|c| {
-        c.node.id() == call_node.id()
-            && matches!(c.kind, ConsumerKind::Fit | ConsumerKind::Evaluate)
-    });
+    let has_dataset_input = ctx
+        .consumers_at(call_node)
+        .iter()
+        .any(|c| matches!(c.kind, ConsumerKind::Fit | ConsumerKind::Evaluate));
     if has_dataset_input {
         return;
     }

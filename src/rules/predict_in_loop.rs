@@ -739,10 +739,9 @@ fn direct_call_edits(ctx: &Context, call_node: Node, receiver: Node) -> Option<V
     let x = x?;
     // A dataset or generator cannot be passed to `__call__`.
     let batches_itself = ctx
-        .dataflow()
-        .consumers()
+        .consumers_at(call_node)
         .iter()
-        .any(|c| c.node.id() == call_node.id() && c.kind == ConsumerKind::Predict);
+        .any(|c| c.kind == ConsumerKind::Predict);
     if batches_itself {
         return None;
     }
