@@ -196,7 +196,8 @@ pub struct UnitIndex<'t> {
     is_import: bool,
     /// Ids of identifiers seen as an attribute's name or a keyword's name, not yet reached.
     not_bare: Vec<usize>,
-    bare_names: [u64; 4],
+    /// Names spelled as bare identifiers somewhere in the unit.
+    bare_names: HashSet<&'t str>,
 }
 
 fn push<'t>(map: &mut HashMap<&'t str, Vec<Node<'t>>>, key: &'t str, node: Node<'t>) {
@@ -297,8 +298,7 @@ impl<'t> UnitIndex<'t> {
                 if let Some(i) = self.not_bare.iter().position(|&id| id == node.id()) {
                     self.not_bare.swap_remove(i);
                 } else {
-                    let (word, bit) = bloom_bit(Key::Ident(name.into()).hash64());
-                    self.bare_names[word] |= bit;
+                    self.bare_names.insert(name);
                 }
                 push(&mut self.identifiers, name, node);
                 if module_level {
@@ -414,7 +414,11 @@ impl<'t> UnitIndex<'t> {
                 .map(|(_, name)| Box::from(name)),
             defs_only: self.is_definition && self.flow_syntax_nodes == self.definitions.len(),
             imports_only: self.is_import && self.flow_syntax_nodes == self.imports.len(),
-            bare_names: self.bare_names,
+            bare_names: self.bare_names.iter().fold([0; 4], |mut bloom, name| {
+                let (word, bit) = bloom_bit(Key::Ident((*name).into()).hash64());
+                bloom[word] |= bit;
+                bloom
+            }),
             def_inert: false,
             defs_inert: false,
         }
