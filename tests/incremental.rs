@@ -479,6 +479,38 @@ fn statements_that_cannot_change_the_dataflow_do_not_rebuild_it() {
     assert!(!engine.stats.dataflow_built, "{:?}", engine.stats);
 }
 
+/// The imports' table is collected again only when an edited statement may change it: it
+/// holds an import, defines other names than before, or comes before the first code.
+#[test]
+fn imports_are_collected_again_only_when_an_edit_may_change_them() {
+    let source = "\"\"\"Layers.\"\"\"\nimport tensorflow as tf\nfrom tensorflow import keras\n\n\ndef build():\n    return keras.Sequential([keras.layers.Dense(4, activation=\"selu\")])\n\n\nlayers = 3\nmodel = build()\n";
+    let (mut doc, mut engine, first) = open_and_analyse(source);
+    assert_eq!(codes(&first), ["KRS103"], "{first:?}");
+    for (old, new, collected) in [
+        // Same statements, same names defined.
+        ("Dense(4,", "Dense(5,", false),
+        ("layers = 3", "layers = 4", false),
+        ("model = build()", "model = build()  # x", false),
+        // Another name, an import, the first code.
+        ("layers = 4", "layerz = 4", true),
+        ("def build():\n", "def build():\n    import os\n", true),
+        ("import os\n", "import sys as os\n", true),
+        ("\"\"\"Layers.\"\"\"\n", "print()\n", true),
+    ] {
+        let found = edit_and_compare(&mut doc, &mut engine, old, new);
+        assert_eq!(
+            engine.stats.imports_collected, collected,
+            "{new}: {:?}",
+            engine.stats
+        );
+        assert_eq!(codes(&found), ["KRS103"], "{new}: {found:?}");
+    }
+    // Shadowing the import changes what `keras.layers.Dense` is.
+    let found = edit_and_compare(&mut doc, &mut engine, "layerz = 4", "keras = 4");
+    assert!(engine.stats.imports_collected, "{:?}", engine.stats);
+    assert!(found.is_empty(), "{found:?}");
+}
+
 /// With the dataflow unchanged, whether a call consumes a pipeline is answered without
 /// building it when nothing that may hold one reaches its arguments; a parameter, or a local
 /// assigned from one, may (a call site passes a pipeline), so then it is built and asked.

@@ -81,7 +81,35 @@ impl Imports {
             .filter(|n| n.is_named())
             .collect();
         imports.first_code_start = first_code_offset(forest, &statements);
-        // Statement-level walk only (no expressions): cheap even for big files.
+        imports.add_statements(source, statements);
+        imports
+    }
+
+    /// What one top-level statement puts in the table when it holds no import: the names it
+    /// defines locally (sorted); `None` when it holds an import.
+    pub fn local_names_of(source: &str, statement: Node) -> Option<Vec<String>> {
+        let mut part = Imports::default();
+        part.add_statements(source, vec![statement]);
+        if part.last_import_end.is_some()
+            || part.has_star_imports()
+            || part.imported_paths().next().is_some()
+        {
+            return None;
+        }
+        let mut names: Vec<String> = part.bindings.into_keys().collect();
+        names.sort_unstable();
+        Some(names)
+    }
+
+    /// Where the first statement that is not a docstring or `__future__` import starts.
+    pub fn first_code_start(&self) -> usize {
+        self.first_code_start
+    }
+
+    /// Adds the bindings of top-level `statements`, in document order. A statement-level walk
+    /// only (no expressions): cheap even for big files.
+    fn add_statements(&mut self, source: &str, statements: Vec<Node>) {
+        let imports = self;
         let mut stack: Vec<(Node, bool)> =
             statements.into_iter().rev().map(|n| (n, true)).collect();
         while let Some((node, module_level)) = stack.pop() {
@@ -126,7 +154,6 @@ impl Imports {
                 _ => {}
             }
         }
-        imports
     }
 
     fn bind_local(&mut self, name: &str) {

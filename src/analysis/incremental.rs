@@ -51,6 +51,8 @@ pub struct UpdateStats {
     pub dataflow_built: bool,
     /// The dataflow's signature differed from the previous version's (its readers ran again).
     pub dataflow_changed: bool,
+    /// The imports' table was collected again (an edited statement may have changed it).
+    pub imports_collected: bool,
 }
 
 /// The analysis state one open document keeps between versions.
@@ -186,7 +188,7 @@ impl Engine {
                     .par_iter()
                     .map(|node| {
                         let index = UnitIndex::build(text, *node);
-                        let summary = summarise(text, &imports, &index);
+                        let summary = summarise(text, &imports, &index, *node);
                         (index, summary)
                     })
                     .collect::<Vec<_>>()
@@ -340,7 +342,7 @@ impl Engine {
         }
         let mut dirty_summaries: Vec<(usize, Summary)> = Vec::with_capacity(dirty_indexes.len());
         for (i, index) in &dirty_indexes {
-            let summary = summarise(text, &state.imports, index);
+            let summary = summarise(text, &state.imports, index, nodes[*i]);
             let range = nodes[*i].byte_range();
             binds |= summary.binds;
             for &key in &summary.keys {
@@ -357,7 +359,9 @@ impl Engine {
         // the units spelling a rebound name run again as if edited (summaries read the imports
         // too), and so do the readers of the imports as a whole (`Key::Import`: reverse lookups,
         // where imports go). With star imports any name may resolve differently: start over.
-        if binds {
+        let imports_collected =
+            binds && !imports_unchanged(&removed, &dirty_summaries, &nodes, &state.imports);
+        if imports_collected {
             let imports = Imports::collect(text, forest);
             if imports != state.imports {
                 let Some(rebound) = imports.rebound_names(&state.imports) else {
@@ -397,7 +401,7 @@ impl Engine {
                 dirty_summaries = dirty_indexes
                     .iter()
                     .map(|(i, index)| {
-                        let summary = summarise(text, &state.imports, index);
+                        let summary = summarise(text, &state.imports, index, nodes[*i]);
                         let range = nodes[*i].byte_range();
                         for &key in &summary.keys {
                             changed.entry(key).or_default().push(range.clone());
@@ -582,6 +586,7 @@ impl Engine {
             module_rerun: modules.len(),
             dataflow_built,
             dataflow_changed,
+            imports_collected,
         };
         for (i, run) in runs {
             units[i].run = tidy(run);
@@ -683,8 +688,14 @@ fn stale(
 
 /// A unit's summary, with whether it calls a pipeline source and whether its function (if it
 /// is one) builds nothing alone.
-fn summarise(text: &str, imports: &Imports, index: &UnitIndex) -> Summary {
+fn summarise(text: &str, imports: &Imports, index: &UnitIndex, unit: Node) -> Summary {
     let mut summary = index.summary();
+    summary.local_names = if summary.binds {
+        Imports::local_names_of(text, unit)
+            .map(|names| names.into_iter().map(String::into_boxed_str).collect())
+    } else {
+        Some(Box::default())
+    };
     summary.holds_source = index
         .calls()
         .any(|call| source_kind_of(text, imports, call).is_some());
@@ -698,6 +709,49 @@ fn summarise(text: &str, imports: &Imports, index: &UnitIndex) -> Summary {
             && !summary.holds_source
             && definitions_are_inert(text, imports, index.definitions()));
     summary
+}
+
+/// Whether replacing the `removed` units by the `dirty` ones (the only units that changed)
+/// leaves the imports' table as it was. That holds when none holds an import, all come after
+/// the first statement of code (so where imports go stays put), and the units defining names
+/// pair up: each new one stands where an old one stood (their ranges meet, in the same order)
+/// and defines the same names.
+fn imports_unchanged(
+    removed: &[Unit],
+    dirty: &[(usize, Summary)],
+    nodes: &[Node],
+    imports: &Imports,
+) -> bool {
+    let first_code = imports.first_code_start();
+    let old = removed.iter().map(|u| (u.range.clone(), &u.summary));
+    let new = dirty.iter().map(|(i, s)| (nodes[*i].byte_range(), s));
+    /// A unit that defines names: where it is, and the names.
+    type Defining<'u> = (Range<usize>, &'u [Box<str>]);
+    // Those defining something, in document order; `None` when some unit rules it out.
+    fn defining<'u>(
+        units: impl Iterator<Item = (Range<usize>, &'u Summary)>,
+        first_code: usize,
+    ) -> Option<Vec<Defining<'u>>> {
+        let mut out: Vec<Defining> = Vec::new();
+        for (range, summary) in units {
+            let names = summary.local_names.as_deref()?;
+            if range.start <= first_code {
+                return None;
+            }
+            if !names.is_empty() {
+                out.push((range, names));
+            }
+        }
+        out.sort_by_key(|(range, _)| range.start);
+        Some(out)
+    }
+    let (Some(old), Some(new)) = (defining(old, first_code), defining(new, first_code)) else {
+        return false;
+    };
+    old.len() == new.len()
+        && old.iter().zip(&new).all(|((was, before), (now, after))| {
+            was.start <= now.end && now.start <= was.end && before == after
+        })
 }
 
 /// The dataflow's vocabulary as the `Key::Ident` hashes unit summaries hold (`None`: no

@@ -141,6 +141,10 @@ pub struct Summary {
     /// A [`Summary::defs_only`] unit's every function builds nothing when analysed alone, and
     /// none of its classes is a PyDataset (set by an engine).
     pub defs_inert: bool,
+    /// When the unit holds no import: the names it defines in the imports' table (sorted,
+    /// see [`super::imports::Imports::local_names_of`]); `None` when it holds one or this was
+    /// not computed (set by an engine).
+    pub local_names: Option<Box<[Box<str>]>>,
 }
 
 impl Summary {
@@ -421,6 +425,7 @@ impl<'t> UnitIndex<'t> {
             }),
             def_inert: false,
             defs_inert: false,
+            local_names: None,
         }
     }
 
@@ -592,6 +597,15 @@ impl<'a> Context<'a> {
             self.record(Read { key, range });
         }
         found
+    }
+
+    /// The units (top-level statements, document order) holding `key`; records the read.
+    pub fn units_holding(&self, key: Key) -> Vec<Node<'a>> {
+        let nodes = &self.units().nodes;
+        self.candidates(key, 0..usize::MAX)
+            .into_iter()
+            .map(|i| nodes[i])
+            .collect()
     }
 
     /// The index of unit `i`, built on first use.

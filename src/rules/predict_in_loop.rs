@@ -141,8 +141,6 @@ struct NameFacts<'t> {
 struct FileAnalysis<'c, 'a, 't> {
     ctx: &'c Context<'a>,
     sites: Vec<Site<'t>>,
-    /// The roots of the forest: together, the module scope.
-    roots: Vec<Node<'t>>,
     /// Function and class definitions by name (the last one in the file wins).
     functions: HashMap<&'a str, Node<'t>>,
     classes: HashMap<&'a str, Node<'t>>,
@@ -150,8 +148,10 @@ struct FileAnalysis<'c, 'a, 't> {
     chains: Vec<Vec<Node<'t>>>,
     /// The chain of each definition's own scope (starting with the definition), by node id.
     definition_chain: HashMap<usize, usize>,
-    /// Bindings of every name per function/lambda/module scope, by scope node id.
+    /// Bindings of every name per function or lambda scope, by scope node id.
     scope_facts: HashMap<usize, Facts<'a, 't>>,
+    /// Module-level bindings of one name each, from the statements spelling it.
+    module_facts: HashMap<&'a str, Option<NameFacts<'t>>>,
     /// Assignments to every `self.<attr>` per class, by class node id.
     attribute_facts: HashMap<usize, Facts<'a, 't>>,
     function_returns_model: HashMap<(usize, usize), bool>,
@@ -189,12 +189,12 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
         let mut file = FileAnalysis {
             ctx,
             sites: Vec::new(),
-            roots: roots.to_vec(),
             functions: HashMap::default(),
             classes: HashMap::default(),
             chains: vec![roots.iter().take(1).copied().collect()],
             definition_chain: HashMap::default(),
             scope_facts: HashMap::default(),
+            module_facts: HashMap::default(),
             attribute_facts: HashMap::default(),
             function_returns_model: HashMap::default(),
             models: HashMap::default(),
@@ -537,10 +537,7 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
             .copied()
             .collect();
         for scope in scopes {
-            let facts = self.facts_in_scope(scope).get(name).cloned();
-            let Some(facts) =
-                facts.or_else(|| (scope.kind_name() == "module").then(NameFacts::default))
-            else {
+            let Some(facts) = self.facts_of(scope, name) else {
                 continue;
             };
             let key = (scope.id(), name, depth);
@@ -556,19 +553,28 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
         false
     }
 
-    /// Bindings of every name in one function, lambda or module scope (computed once).
-    fn facts_in_scope(&mut self, scope: Node<'t>) -> &Facts<'a, 't> {
+    /// What `scope` (a function, lambda or the module) says about `name`; the module always
+    /// answers (a global is only ever bound there).
+    fn facts_of(&mut self, scope: Node<'t>, name: &'a str) -> Option<NameFacts<'t>> {
         let ctx = self.ctx;
+        if scope.kind_name() == "module" {
+            // Only statements spelling `name` can bind it or use it as a model, so only they are
+            // scanned (every root of the forest is the module). `uses_name` recorded the read.
+            let facts = self.module_facts.entry(name).or_insert_with(|| {
+                let units = ctx.units_holding(Key::Ident(name.into()));
+                collect_scope_facts(ctx, None, &units, 0).remove(name)
+            });
+            return Some(facts.clone().unwrap_or_default());
+        }
         let chain = self.definition_chain.get(&scope.id()).copied().unwrap_or(0);
-        // Every root is the module: one entry for them all.
-        let (key, scopes) = if scope.kind_name() == "module" {
-            (self.roots[0].id(), self.roots.as_slice())
-        } else {
-            (scope.id(), std::slice::from_ref(&scope))
-        };
         self.scope_facts
-            .entry(key)
-            .or_insert_with(|| collect_scope_facts(ctx, scopes, chain))
+            .entry(scope.id())
+            .or_insert_with(|| {
+                let body = scope.field("body").unwrap_or(scope);
+                collect_scope_facts(ctx, Some(scope), &[body], chain)
+            })
+            .get(name)
+            .cloned()
     }
 
     /// `self.<attr>` in a class: the Keras callback's `self.model`, or attributes assigned
@@ -818,22 +824,17 @@ fn final_value(mut value: Node) -> Node {
     value
 }
 
-/// Bindings of every name in a function, lambda or module scope (`scopes`: the function or
-/// lambda, or every root of the module): parameters, assignments, other binders (as unknown
-/// values), and Keras-only usage.
+/// Bindings of every name in a function or lambda (`function`, whose body is `bodies`), or in
+/// the module (`bodies`: top-level statements): parameters, assignments, other binders (as
+/// unknown values), and Keras-only usage.
 fn collect_scope_facts<'a, 't>(
     ctx: &Context<'a>,
-    scopes: &[Node<'t>],
+    function: Option<Node<'t>>,
+    bodies: &[Node<'t>],
     chain: usize,
 ) -> Facts<'a, 't> {
     let mut facts: Facts<'a, 't> = HashMap::default();
-    let Some(&scope) = scopes.first() else {
-        return facts;
-    };
-    if let Some(params) = scope
-        .field("parameters")
-        .filter(|_| scope.kind_name() != "module")
-    {
+    if let Some(params) = function.and_then(|f| f.field("parameters")) {
         let mut cursor = params.walk();
         for param in params.named_children(&mut cursor) {
             let annotation = match param.kind_name() {
@@ -908,8 +909,13 @@ fn collect_scope_facts<'a, 't>(
             }
         }
     };
-    for &scope in scopes {
-        scan_scope(scope.field("body").unwrap_or(scope), &mut visit);
+    for &body in bodies {
+        if function.is_none() && is_scope(body.kind_name()) {
+            // A top-level `def`/`class` binds its name; its body is another scope.
+            visit(body);
+        } else {
+            scan_scope(body, &mut visit);
+        }
     }
     facts
 }
