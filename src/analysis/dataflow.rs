@@ -1088,37 +1088,56 @@ struct ScopeReads<'a> {
 
 /// The calls inside `expr` in the order the passes visit them: depth-first, last child first,
 /// not entering lambdas, functions or classes, nor nodes nested deeper than [`MAX_DEPTH`].
-/// Subtrees without a `(` are skipped: every call's arguments open with one. (A call whose `(`
-/// the parser invented while recovering from an error is no call the user wrote.)
+/// They are found from the `(` that opens each call's arguments: a cursor goes down from `expr`
+/// to each `(` in its text, so only the nodes on those paths are visited, not the whole
+/// subtree. (A call whose `(` the parser invented while recovering from an error is no call the
+/// user wrote.)
 fn calls_inside<'t>(expr: Node<'t>, parens: &Occurrences) -> Vec<Node<'t>> {
-    let mut calls = Vec::new();
-    if !parens.within(expr) {
-        return calls;
-    }
-    let mut stack = vec![(expr, 0usize)];
+    let mut calls: Vec<Node<'t>> = Vec::new();
     let mut cursor = expr.walk();
-    while let Some((node, depth)) = stack.pop() {
-        if depth > MAX_DEPTH {
-            continue;
-        }
-        match node.kind_name() {
-            "lambda" | "function_definition" | "class_definition" => continue,
-            "call" => calls.push(node),
-            _ => {}
-        }
-        cursor.reset(node);
-        if cursor.goto_first_child() {
-            loop {
-                let child = cursor.node();
-                if child.is_named() && parens.within(child) {
-                    stack.push((child, depth + 1));
-                }
-                if !cursor.goto_next_sibling() {
-                    break;
-                }
+    // The nodes from `expr` down to the cursor's node (the cursor cannot go up cheaply past
+    // where it started, so each descent starts again from `expr`).
+    let mut path: Vec<Node<'t>> = Vec::new();
+    'parens: for &paren in parens.inside(expr.byte_range()) {
+        cursor.reset(expr);
+        path.clear();
+        loop {
+            let node = cursor.node();
+            if path.len() > MAX_DEPTH + 2
+                || matches!(
+                    node.kind_name(),
+                    "lambda" | "function_definition" | "class_definition"
+                )
+            {
+                continue 'parens;
+            }
+            path.push(node);
+            if node.start_byte() == paren && node.kind_name() == "(" {
+                break;
+            }
+            if cursor.goto_first_child_for_byte(paren).is_none()
+                || cursor.node().start_byte() > paren
+            {
+                continue 'parens;
             }
         }
+        // `(` <- arguments <- call, the call at most `MAX_DEPTH` below `expr`.
+        let [.., call, arguments, _] = path.as_slice() else {
+            continue;
+        };
+        if call.kind_name() == "call"
+            && path.len() - 3 <= MAX_DEPTH
+            && call
+                .field("arguments")
+                .is_some_and(|a| a.id() == arguments.id())
+        {
+            calls.push(*call);
+        }
     }
+    // The order of the walk: an enclosing call before the calls inside it (it ends later, or
+    // where they do only in a broken file, and then its `(` came first: the sort is stable), a
+    // later call before an earlier one.
+    calls.sort_by_key(|call| std::cmp::Reverse(call.end_byte()));
     calls
 }
 
@@ -2531,6 +2550,72 @@ mod tests {
             consumed_chains(module),
             vec![(ConsumerKind::Fit, vec!["shuffle".to_string()])]
         );
+    }
+
+    /// The plain walk `calls_inside` stands for: every node of `expr` that holds a `(`.
+    fn calls_by_walk<'t>(expr: Node<'t>, parens: &Occurrences) -> Vec<Node<'t>> {
+        let mut calls = Vec::new();
+        if !parens.within(expr) {
+            return calls;
+        }
+        let mut stack = vec![(expr, 0usize)];
+        let mut cursor = expr.walk();
+        while let Some((node, depth)) = stack.pop() {
+            if depth > MAX_DEPTH {
+                continue;
+            }
+            match node.kind_name() {
+                "lambda" | "function_definition" | "class_definition" => continue,
+                "call" => calls.push(node),
+                _ => {}
+            }
+            cursor.reset(node);
+            if cursor.goto_first_child() {
+                loop {
+                    let child = cursor.node();
+                    if child.is_named() && parens.within(child) {
+                        stack.push((child, depth + 1));
+                    }
+                    if !cursor.goto_next_sibling() {
+                        break;
+                    }
+                }
+            }
+        }
+        calls
+    }
+
+    /// Every node of the test corpus and fixtures (broken files included): the calls found
+    /// from their parens are the walk's, in the walk's order.
+    #[test]
+    fn calls_found_from_parens_are_those_of_a_full_walk() {
+        let mut files = Vec::new();
+        for dir in ["tests/corpus", "tests/fixtures"] {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "py") {
+                    files.push(std::fs::read_to_string(&path).unwrap());
+                }
+            }
+        }
+        files.push("f(g(1)(2), (h)(3), lambda: k(4), [m(5) for m in n(6)])\nx = (\n".into());
+        assert!(files.len() > 20);
+        let mut calls = 0;
+        for src in &files {
+            let forest = parse(src);
+            let parens = Occurrences::of(src, "(");
+            for root in forest.roots() {
+                let mut stack = vec![root];
+                while let Some(node) = stack.pop() {
+                    let found = calls_inside(node, &parens);
+                    assert_eq!(found, calls_by_walk(node, &parens), "{}", text(src, node));
+                    calls += found.len();
+                    let mut cursor = node.walk();
+                    stack.extend(node.named_children(&mut cursor));
+                }
+            }
+        }
+        assert!(calls > 1000, "{calls}");
     }
 
     #[test]

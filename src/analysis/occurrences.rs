@@ -28,6 +28,13 @@ impl Occurrences {
         }
     }
 
+    /// The offsets of the occurrences that lie whole inside `range`.
+    pub fn inside(&self, range: Range<usize>) -> &[usize] {
+        let first = self.offsets.partition_point(|&p| p < range.start);
+        let last = self.offsets.partition_point(|&p| p + self.len <= range.end);
+        &self.offsets[first..last.max(first)]
+    }
+
     /// Whether the needle occurs whole inside `node`'s text.
     pub fn within(&self, node: Node) -> bool {
         let first = self.offsets.partition_point(|&p| p < node.start_byte());
