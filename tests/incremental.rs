@@ -479,6 +479,57 @@ fn statements_that_cannot_change_the_dataflow_do_not_rebuild_it() {
     assert!(!engine.stats.dataflow_built, "{:?}", engine.stats);
 }
 
+/// A big file is analysed from scratch on two cores, each half of its statements in its own
+/// context: the findings, and what later edits re-run, are those of one analysis.
+#[test]
+fn a_big_file_analysed_on_two_cores_finds_what_one_analysis_finds() {
+    let mut names: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "py"))
+        .collect();
+    names.sort();
+    // Not the file that asks to be ignored whole, nor those calling `predict` (one is added).
+    names.retain(|p| {
+        let text = std::fs::read_to_string(p).unwrap();
+        !text.contains("ignore-file") && !text.contains("predict")
+    });
+    let mut source = String::new();
+    let mut copies = 0;
+    while source.len() < 200_000 {
+        source.push_str(&format!("# copy {copies}\n"));
+        copies += 1;
+        for name in &names {
+            source.push_str(&std::fs::read_to_string(name).unwrap());
+            source.push('\n');
+        }
+    }
+    let (mut doc, mut engine, first) = open_and_analyse(&source);
+    assert!(engine.stats.parallel_halves, "{:?}", engine.stats);
+    assert_eq!(
+        first,
+        analyze(doc.text(), &doc.forest(), &Settings::default())
+    );
+    assert!(first.len() > 50, "{}", first.len());
+    // A file-wide fact changed in either half: the units of both re-run from their reads.
+    for copy in [0, copies - 1] {
+        let marker = format!("# copy {copy}\n");
+        let policy = format!(
+            "{marker}import keras\nkeras.mixed_precision.set_global_policy(\"mixed_float16\")\n"
+        );
+        let found = edit_and_compare(&mut doc, &mut engine, &marker, &policy);
+        assert_ne!(found, first);
+    }
+    // The first `predict` of the file: the module rule asked about it (in the second half).
+    let found = edit_and_compare(
+        &mut doc,
+        &mut engine,
+        "# copy 1\n",
+        "# copy 1\nmodel = keras.Sequential([])\nfor x in range(3):\n    model.predict(x)\n",
+    );
+    assert!(codes(&found).contains(&"KRS402"), "{found:?}");
+}
+
 /// The imports' table is collected again only when an edited statement may change it: it
 /// holds an import, defines other names than before, or comes before the first code.
 #[test]

@@ -19,7 +19,6 @@
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::borrow::Cow;
 use std::ops::Range;
-use std::rc::Rc;
 use std::sync::Arc;
 
 use tree_sitter::{InputEdit, Node};
@@ -53,6 +52,8 @@ pub struct UpdateStats {
     pub dataflow_changed: bool,
     /// The imports' table was collected again (an edited statement may have changed it).
     pub imports_collected: bool,
+    /// The units were analysed on two cores, half each (a big file analysed from scratch).
+    pub parallel_halves: bool,
 }
 
 /// The analysis state one open document keeps between versions.
@@ -199,7 +200,7 @@ impl Engine {
         let mut indexes = Vec::with_capacity(nodes.len());
         let mut units = Vec::with_capacity(nodes.len());
         for (i, (node, (index, summary))) in nodes.iter().zip(indexed).enumerate() {
-            let index = Rc::new(index);
+            let index = Arc::new(index);
             let id = i as u32;
             keys.insert(id, &summary);
             index_of.insert(id, i);
@@ -211,8 +212,10 @@ impl Engine {
             });
             indexes.push(index);
         }
-        let wanted = vec![true; nodes.len()];
-        let (runs, modules, needles, flow) = {
+        // The units' rules run on two cores for a big file, each half in its own context (they
+        // share the indexes and the dataflow); the module-rooted patterns run with the second.
+        let split = parallel_split(&nodes);
+        let run_part = |part: Range<usize>, modules: bool| {
             let ctx = Context::with_imports(
                 text,
                 forest,
@@ -223,17 +226,35 @@ impl Engine {
                     index_of: &index_of,
                 }),
             );
-            for (i, index) in indexes.into_iter().enumerate() {
-                ctx.seed_unit_index(i, index);
+            for (i, index) in indexes.iter().enumerate() {
+                ctx.seed_unit_index(i, index.clone());
             }
-            ctx.seed_dataflow(flow);
-            let (runs, modules) = super::run_units(&ctx, &enabled, &wanted, &|_| true);
-            self.stats.dataflow_built = ctx.built_dataflow().is_some();
-            let flow = ctx
-                .built_dataflow()
-                .map(|f| (f.signature(&unit_locator(&units)), vocabulary_keys(f)));
-            (runs, modules, ctx.needles(), flow)
+            ctx.lend_dataflow(&flow);
+            let wanted: Vec<bool> = (0..nodes.len()).map(|i| part.contains(&i)).collect();
+            let (runs, module_runs) = super::run_units(&ctx, &enabled, &wanted, &|_| modules);
+            (runs, module_runs, ctx.needles())
         };
+        self.stats.parallel_halves = split.is_some();
+        let (mut runs, modules, mut needles) = match split {
+            Some(split) => {
+                let ((mut runs, _, mut needles), (more, modules, more_needles)) = rayon::join(
+                    || run_part(0..split, false),
+                    || run_part(split..nodes.len(), true),
+                );
+                runs.extend(more);
+                needles.extend(more_needles);
+                (runs, modules, needles)
+            }
+            None => run_part(0..nodes.len(), true),
+        };
+        let mut seen = HashSet::default();
+        needles.retain(|needle| seen.insert(*needle));
+        runs.sort_by_key(|(i, _)| *i);
+        self.stats.dataflow_built = true;
+        let flow = Some((
+            flow.signature(&unit_locator(&units)),
+            vocabulary_keys(&flow),
+        ));
         for (i, run) in runs {
             units[i].run = tidy(run);
         }
@@ -311,7 +332,7 @@ impl Engine {
         }
         let mut old_units: Vec<Option<Unit>> = state.units.drain(..).map(Some).collect();
         let mut units: Vec<Option<Unit>> = Vec::with_capacity(nodes.len());
-        let mut dirty_indexes: Vec<(usize, Rc<UnitIndex>)> = Vec::new();
+        let mut dirty_indexes: Vec<(usize, Arc<UnitIndex>)> = Vec::new();
         for (i, node) in nodes.iter().enumerate() {
             let range = node.byte_range();
             let reuse = if overlaps_any(&range, &regions) {
@@ -322,7 +343,7 @@ impl Engine {
                     .and_then(|&k| old_units[k].take())
             };
             if reuse.is_none() {
-                dirty_indexes.push((i, Rc::new(UnitIndex::build(text, *node))));
+                dirty_indexes.push((i, Arc::new(UnitIndex::build(text, *node))));
             }
             units.push(reuse);
         }
@@ -394,7 +415,7 @@ impl Engine {
                     }
                     changed.entry(any).or_default().push(unit.range.clone());
                     state.keys.remove(unit.id, &unit.summary);
-                    dirty_indexes.push((i, Rc::new(UnitIndex::build(text, nodes[i]))));
+                    dirty_indexes.push((i, Arc::new(UnitIndex::build(text, nodes[i]))));
                     // Its summary under the old imports is checked like a removed unit's.
                     removed.push(unit);
                 }
@@ -587,6 +608,7 @@ impl Engine {
             dataflow_built,
             dataflow_changed,
             imports_collected,
+            parallel_halves: false,
         };
         for (i, run) in runs {
             units[i].run = tidy(run);
@@ -709,6 +731,20 @@ fn summarise(text: &str, imports: &Imports, index: &UnitIndex, unit: Node) -> Su
             && !summary.holds_source
             && definitions_are_inert(text, imports, index.definitions()));
     summary
+}
+
+/// Where to split the units of a big file into two halves of about the same size, for two cores
+/// (`None`: a small file is analysed on one).
+fn parallel_split(units: &[Node]) -> Option<usize> {
+    const MIN_PARALLEL_BYTES: usize = 64 * 1024;
+    let (first, last) = (units.first()?, units.last()?);
+    let size = last.end_byte() - first.start_byte();
+    if size < MIN_PARALLEL_BYTES {
+        return None;
+    }
+    let middle = first.start_byte() + size / 2;
+    let split = units.partition_point(|u| u.end_byte() <= middle);
+    (split > 0 && split < units.len()).then_some(split)
 }
 
 /// Whether replacing the `removed` units by the `dirty` ones (the only units that changed)

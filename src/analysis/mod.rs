@@ -15,6 +15,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::sync::LazyLock;
 
 use streaming_iterator::StreamingIterator;
@@ -171,10 +172,12 @@ pub struct Context<'a> {
     pub imports: Cow<'a, Imports>,
     pub settings: &'a Settings,
     dataflow: OnceCell<Dataflow<'a>>,
+    /// A dataflow built elsewhere and shared (see [`Context::lend_dataflow`]).
+    lent_dataflow: OnceCell<&'a Dataflow<'a>>,
     units: OnceCell<Units<'a>>,
     /// Summaries and key index of the current units, lent by an incremental engine.
     provided: Option<Provided<'a>>,
-    unit_indexes: RefCell<HashMap<usize, Rc<UnitIndex<'a>>>>,
+    unit_indexes: RefCell<HashMap<usize, Arc<UnitIndex<'a>>>>,
     scopes: RefCell<HashMap<(usize, bool), Rc<ScopeIndex<'a>>>>,
     /// The policy settings and what computing them read.
     policy: OnceCell<(Vec<PolicySetting<'a>>, Vec<Read>)>,
@@ -224,6 +227,7 @@ impl<'a> Context<'a> {
             imports,
             settings,
             dataflow: OnceCell::new(),
+            lent_dataflow: OnceCell::new(),
             units: OnceCell::new(),
             provided,
             unit_indexes: RefCell::new(HashMap::default()),
@@ -252,8 +256,14 @@ impl<'a> Context<'a> {
 
     /// Hands the context an index of unit `i` built elsewhere (an incremental engine built it to
     /// summarise the unit).
-    pub fn seed_unit_index(&self, i: usize, index: Rc<UnitIndex<'a>>) {
+    pub fn seed_unit_index(&self, i: usize, index: Arc<UnitIndex<'a>>) {
         self.unit_indexes.borrow_mut().insert(i, index);
+    }
+
+    /// Lends the context a dataflow built elsewhere that other contexts share (each analysing
+    /// some of the units on its own core); like [`Context::seed_dataflow`] otherwise.
+    pub fn lend_dataflow(&self, flow: &'a Dataflow<'a>) {
+        let _ = self.lent_dataflow.set(flow);
     }
 
     /// Provides the dataflow built elsewhere (e.g. on another core while the units were being
@@ -389,6 +399,9 @@ impl<'a> Context<'a> {
     /// tf.data pipelines of this file, computed on first use.
     pub fn dataflow(&self) -> &Dataflow<'a> {
         self.record(Read::everywhere(Key::Dataflow));
+        if let Some(lent) = self.lent_dataflow.get() {
+            return lent;
+        }
         self.dataflow
             .get_or_init(|| dataflow::build(self.source, self.forest, &self.imports))
     }
@@ -413,7 +426,7 @@ impl<'a> Context<'a> {
 
     /// The dataflow, if a rule has asked for it (not recorded as a read).
     pub fn built_dataflow(&self) -> Option<&Dataflow<'a>> {
-        self.dataflow.get()
+        self.lent_dataflow.get().copied().or(self.dataflow.get())
     }
 
     /// An integer option of a rule, from settings or its default.

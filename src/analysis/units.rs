@@ -554,6 +554,7 @@ impl KeyIndex {
 // ---------------------------------------------------------------------------------------------
 
 use std::rc::Rc;
+use std::sync::Arc;
 
 use super::index::ScopeIndex;
 use super::{Context, Units};
@@ -567,7 +568,7 @@ impl<'a> Context<'a> {
                 // Summarise every unit here (indexing each on the way).
                 let mut indexes = self.unit_indexes.borrow_mut();
                 for (i, &node) in nodes.iter().enumerate() {
-                    let index = Rc::new(UnitIndex::build(self.source, node));
+                    let index = Arc::new(UnitIndex::build(self.source, node));
                     for key in index.summary().keys {
                         by_key.entry(key).or_default().push(i);
                     }
@@ -609,12 +610,12 @@ impl<'a> Context<'a> {
     }
 
     /// The index of unit `i`, built on first use.
-    fn unit_index(&self, i: usize) -> Rc<UnitIndex<'a>> {
+    fn unit_index(&self, i: usize) -> Arc<UnitIndex<'a>> {
         if let Some(found) = self.unit_indexes.borrow().get(&i) {
             return found.clone();
         }
         let node = self.units().nodes[i];
-        let built = Rc::new(UnitIndex::build(self.source, node));
+        let built = Arc::new(UnitIndex::build(self.source, node));
         self.unit_indexes.borrow_mut().insert(i, built.clone());
         built
     }
