@@ -15,7 +15,14 @@ fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Server { stdio: true }) {
+    let command = cli.command.unwrap_or(Command::Server { stdio: true });
+    if matches!(
+        command,
+        Command::Server { .. } | Command::Check(_) | Command::Fix(_)
+    ) {
+        keras_lsp::analysis::compile_queries_in_background();
+    }
+    match command {
         Command::Server { .. } => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -129,9 +129,23 @@ static COMBINED: LazyLock<CombinedQuery> = LazyLock::new(|| {
     }
 });
 
-/// Compiles every rule's query (used by tests and at start-up to fail early).
+/// Compiles every rule's query (once per process; about 15 ms for the combined query).
 pub fn compile_queries() -> usize {
     COMBINED.query.pattern_count()
+}
+
+/// Starts compiling the rules' queries on a thread of its own, so that the compilation overlaps
+/// start-up, reading files and parsing; the first analysis waits for it only if it is not done.
+pub fn compile_queries_in_background() {
+    let spawned = std::thread::Builder::new()
+        .name("compile-queries".into())
+        .spawn(|| {
+            compile_queries();
+        });
+    if spawned.is_err() {
+        // No thread to spare: the first analysis compiles them itself.
+        tracing::debug!("compiling the queries on first use");
+    }
 }
 
 /// One match of a rule's query, with captures by name.

@@ -57,7 +57,6 @@ pub fn initialize(backend: &Backend, params: InitializeParams) -> Result<Initial
     for warning in warnings {
         tracing::warn!("{warning}");
     }
-    crate::analysis::compile_queries();
 
     let diagnostic_provider = pull.then(|| {
         DiagnosticServerCapabilities::Options(DiagnosticOptions {
