@@ -530,6 +530,32 @@ fn a_big_file_analysed_on_two_cores_finds_what_one_analysis_finds() {
     assert!(codes(&found).contains(&"KRS402"), "{found:?}");
 }
 
+/// Only a change of the imports' table re-runs its readers as a whole (a fix spelling
+/// `tf.data.AUTOTUNE` with the names the imports bind): an edited import statement that binds
+/// the same names re-runs only the statements edited.
+#[test]
+fn import_edits_that_bind_the_same_names_rerun_no_reader_of_the_imports() {
+    let source = "import os\nimport tensorflow as tf\n\nds = tf.data.Dataset.range(8).map(lambda x: x * 2).batch(4)\nfor batch in ds:\n    print(batch)\n";
+    let (mut doc, mut engine, first) = open_and_analyse(source);
+    assert_eq!(codes(&first), ["KRS302"], "{first:?}");
+    edit_and_compare(&mut doc, &mut engine, "import os\n", "import os  # paths\n");
+    let stats = &engine.stats;
+    assert_eq!(
+        (stats.rerun, stats.module_rerun),
+        (stats.dirty, 0),
+        "{stats:?}"
+    );
+    // A new binding may spell the fix differently: its readers run again.
+    let found = edit_and_compare(
+        &mut doc,
+        &mut engine,
+        "import os  # paths\n",
+        "import os  # paths\nfrom tensorflow import data\n",
+    );
+    assert!(engine.stats.module_rerun > 0, "{:?}", engine.stats);
+    assert_eq!(codes(&found), ["KRS302"], "{found:?}");
+}
+
 /// The imports' table is collected again only when an edited statement may change it: it
 /// holds an import, defines other names than before, or comes before the first code.
 #[test]

@@ -379,7 +379,9 @@ impl Engine {
         // Imports changed: what a name resolves to changed only where that name is spelled, so
         // the units spelling a rebound name run again as if edited (summaries read the imports
         // too), and so do the readers of the imports as a whole (`Key::Import`: reverse lookups,
-        // where imports go). With star imports any name may resolve differently: start over.
+        // where imports go; no unit holds that key, so an edited import statement that changes
+        // neither re-runs none of them). With star imports any name may resolve differently:
+        // start over.
         let imports_collected =
             binds && !imports_unchanged(&removed, &dirty_summaries, &nodes, &state.imports);
         if imports_collected {

@@ -29,8 +29,11 @@ pub enum Key {
     Ident(Box<str>),
     /// Attributes `name.<x>` anywhere.
     AttrOf(Box<str>),
-    /// Import statements anywhere.
+    /// The imports' table as a whole (bindings, where new imports go): held by no unit, it
+    /// changes only when the engine finds the table changed.
     Import,
+    /// Import statements anywhere (their nodes and text).
+    ImportStatement,
     /// `name = value` statements anywhere (any scope).
     Assign(Box<str>),
     /// Module-level assignments to `target` (`x`, `a.b`).
@@ -393,7 +396,7 @@ impl<'t> UnitIndex<'t> {
                 .map(|k| Key::ModuleAttr(boxed(k))),
         );
         if !self.imports.is_empty() {
-            keys.insert(Key::Import);
+            keys.insert(Key::ImportStatement);
         }
         if !self.module_with_items.is_empty() {
             keys.insert(Key::ModuleWith);
@@ -667,7 +670,7 @@ impl<'a> Context<'a> {
 
     /// Every `import` and `from ... import` statement (not `__future__`), in document order.
     pub fn import_statements(&self) -> Vec<Node<'a>> {
-        self.collect(Key::Import, |u| {
+        self.collect(Key::ImportStatement, |u| {
             u.imports()
                 .iter()
                 .copied()

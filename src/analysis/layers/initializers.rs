@@ -397,9 +397,9 @@ pub fn class_expression(
 /// Imports `name` from `module`: appended to an existing module-level `from module import ...`
 /// when there is one, else a new statement where imports belong.
 fn import_name_edit(ctx: &Context, module: &str, name: &str) -> Edit {
-    // Reads the module's import statements.
+    // Reads the module's import statements (`add_import_edit` records where imports go).
     ctx.record(crate::analysis::units::Read::everywhere(
-        crate::analysis::units::Key::Import,
+        crate::analysis::units::Key::ImportStatement,
     ));
     let existing = ctx.forest.statements().into_iter().find(|statement| {
         statement.kind_name() == "import_from_statement"
