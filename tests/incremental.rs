@@ -554,6 +554,52 @@ fn import_edits_that_bind_the_same_names_rerun_no_reader_of_the_imports() {
     );
     assert!(engine.stats.module_rerun > 0, "{:?}", engine.stats);
     assert_eq!(codes(&found), ["KRS302"], "{found:?}");
+    // A binding under another top-level module is no spelling of `tensorflow.data.AUTOTUNE`.
+    edit_and_compare(
+        &mut doc,
+        &mut engine,
+        "import os  # paths\n",
+        "import json\n",
+    );
+    let stats = &engine.stats;
+    assert_eq!(
+        (stats.rerun, stats.module_rerun),
+        (stats.dirty, 0),
+        "{stats:?}"
+    );
+}
+
+/// A new binding under `keras` may spell an initializer fix more briefly: the statement whose
+/// fix spells one runs again, though it spells no name the edit bound.
+#[test]
+fn a_new_binding_respells_fixes_under_its_module() {
+    let source = "import keras\nfrom keras import layers\n\nmodel = keras.Sequential([layers.Dense(10, activation=\"tanh\", kernel_initializer=keras.initializers.HeNormal())])\n";
+    let (mut doc, mut engine, first) = open_and_analyse(source);
+    assert_eq!(codes(&first), ["KRS104"], "{first:?}");
+    let found = edit_and_compare(
+        &mut doc,
+        &mut engine,
+        "from keras import layers\n",
+        "from keras import layers, initializers as ki\n",
+    );
+    let fix = found[0].fix.as_ref().expect("a fix");
+    assert_eq!(fix.edits[0].content, "ki.GlorotUniform()", "{found:?}");
+}
+
+/// A name newly bound to a mixed-precision setter makes its calls set the policy: the
+/// statements reading the policy run again, though none spells that name.
+#[test]
+fn binding_a_name_to_a_policy_setter_reruns_the_policy_readers() {
+    let source = "import keras\nfrom keras import layers\n\nsgp(\"mixed_float16\")\nmodel = keras.Sequential([layers.Dense(10, activation=\"softmax\")])\n";
+    let (mut doc, mut engine, first) = open_and_analyse(source);
+    assert!(first.is_empty(), "{first:?}");
+    let found = edit_and_compare(
+        &mut doc,
+        &mut engine,
+        "from keras import layers\n",
+        "from keras import layers\nfrom keras.mixed_precision import set_global_policy as sgp\n",
+    );
+    assert_eq!(codes(&found), ["KRS503"], "{found:?}");
 }
 
 /// The imports' table is collected again only when an edited statement may change it: it

@@ -378,10 +378,11 @@ impl Engine {
         let everywhere = 0..usize::MAX;
         // Imports changed: what a name resolves to changed only where that name is spelled, so
         // the units spelling a rebound name run again as if edited (summaries read the imports
-        // too), and so do the readers of the imports as a whole (`Key::Import`: reverse lookups,
-        // where imports go; no unit holds that key, so an edited import statement that changes
-        // neither re-runs none of them). With star imports any name may resolve differently:
-        // start over.
+        // too), and so do the reverse lookups that could find its binding, old or new: those
+        // under its path's top-level module (`Key::ImportRoot`) or last segment
+        // (`Key::ImportLeaf`), and where imports go when that moved (`Key::ImportPlace`). No
+        // unit holds those keys, so an edited import statement that changes no binding re-runs
+        // none of them. With star imports any name may resolve differently: start over.
         let imports_collected =
             binds && !imports_unchanged(&removed, &dirty_summaries, &nodes, &state.imports);
         if imports_collected {
@@ -391,11 +392,24 @@ impl Engine {
                     free_later(state.forest);
                     return self.full(text, forest, settings, state.generation);
                 };
-                if !rebound.is_empty() || imports.insertion_differs(&state.imports) {
+                if imports.insertion_differs(&state.imports) {
                     changed
-                        .entry(Key::Import.hash64())
+                        .entry(Key::ImportPlace.hash64())
                         .or_default()
                         .push(everywhere.clone());
+                }
+                for name in &rebound {
+                    let paths = [state.imports.binding(name), imports.binding(name)];
+                    for path in paths.into_iter().flatten() {
+                        let root = path.split('.').next().unwrap_or(path);
+                        let leaf = path.rsplit('.').next().unwrap_or(path);
+                        for key in [Key::ImportRoot(root.into()), Key::ImportLeaf(leaf.into())] {
+                            changed
+                                .entry(key.hash64())
+                                .or_default()
+                                .push(everywhere.clone());
+                        }
+                    }
                 }
                 state.imports = imports;
                 let rebound: Vec<KeyHash> = rebound

@@ -505,9 +505,10 @@ impl<'a> Context<'a> {
     }
 
     /// An expression for a dotted path with the names imports bind (recorded: a reverse lookup
-    /// reads every import, see [`Imports::expr_for`]).
+    /// reads the bindings to paths under the same top-level module, see [`Imports::expr_for`]).
     pub fn expr_for(&self, path: &str) -> Option<String> {
-        self.record(Read::everywhere(Key::Import));
+        let root = path.split('.').next().unwrap_or(path);
+        self.record(Read::everywhere(Key::ImportRoot(root.into())));
         self.imports.expr_for(path)
     }
 
@@ -518,17 +519,20 @@ impl<'a> Context<'a> {
         self.imports.is_bound(name)
     }
 
-    /// The local names imports bind to a path satisfying `test` (recorded, like
-    /// [`Context::expr_for`]).
-    pub fn names_bound_to(&self, test: impl Fn(&str) -> bool) -> Vec<&str> {
-        self.record(Read::everywhere(Key::Import));
-        self.imports.names_bound_to(test)
+    /// The local names imports bind to a path ending in one of `leaves` (`set_global_policy`
+    /// for `from ... import set_global_policy as sgp`; recorded, like [`Context::expr_for`]).
+    pub fn names_bound_to_any_of(&self, leaves: &[&str]) -> Vec<&str> {
+        for leaf in leaves {
+            self.record(Read::everywhere(Key::ImportLeaf((*leaf).into())));
+        }
+        self.imports
+            .names_bound_to(|path| leaves.contains(&path.rsplit('.').next().unwrap_or(path)))
     }
 
     /// An edit that adds `statement` (e.g. `import tensorflow as tf`) where imports belong
     /// (recorded: where that is moves with the imports).
     pub fn add_import_edit(&self, statement: &str) -> Edit {
-        self.record(Read::everywhere(Key::Import));
+        self.record(Read::everywhere(Key::ImportPlace));
         let (offset, after_import) = self.imports.import_insertion_offset();
         let newline = self.newline();
         if after_import {

@@ -120,9 +120,7 @@ pub(super) fn collect_settings<'t>(ctx: &Context<'t>) -> Vec<PolicySetting<'t>> 
     // Only calls that can name a setter: `<x>.setter(...)`, `setter(...)`, or a name an import
     // binds to a setter (`from ... import set_global_policy as sgp`).
     let mut names: Vec<&str> = SETTERS.to_vec();
-    names.extend(
-        ctx.names_bound_to(|path| SETTERS.iter().any(|s| path.rsplit('.').next() == Some(s))),
-    );
+    names.extend(ctx.names_bound_to_any_of(&SETTERS));
     let mut calls: Vec<Node<'t>> = Vec::new();
     for name in &names {
         calls.extend(ctx.calls_of(name));

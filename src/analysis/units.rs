@@ -29,9 +29,14 @@ pub enum Key {
     Ident(Box<str>),
     /// Attributes `name.<x>` anywhere.
     AttrOf(Box<str>),
-    /// The imports' table as a whole (bindings, where new imports go): held by no unit, it
-    /// changes only when the engine finds the table changed.
-    Import,
+    /// The imports' bindings to paths under the top-level module `root` (`tensorflow` for
+    /// `tf` -> `tensorflow`), as reverse lookups read them: held by no unit, they change only
+    /// when the engine finds such a binding changed.
+    ImportRoot(Box<str>),
+    /// The imports' bindings to paths whose last segment is `leaf` (like `ImportRoot`).
+    ImportLeaf(Box<str>),
+    /// Where new imports go (like `ImportRoot`).
+    ImportPlace,
     /// Import statements anywhere (their nodes and text).
     ImportStatement,
     /// `name = value` statements anywhere (any scope).
