@@ -375,6 +375,42 @@ fn dataflow_readers_rerun_only_when_the_dataflow_changes() {
     );
 }
 
+/// A rebuilt dataflow analyses again only the function scopes that built something last time,
+/// or whose text changed; the others are reused from the previous build.
+#[test]
+fn a_rebuilt_dataflow_reuses_the_scopes_that_built_nothing() {
+    let source = "import tensorflow as tf\n\n\ndef report(x):\n    print(x)\n\n\ndef load():\n    return tf.data.Dataset.range(8).batch(2)\n\n\ndef train(model):\n    model.fit(load())\n";
+    let (mut doc, mut engine, first) = open_and_analyse(source);
+    assert!(engine.stats.dataflow_built);
+    let reported = |engine: &Engine| {
+        (
+            engine.stats.dataflow_built,
+            engine.stats.scopes_analysed,
+            engine.stats.scopes_reused,
+        )
+    };
+    // The first build found `report` inert; `load` and `train` build a pipeline and consume it.
+    assert_eq!(reported(&engine), (true, 3, 0), "{first:?}");
+    edit_and_compare(&mut doc, &mut engine, ".batch(2)", ".batch(4)");
+    assert_eq!(reported(&engine), (true, 2, 1));
+    edit_and_compare(
+        &mut doc,
+        &mut engine,
+        "model.fit(load())",
+        "model.fit(load(), epochs=2)",
+    );
+    assert_eq!(reported(&engine), (true, 2, 1));
+    // `report` starts building something: analysed (twice: it looks `load` up before it is
+    // summarised), and nothing is reused.
+    edit_and_compare(
+        &mut doc,
+        &mut engine,
+        "print(x)",
+        "x.batch(2).prefetch(1)\n    model.fit(load().map(abs))",
+    );
+    assert_eq!(reported(&engine), (true, 4, 0));
+}
+
 /// Messages that name the line of a pipeline step elsewhere follow line breaks added above it,
 /// though neither statement changed.
 #[test]

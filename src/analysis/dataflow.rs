@@ -1070,6 +1070,60 @@ struct Builder<'a, 't> {
     summary_written: HashMap<String, u64>,
     /// Function scopes analysed (skipped ones not counted).
     scope_runs: usize,
+    /// Inert scopes of the previous build of this document (same imports), by [`scope_key`],
+    /// and those of this build, to keep for the next.
+    inert_before: HashMap<u64, InertScope>,
+    inert_now: HashMap<u64, InertScope>,
+    /// Function scopes skipped because the previous build found them inert.
+    scopes_reused: usize,
+}
+
+/// Function scopes that built nothing, kept from one build of a document's dataflow to the
+/// next: most functions of a Keras file have nothing to do with tf.data, and analysing them
+/// again on each keystroke was half of a build. Shared by reference; a build takes it whole.
+#[derive(Default)]
+pub struct ScopeCache {
+    inner: std::sync::Mutex<ScopeCacheInner>,
+}
+
+#[derive(Default)]
+struct ScopeCacheInner {
+    /// [`Imports::resolution_fingerprint`] of the build that filled it.
+    imports: u64,
+    scopes: HashMap<u64, InertScope>,
+    /// Of the last build: function scopes analysed, and skipped as inert.
+    last_runs: usize,
+    last_reused: usize,
+}
+
+impl ScopeCache {
+    /// Of the last build that used it: the function scopes analysed, and those skipped
+    /// because the build before found them inert.
+    pub fn last_build(&self) -> (usize, usize) {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        (inner.last_runs, inner.last_reused)
+    }
+}
+
+/// One analysis of a function scope that built nothing: no real pipeline, generator, PyDataset
+/// or consumer, and nothing returned or consumed from its parameters. Its lookups are kept as
+/// spans of the function's own text (start, length from the function's start), so they hold
+/// wherever the function moved. The analysis is a function of the scope's text, the imports
+/// and what those lookups found; analysed again with the same text and imports where the
+/// lookups find the same (the names bound nowhere outside, the summaries empty or absent, the
+/// callees no generator function or PyDataset class), it builds nothing again.
+#[derive(Clone)]
+struct InertScope {
+    names: Vec<(u32, u32)>,
+    summaries: Vec<(u32, u32)>,
+    callees: Vec<(u32, u32)>,
+}
+
+/// What a function scope's analysis depends on besides its lookups: its text, and whether it
+/// is a method (which writes no summary).
+fn scope_key(text: &str, method: bool) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one((text, method))
 }
 
 /// The names one analysis of a function scope looked up, to tell whether analysing it again
@@ -1084,6 +1138,11 @@ struct ScopeReads<'a> {
     names: HashSet<&'a str>,
     /// Function names whose summary was looked up (found or not).
     summaries: HashSet<&'a str>,
+    /// Names called that were checked for being a generator function or PyDataset class.
+    callees: HashSet<&'a str>,
+    /// Whether it met anything but templates of its parameters (a real pipeline, generator,
+    /// PyDataset, a consumer, or a summary that gives something): see [`InertScope`].
+    touched: bool,
 }
 
 /// The calls inside `expr` in the order the passes visit them: depth-first, last child first,
@@ -1143,7 +1202,19 @@ fn calls_inside<'t>(expr: Node<'t>, parens: &Occurrences) -> Vec<Node<'t>> {
 
 /// Runs the dataflow pass over a whole module.
 pub fn build<'t>(source: &str, forest: &'t Forest, imports: &Imports) -> Dataflow<'t> {
-    build_counting(source, forest, imports).0
+    build_counting(source, forest, imports, None).0
+}
+
+/// [`build`] for a document built before: function scopes the previous build found inert are
+/// not analysed again where that still holds (see [`InertScope`]), and this build's are kept
+/// in `cache` for the next.
+pub fn build_cached<'t>(
+    source: &str,
+    forest: &'t Forest,
+    imports: &Imports,
+    cache: &ScopeCache,
+) -> Dataflow<'t> {
+    build_counting(source, forest, imports, Some(cache)).0
 }
 
 /// [`build`], and how many function scopes it analysed.
@@ -1151,8 +1222,16 @@ fn build_counting<'t>(
     source: &str,
     forest: &'t Forest,
     imports: &Imports,
+    cache: Option<&ScopeCache>,
 ) -> (Dataflow<'t>, usize) {
     let mut builder = Builder::new(source, imports, 0..source.len());
+    let fingerprint = imports.resolution_fingerprint();
+    if let Some(cache) = cache {
+        let mut inner = cache.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if inner.imports == fingerprint {
+            builder.inert_before = std::mem::take(&mut inner.scopes);
+        }
+    }
     let roots: Vec<Node<'t>> = forest.roots().collect();
     builder.collect_definitions(&roots);
     builder.functions.sort_by_key(|f| f.start_byte());
@@ -1178,6 +1257,15 @@ fn build_counting<'t>(
     }
     if builder.summary_fingerprint() != before {
         builder.module(&roots, &mut Env::default());
+    }
+    if let Some(cache) = cache {
+        let mut inner = cache.inner.lock().unwrap_or_else(|e| e.into_inner());
+        *inner = ScopeCacheInner {
+            imports: fingerprint,
+            scopes: std::mem::take(&mut builder.inert_now),
+            last_runs: builder.scope_runs,
+            last_reused: builder.scopes_reused,
+        };
     }
     let mut flow = builder.flow;
     flow.autotune_spelling = autotune_spelling(source, imports, &flow);
@@ -1422,6 +1510,9 @@ impl<'a, 't> Builder<'a, 't> {
             clock: 0,
             summary_written: HashMap::default(),
             scope_runs: 0,
+            inert_before: HashMap::default(),
+            inert_now: HashMap::default(),
+            scopes_reused: 0,
         }
     }
 
@@ -1635,6 +1726,27 @@ impl<'a, 't> Builder<'a, 't> {
         {
             return;
         }
+        let method = self.methods.contains(&func.id());
+        let key = scope_key(self.text(func), method);
+        if let Some(reads) = self.still_inert(func, key, outer) {
+            self.scopes_reused += 1;
+            self.function_reads.insert(func.id(), reads);
+            if let Some(name) = func.field("name").filter(|_| !method) {
+                let name = self.text(name).to_string();
+                self.clock += 1;
+                self.summary_written.insert(name.clone(), self.clock);
+                let params = self.parameters(func);
+                self.summaries.insert(
+                    name,
+                    Summary {
+                        params,
+                        returned: None,
+                        consumes: Vec::new(),
+                    },
+                );
+            }
+            return;
+        }
         self.scope_runs += 1;
         self.recording = Some(ScopeReads {
             started: self.clock,
@@ -1660,6 +1772,12 @@ impl<'a, 't> Builder<'a, 't> {
         self.in_function = false;
         let consumes = std::mem::replace(&mut self.template_consumes, outer_consumes);
         if let Some(reads) = self.recording.take() {
+            if returned.is_none()
+                && consumes.is_empty()
+                && let Some(inert) = self.inert_scope(func, &reads, outer)
+            {
+                self.inert_now.insert(key, inert);
+            }
             self.function_reads.insert(func.id(), reads);
         }
         if let Some(name) = func
@@ -1691,6 +1809,78 @@ impl<'a, 't> Builder<'a, 't> {
         }
     }
 
+    /// The reads of an analysis of `func` in `outer` that would build nothing, when the
+    /// previous build found a scope of the same text inert and its lookups find the same now.
+    fn still_inert(&mut self, func: Node<'t>, key: u64, outer: &Env) -> Option<ScopeReads<'a>> {
+        let inert = self.inert_before.get(&key)?.clone();
+        let source = self.source;
+        let start = func.start_byte();
+        let span = |&(offset, len): &(u32, u32)| -> Option<&'a str> {
+            let from = start + offset as usize;
+            source.get(from..from + len as usize)
+        };
+        let names: HashSet<&'a str> = inert.names.iter().map(span).collect::<Option<_>>()?;
+        let summaries: HashSet<&'a str> =
+            inert.summaries.iter().map(span).collect::<Option<_>>()?;
+        let callees: HashSet<&'a str> = inert.callees.iter().map(span).collect::<Option<_>>()?;
+        if names.iter().any(|name| outer.names.contains_key(*name))
+            || summaries.iter().any(|name| {
+                self.summaries
+                    .get(*name)
+                    .is_some_and(|s| s.returned.is_some() || !s.consumes.is_empty())
+            })
+            || callees.iter().any(|&name| {
+                self.is_generator_function(name)
+                    || self.py_dataset_classes.iter().any(|c| c == name)
+            })
+        {
+            return None;
+        }
+        self.inert_now.insert(key, inert);
+        Some(ScopeReads {
+            started: self.clock,
+            empty_outer: true,
+            names,
+            summaries,
+            callees,
+            touched: false,
+        })
+    }
+
+    /// What to keep of an analysis of `func` in `outer` that returned and consumed nothing of
+    /// its parameters, when it built nothing else either and found no name in `outer` (it
+    /// came out as in an empty environment).
+    fn inert_scope(&self, func: Node, reads: &ScopeReads, outer: &Env) -> Option<InertScope> {
+        if reads.touched
+            || reads
+                .names
+                .iter()
+                .any(|name| outer.names.contains_key(*name))
+        {
+            return None;
+        }
+        let range = func.byte_range();
+        let base = self.source.as_ptr() as usize;
+        // Every name looked up is spelled in the function's own text.
+        let span = |name: &&str| -> Option<(u32, u32)> {
+            let at = (name.as_ptr() as usize).checked_sub(base)?;
+            (at >= range.start && at + name.len() <= range.end)
+                .then(|| Some(((at - range.start) as u32, u32::try_from(name.len()).ok()?)))?
+        };
+        Some(InertScope {
+            names: reads.names.iter().map(span).collect::<Option<_>>()?,
+            summaries: reads.summaries.iter().map(span).collect::<Option<_>>()?,
+            callees: reads.callees.iter().map(span).collect::<Option<_>>()?,
+        })
+    }
+
+    /// Notes, while a function scope is analysed, that it met something real.
+    fn touch(&mut self) {
+        if let Some(reads) = &mut self.recording {
+            reads.touched = true;
+        }
+    }
+
     /// Records a name bound to a pipeline, generator or PyDataset (see [`Dataflow::vocabulary`]).
     fn note_binding(&mut self, name: &str) {
         if !self.in_function && !self.module_bound_names.contains(name) {
@@ -1712,10 +1902,14 @@ impl<'a, 't> Builder<'a, 't> {
 
     /// The summary of the function named `name`, recording the lookup.
     fn summary(&mut self, name: &'a str) -> Option<Summary<'t>> {
+        let summary = self.summaries.get(name).cloned();
         if let Some(reads) = &mut self.recording {
             reads.summaries.insert(name);
+            reads.touched |= summary
+                .as_ref()
+                .is_some_and(|s| s.returned.is_some() || !s.consumes.is_empty());
         }
-        self.summaries.get(name).cloned()
+        summary
     }
 
     /// Parameter names of a function, in order (splats and separators skipped).
@@ -2010,6 +2204,7 @@ impl<'a, 't> Builder<'a, 't> {
     }
 
     fn consume(&mut self, kind: ConsumerKind, node: Node<'t>, arg: Node<'t>, val: Val) {
+        self.touch();
         let key_value = match val {
             Val::Pipeline(id) => id,
             Val::Generator | Val::PyDataset => usize::MAX,
@@ -2036,6 +2231,16 @@ impl<'a, 't> Builder<'a, 't> {
 
     /// What an expression denotes, if it is a pipeline, generator or PyDataset.
     fn eval(&mut self, node: Node<'t>, env: &Env, depth: usize) -> Option<Val> {
+        let val = self.eval_node(node, env, depth);
+        match val {
+            Some(Val::Pipeline(id)) if self.flow.values[id].param.is_some() => {}
+            Some(_) => self.touch(),
+            None => {}
+        }
+        val
+    }
+
+    fn eval_node(&mut self, node: Node<'t>, env: &Env, depth: usize) -> Option<Val> {
         if depth > MAX_DEPTH {
             return None;
         }
@@ -2144,6 +2349,9 @@ impl<'a, 't> Builder<'a, 't> {
                     self.remember(call, id);
                     return Some(Val::Pipeline(id));
                 }
+            }
+            if let Some(reads) = &mut self.recording {
+                reads.callees.insert(name);
             }
             if self.is_generator_function(name) {
                 return Some(Val::Generator);
@@ -2530,7 +2738,7 @@ mod tests {
         let runs = |src: &str| {
             let tree = parse(src);
             let imports = Imports::collect(src, &tree);
-            build_counting(src, &tree, &imports).1
+            build_counting(src, &tree, &imports, None).1
         };
         // Nothing links these three: one analysis each, not one per pass.
         let alone =
@@ -2550,6 +2758,78 @@ mod tests {
             consumed_chains(module),
             vec![(ConsumerKind::Fit, vec!["shuffle".to_string()])]
         );
+    }
+
+    /// Builds `before` then `after` with one [`ScopeCache`]: the second build equals a fresh
+    /// build of `after` (consumers and signature). Returns the consumers and how many scopes
+    /// the second build reused.
+    fn build_after(before: &str, after: &str) -> (Vec<(ConsumerKind, usize)>, usize) {
+        let cache = ScopeCache::default();
+        let tree = parse(before);
+        build_cached(before, &tree, &Imports::collect(before, &tree), &cache);
+        let tree = parse(after);
+        let imports = Imports::collect(after, &tree);
+        let cached = build_cached(after, &tree, &imports, &cache);
+        let fresh = build(after, &tree, &imports);
+        let unit_of = |_: usize| (0, 0);
+        assert_eq!(
+            cached.signature(&unit_of),
+            fresh.signature(&unit_of),
+            "{after}"
+        );
+        let consumers = cached
+            .consumers()
+            .iter()
+            .map(|c| (c.kind, c.node.start_byte()))
+            .collect();
+        (consumers, cache.last_build().1)
+    }
+
+    #[test]
+    fn inert_scopes_are_reused_only_while_their_lookups_find_the_same() {
+        let fit = |src: &str| vec![(ConsumerKind::Fit, src.find("model.fit").unwrap())];
+        // An unrelated helper is reused throughout.
+        let report = "def report():\n    print(1)\n";
+        // `train` looked up `make`'s summary while it gave nothing.
+        let before = format!(
+            "import tensorflow as tf\n{report}def train():\n    model.fit(make())\ndef make():\n    return None\n"
+        );
+        let after = before.replace("None", "tf.data.Dataset.range(8)");
+        assert_eq!(build_after(&before, &after), (fit(&after), 2));
+        // `fit_all` looked up `ds` while the module bound it to nothing.
+        let before = format!(
+            "import tensorflow as tf\n{report}def fit_all():\n    model.fit(ds)\nds = None\n"
+        );
+        let after = before.replace("None", "tf.data.Dataset.range(8)");
+        assert_eq!(build_after(&before, &after), (fit(&after), 2));
+        // `train` called `gen` and `Seq` while they were no generator function or PyDataset.
+        for (old, new) in [
+            ("def gen():\n    return 1\n", "def gen():\n    yield 1\n"),
+            (
+                "class gen(object):\n    pass\n",
+                "class gen(keras.utils.PyDataset):\n    pass\n",
+            ),
+        ] {
+            let train = "def train():\n    model.fit(gen())\n";
+            let before = format!("import keras\n{report}{train}{old}");
+            let after = format!("import keras\n{report}{train}{new}");
+            let (consumers, reused) = build_after(&before, &after);
+            assert_eq!(consumers.len(), 1, "{after}");
+            assert!(reused >= 1, "{after}");
+        }
+        // A scope that builds something is analysed again, whatever else changed.
+        let before = format!(
+            "import tensorflow as tf\n{report}def train():\n    model.fit(tf.data.Dataset.range(3))\n"
+        );
+        let after = before.replace("print(1)", "print(2)");
+        assert_eq!(build_after(&before, &after), (fit(&after), 0));
+        // Other imports resolve names differently: nothing is reused.
+        let train = "def train():\n    model.fit(Dataset.range(3))\n";
+        let before = format!("import tensorflow as tf\n{report}{train}");
+        let after = format!(
+            "import tensorflow as tf\nfrom tensorflow.data import Dataset\n{report}{train}"
+        );
+        assert_eq!(build_after(&before, &after), (fit(&after), 0));
     }
 
     /// The plain walk `calls_inside` stands for: every node of `expr` that holds a `(`.

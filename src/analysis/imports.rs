@@ -217,6 +217,27 @@ impl Imports {
         }
     }
 
+    /// A hash of what [`Imports::resolve`] reads: the import bindings and the star modules
+    /// (and, under star imports, the local names, which decide whether a name falls through
+    /// to a star module; without them a local name resolves like an unknown one). Tables with
+    /// equal fingerprints resolve every expression alike.
+    pub fn resolution_fingerprint(&self) -> u64 {
+        use std::hash::BuildHasher;
+        let hasher = rustc_hash::FxBuildHasher;
+        let stars = !self.star_modules.is_empty();
+        // A sum: the order of the map's entries does not matter.
+        let mut sum = hasher.hash_one(&self.star_modules);
+        for (name, binding) in &self.bindings {
+            let path = match binding {
+                Binding::Import(path) => Some(path.as_str()),
+                Binding::Local if stars => None,
+                Binding::Local => continue,
+            };
+            sum = sum.wrapping_add(hasher.hash_one((name, path)));
+        }
+        sum
+    }
+
     /// Moves the recorded offsets through an edit of the text (`map` sends an old offset to
     /// its new place).
     pub fn shift(&mut self, map: impl Fn(usize) -> usize) {

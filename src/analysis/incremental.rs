@@ -54,6 +54,10 @@ pub struct UpdateStats {
     pub imports_collected: bool,
     /// The units were analysed on two cores, half each (a big file analysed from scratch).
     pub parallel_halves: bool,
+    /// Of the dataflow's build, when it was built: function scopes analysed, and those
+    /// skipped because the previous build found them inert (see `dataflow::build_cached`).
+    pub scopes_analysed: usize,
+    pub scopes_reused: usize,
 }
 
 /// The analysis state one open document keeps between versions.
@@ -80,6 +84,8 @@ struct State {
     /// was built.
     flow_signature: Option<Vec<u64>>,
     flow_vocabulary: Option<HashSet<KeyHash>>,
+    /// What the last dataflow build found inert, for the next.
+    scope_cache: dataflow::ScopeCache,
 }
 
 struct Unit {
@@ -182,8 +188,9 @@ impl Engine {
         let nodes: Vec<Node> = forest.statements();
         // The rules read the dataflow of every Keras file (the module rules ask for it first
         // thing), and it needs nothing of the unit indexes: build both at once on two cores.
+        let scope_cache = dataflow::ScopeCache::default();
         let (flow, indexed) = rayon::join(
-            || dataflow::build(text, forest, &imports),
+            || dataflow::build_cached(text, forest, &imports, &scope_cache),
             || {
                 nodes
                     .par_iter()
@@ -251,6 +258,7 @@ impl Engine {
         needles.retain(|needle| seen.insert(*needle));
         runs.sort_by_key(|(i, _)| *i);
         self.stats.dataflow_built = true;
+        (self.stats.scopes_analysed, self.stats.scopes_reused) = scope_cache.last_build();
         let flow = Some((
             flow.signature(&unit_locator(&units)),
             vocabulary_keys(&flow),
@@ -274,6 +282,7 @@ impl Engine {
             facts: Facts::compute(text, &needles),
             flow_signature: flow.as_ref().map(|(s, _)| s.clone()),
             flow_vocabulary: flow.and_then(|(_, v)| v),
+            scope_cache,
         };
         let findings = state.findings(text, forest, settings);
         self.state = Some(state);
@@ -552,6 +561,7 @@ impl Engine {
             for (i, index) in dirty_indexes {
                 ctx.seed_unit_index(i, index);
             }
+            ctx.seed_scope_cache(&state.scope_cache);
             // With the dataflow unchanged its vocabulary still holds: rules asking whether a
             // call consumes a pipeline need not build it when none can reach the call.
             if flow_unchanged && let Some(vocabulary) = &state.flow_vocabulary {
@@ -625,7 +635,12 @@ impl Engine {
             dataflow_changed,
             imports_collected,
             parallel_halves: false,
+            scopes_analysed: 0,
+            scopes_reused: 0,
         };
+        if dataflow_built {
+            (self.stats.scopes_analysed, self.stats.scopes_reused) = state.scope_cache.last_build();
+        }
         for (i, run) in runs {
             units[i].run = tidy(run);
         }

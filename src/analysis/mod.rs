@@ -205,6 +205,9 @@ pub struct Context<'a> {
     /// The dataflow's vocabulary (as `Key::Ident` hashes), from an incremental engine that
     /// knows it still holds. See [`Context::consumers_at`].
     flow_vocabulary: OnceCell<&'a HashSet<units::KeyHash>>,
+    /// What the previous build of this document's dataflow found inert (see
+    /// [`dataflow::build_cached`]).
+    scope_cache: OnceCell<&'a dataflow::ScopeCache>,
 }
 
 /// The units' key index, from an incremental engine.
@@ -253,7 +256,14 @@ impl<'a> Context<'a> {
             reads: RefCell::new(None),
             needles: RefCell::new(Vec::new()),
             flow_vocabulary: OnceCell::new(),
+            scope_cache: OnceCell::new(),
         }
+    }
+
+    /// Hands the context what the previous build of this document's dataflow found inert:
+    /// the dataflow, when built, reuses and refreshes it.
+    pub fn seed_scope_cache(&self, cache: &'a dataflow::ScopeCache) {
+        let _ = self.scope_cache.set(cache);
     }
 
     /// Hands the context the dataflow's [vocabulary](Dataflow::vocabulary) as `Key::Ident`
@@ -416,8 +426,10 @@ impl<'a> Context<'a> {
         if let Some(lent) = self.lent_dataflow.get() {
             return lent;
         }
-        self.dataflow
-            .get_or_init(|| dataflow::build(self.source, self.forest, &self.imports))
+        self.dataflow.get_or_init(|| match self.scope_cache.get() {
+            Some(cache) => dataflow::build_cached(self.source, self.forest, &self.imports, cache),
+            None => dataflow::build(self.source, self.forest, &self.imports),
+        })
     }
 
     /// The consumers (see [`Dataflow::consumers`]) whose consuming call or `for` statement is

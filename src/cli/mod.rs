@@ -257,6 +257,8 @@ pub fn debug_edit_latency(file: &Path, edits: usize, script: Option<&Path>) -> E
     // Of the incremental updates only: units whose text changed, units re-run, dataflow builds.
     let (mut dirty_units, mut rerun_units, mut dataflow_builds) = (Vec::new(), Vec::new(), 0usize);
     let mut dataflow_changes = 0usize;
+    // Of the dataflow builds: function scopes analysed, and reused as inert from the last build.
+    let (mut scopes_analysed, mut scopes_reused) = (Vec::new(), Vec::new());
     for step in 0..count {
         let (line, column) = match &positions {
             Some(positions) => positions[step],
@@ -297,6 +299,10 @@ pub fn debug_edit_latency(file: &Path, edits: usize, script: Option<&Path>) -> E
             rerun_units.push(engine.stats.rerun as f64);
             dataflow_builds += usize::from(engine.stats.dataflow_built);
             dataflow_changes += usize::from(engine.stats.dataflow_changed);
+            if engine.stats.dataflow_built {
+                scopes_analysed.push(engine.stats.scopes_analysed as f64);
+                scopes_reused.push(engine.stats.scopes_reused as f64);
+            }
         }
     }
     let report = serde_json::json!({
@@ -313,6 +319,8 @@ pub fn debug_edit_latency(file: &Path, edits: usize, script: Option<&Path>) -> E
             "rerun_units": percentiles(&mut rerun_units),
             "dataflow_builds": dataflow_builds,
             "dataflow_changes": dataflow_changes,
+            "dataflow_scopes_analysed": percentiles(&mut scopes_analysed),
+            "dataflow_scopes_reused": percentiles(&mut scopes_reused),
         },
     });
     // A debugging aid: the report goes to stdout like `check --output-format json`.
