@@ -411,6 +411,24 @@ fn a_rebuilt_dataflow_reuses_the_scopes_that_built_nothing() {
     assert_eq!(reported(&engine), (true, 4, 0));
 }
 
+/// A layer stack followed through a function body read only that body: edits to other
+/// statements of the file re-run nothing of the function (before, the scan counted as reading
+/// everything before or after it when it reached the start or end of the body).
+#[test]
+fn layer_stacks_inside_a_function_depend_on_its_body_only() {
+    let source = "import keras\nfrom keras import layers\n\nsize = 1\n\n\ndef tower(x):\n    x = layers.Dense(8, kernel_initializer=\"he_normal\")(x)\n    y = layers.Dense(4, activation=\"tanh\", kernel_initializer=\"he_normal\")(x)\n    return y\n\n\nother = 1\n";
+    let (mut doc, mut engine, first) = open_and_analyse(source);
+    assert!(!first.is_empty(), "{first:?}");
+    for (old, new) in [("other = 1", "other = 2"), ("size = 1", "size = 2")] {
+        let found = edit_and_compare(&mut doc, &mut engine, old, new);
+        assert_eq!(engine.stats.rerun, 1, "{new}: {:?}", engine.stats);
+        assert_eq!(found.len(), first.len(), "{found:?}");
+    }
+    // An edit of the body re-runs the function.
+    edit_and_compare(&mut doc, &mut engine, "Dense(8,", "Dense(16,");
+    assert_eq!(engine.stats.rerun, 1, "{:?}", engine.stats);
+}
+
 /// Messages that name the line of a pipeline step elsewhere follow line breaks added above it,
 /// though neither statement changed.
 #[test]

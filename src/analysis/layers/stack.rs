@@ -490,6 +490,16 @@ fn nested_adds<'t>(
 
 /// The statement (a child of a block or the module) that contains `node`, if it is at most
 /// [`MAX_CHAIN`] levels up (`Node::parent` costs the node's depth, so deep walks are avoided).
+/// What a scan of `statement`'s siblings can reach: its block, or the whole file at module
+/// level (where the scan goes on into the statements of the other trees). Only the unit
+/// holding a block can change it: a read of no more spares the other units' edits.
+fn sibling_scan_bounds(statement: Node) -> std::ops::Range<usize> {
+    match statement.parent() {
+        Some(block) if block.kind_name() == "block" => block.byte_range(),
+        _ => 0..usize::MAX,
+    }
+}
+
 fn enclosing_statement(node: Node) -> Option<Node> {
     let mut current = node;
     for _ in 0..MAX_CHAIN {
@@ -627,7 +637,7 @@ fn functional_stack<'t>(ctx: &Context<'t>, item: Node<'t>) -> Option<Stack<'t>> 
         };
         let mut previous = ctx.forest.prev_named_sibling(statement);
         let mut value = None;
-        let mut scanned_from = 0;
+        let mut scanned_from = sibling_scan_bounds(statement).start;
         while let Some(candidate) = previous {
             if let Some(v) = assigned_value(ctx, candidate, name) {
                 value = Some(v);
@@ -723,7 +733,7 @@ fn functional_stack<'t>(ctx: &Context<'t>, item: Node<'t>) -> Option<Stack<'t>> 
             next = ctx.forest.next_named_sibling(candidate);
         }
         if next.is_none() {
-            scanned_to = usize::MAX;
+            scanned_to = sibling_scan_bounds(statement).end;
         }
         ctx.depends_on_range(statement.start_byte()..scanned_to);
         let Some(user) = user else {
