@@ -411,6 +411,58 @@ fn a_rebuilt_dataflow_reuses_the_scopes_that_built_nothing() {
     assert_eq!(reported(&engine), (true, 4, 0));
 }
 
+/// Rules that only ask what consumes the data at a call (`fit` of arrays or of a pipeline?)
+/// run again when the consumers at that call changed, not whenever any pipeline did.
+#[test]
+fn consumer_questions_rerun_only_where_the_consumers_changed() {
+    let source = "import keras\nimport tensorflow as tf\n\nmodel = keras.Sequential([])\nds = tf.data.Dataset.range(8)\nmodel.fit(x_train, batch_size=4096)\n";
+    let (mut doc, mut engine, first) = open_and_analyse(source);
+    assert_eq!(codes(&first), ["KRS401"], "{first:?}");
+    // The pipeline changed; what `fit` is given did not: its statement does not run again.
+    edit_and_compare(&mut doc, &mut engine, "range(8)", "range(8).batch(2)");
+    assert!(engine.stats.dataflow_changed, "{:?}", engine.stats);
+    assert_eq!(engine.stats.rerun, 1, "{:?}", engine.stats);
+    // Now `fit` is given the pipeline: KRS401 leaves it to KRS403 (and KRS301 sees the
+    // pipeline consumed).
+    let found = edit_and_compare(
+        &mut doc,
+        &mut engine,
+        "\nmodel.fit(x_train",
+        "\nmodel.fit(ds",
+    );
+    assert_eq!(codes(&found), ["KRS301", "KRS403"], "{found:?}");
+    // The pipeline is gone: the consumer at `fit` is too, so its statement runs again.
+    let found = edit_and_compare(
+        &mut doc,
+        &mut engine,
+        "ds = tf",
+        "ds = list_of_arrays  # tf",
+    );
+    assert_eq!(codes(&found), ["KRS401"], "{found:?}");
+    // The edited statement, its new comment, and `fit`'s.
+    assert_eq!(engine.stats.rerun, 3, "{:?}", engine.stats);
+    // A helper stops returning a pipeline: `predict` in the loop is given arrays now, which
+    // a call of the model can take (KRS402's fix, which asks only what consumes at `predict`),
+    // though the loop's statement did not change.
+    let source = "import keras\nimport numpy as np\nimport tensorflow as tf\n\nmodel = keras.Sequential([])\n\n\ndef load():\n    return tf.data.Dataset.range(8)\n\n\nbatch = load()\nfor i in range(3):\n    model.predict(batch.skip(i), verbose=0)\n";
+    let fixable = |findings: &[Finding]| {
+        findings
+            .iter()
+            .filter(|f| f.code == "KRS402")
+            .map(|f| f.fix.is_some())
+            .collect::<Vec<_>>()
+    };
+    let (mut doc, mut engine, first) = open_and_analyse(source);
+    assert_eq!(fixable(&first), [false], "{first:?}");
+    let found = edit_and_compare(
+        &mut doc,
+        &mut engine,
+        "tf.data.Dataset.range(8)",
+        "np.zeros(8)",
+    );
+    assert_eq!(fixable(&found), [true], "{found:?}");
+}
+
 /// A layer stack followed through a function body read only that body: edits to other
 /// statements of the file re-run nothing of the function (before, the scan counted as reading
 /// everything before or after it when it reached the start or end of the body).

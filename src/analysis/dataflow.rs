@@ -434,6 +434,11 @@ impl<'t> Dataflow<'t> {
     }
 }
 
+/// One consumer as [`Context::consumers_at`](super::Context::consumers_at) tells it: the unit
+/// holding its node and the node's offset in it, and a hash of the rest (the node's end and
+/// kind, its kind, its argument and its kind of input).
+pub type ConsumerMark = (u64, usize, u64);
+
 /// Builds a [`Dataflow::signature`]: nodes as (unit, offsets in the unit, kind), strings by
 /// their bytes.
 struct Signature<'u> {
@@ -487,6 +492,37 @@ impl Dataflow<'_> {
     /// imports.
     pub fn vocabulary(&self) -> Option<&[String]> {
         self.vocabulary.as_deref()
+    }
+
+    /// Each consumer as [`ConsumerMark`]s (sorted), `unit_of` as for [`Dataflow::signature`]:
+    /// where two builds' marks differ, [`Context::consumers_at`](super::Context::consumers_at)
+    /// answers differently.
+    pub fn consumer_marks(&self, unit_of: &dyn Fn(usize) -> (u64, usize)) -> Vec<ConsumerMark> {
+        use std::hash::BuildHasher;
+        let mut marks: Vec<ConsumerMark> = self
+            .consumers
+            .iter()
+            .map(|consumer| {
+                let mut sig = Signature {
+                    unit_of,
+                    words: Vec::with_capacity(12),
+                };
+                sig.node(consumer.node);
+                sig.node(consumer.arg);
+                sig.words.extend([
+                    consumer.kind as u64,
+                    match consumer.input {
+                        Input::Pipeline(_) => 0,
+                        Input::Generator => 1,
+                        Input::PyDataset => 2,
+                    },
+                ]);
+                let (unit, offset) = (sig.words[0], sig.words[1] as usize);
+                (unit, offset, rustc_hash::FxBuildHasher.hash_one(&sig.words))
+            })
+            .collect();
+        marks.sort_unstable();
+        marks
     }
 
     /// Everything the dataflow tells its readers, free of absolute positions, for an

@@ -23,7 +23,9 @@ use std::sync::Arc;
 
 use tree_sitter::{InputEdit, Node};
 
-use super::dataflow::{self, Dataflow, definitions_are_inert, function_is_inert, source_kind_of};
+use super::dataflow::{
+    self, ConsumerMark, Dataflow, definitions_are_inert, function_is_inert, source_kind_of,
+};
 use super::imports::Imports;
 use super::units::{Key, KeyHash, KeyIndex, Summary, UnitIndex};
 use super::{Context, Provided, UnitRun, enabled_rules, finish, newline_of, policy, quote_of};
@@ -84,6 +86,9 @@ struct State {
     /// was built.
     flow_signature: Option<Vec<u64>>,
     flow_vocabulary: Option<HashSet<KeyHash>>,
+    /// The dataflow's [consumer marks](super::dataflow::Dataflow::consumer_marks), with the
+    /// signature.
+    flow_marks: Option<Vec<ConsumerMark>>,
     /// What the last dataflow build found inert, for the next.
     scope_cache: dataflow::ScopeCache,
 }
@@ -259,10 +264,14 @@ impl Engine {
         runs.sort_by_key(|(i, _)| *i);
         self.stats.dataflow_built = true;
         (self.stats.scopes_analysed, self.stats.scopes_reused) = scope_cache.last_build();
-        let flow = Some((
-            flow.signature(&unit_locator(&units)),
-            vocabulary_keys(&flow),
-        ));
+        let flow = {
+            let unit_of = unit_locator(&units);
+            Some((
+                flow.signature(&unit_of),
+                flow.consumer_marks(&unit_of),
+                vocabulary_keys(&flow),
+            ))
+        };
         for (i, run) in runs {
             units[i].run = tidy(run);
         }
@@ -280,8 +289,9 @@ impl Engine {
             enabled,
             modules: modules.into_iter().map(|(p, run)| (p, tidy(run))).collect(),
             facts: Facts::compute(text, &needles),
-            flow_signature: flow.as_ref().map(|(s, _)| s.clone()),
-            flow_vocabulary: flow.and_then(|(_, v)| v),
+            flow_signature: flow.as_ref().map(|(s, _, _)| s.clone()),
+            flow_marks: flow.as_ref().map(|(_, m, _)| m.clone()),
+            flow_vocabulary: flow.and_then(|(_, _, v)| v),
             scope_cache,
         };
         let findings = state.findings(text, forest, settings);
@@ -571,20 +581,35 @@ impl Engine {
             // out when some cached result read it.
             let unit_of = unit_locator(&units);
             let dataflow = Key::Dataflow.hash64();
-            let reads_dataflow = |run: &UnitRun| run.reads.iter().any(|r| r.key == dataflow);
+            let consumers = Key::DataflowConsumers.hash64();
+            let reads_dataflow = |run: &UnitRun| {
+                run.reads
+                    .iter()
+                    .any(|r| r.key == dataflow || r.key == consumers)
+            };
             let mut signature = None;
             let mut flow_changed = false;
             if !flow_unchanged
                 && (units.iter().any(|u| reads_dataflow(&u.run))
                     || state.modules.iter().any(|(_, run)| reads_dataflow(run)))
             {
-                let now = ctx.dataflow().signature(&unit_of);
-                if state.flow_signature.as_ref() != Some(&now) {
+                let built = ctx.dataflow();
+                let now = (built.signature(&unit_of), built.consumer_marks(&unit_of));
+                if state.flow_signature.as_ref() != Some(&now.0) {
                     flow_changed = true;
                     changed
                         .entry(dataflow)
                         .or_default()
                         .push(everywhere.clone());
+                    // Readers of the consumers at a node run again only where those differ
+                    // (a unit's id changes with its text: its own readers run anyway).
+                    let places = match &state.flow_marks {
+                        Some(before) => changed_consumers(before, &now.1, &|id| {
+                            index_of.get(&id).map(|&i| units[i].range.start)
+                        }),
+                        None => vec![everywhere.clone()],
+                    };
+                    changed.entry(consumers).or_default().extend(places);
                 }
                 signature = Some(now);
             }
@@ -605,13 +630,20 @@ impl Engine {
             let (runs, modules) =
                 super::run_units(&ctx, &enabled, &wanted, &|p| module_again.contains(&p));
             let flow = match (signature, ctx.built_dataflow()) {
-                (Some(signature), Some(built)) => Some((signature, vocabulary_keys(built))),
-                (_, Some(built)) => Some((built.signature(&unit_of), vocabulary_keys(built))),
+                (Some((signature, marks)), Some(built)) => {
+                    Some((signature, marks, vocabulary_keys(built)))
+                }
+                (_, Some(built)) => Some((
+                    built.signature(&unit_of),
+                    built.consumer_marks(&unit_of),
+                    vocabulary_keys(built),
+                )),
                 // Not built: still valid when no edited statement could change it.
                 (_, None) if flow_unchanged => state
                     .flow_signature
                     .clone()
-                    .map(|s| (s, state.flow_vocabulary.clone())),
+                    .zip(state.flow_marks.clone())
+                    .map(|(s, m)| (s, m, state.flow_vocabulary.clone())),
                 (_, None) => None,
             };
             let built = ctx.built_dataflow().is_some();
@@ -661,9 +693,13 @@ impl Engine {
             Facts::compute(text, &all_needles)
         };
         state.units = units;
-        (state.flow_signature, state.flow_vocabulary) = match flow {
-            Some((signature, vocabulary)) => (Some(signature), vocabulary),
-            None => (None, None),
+        (
+            state.flow_signature,
+            state.flow_marks,
+            state.flow_vocabulary,
+        ) = match flow {
+            Some((signature, marks, vocabulary)) => (Some(signature), Some(marks), vocabulary),
+            None => (None, None, None),
         };
         free_later(std::mem::replace(&mut state.forest, forest.clone()));
         let findings = state.findings(text, forest, settings);
@@ -823,6 +859,23 @@ fn imports_unchanged(
 
 /// The dataflow's vocabulary as the `Key::Ident` hashes unit summaries hold (`None`: no
 /// statement can be proven not to matter).
+/// Where the consumers of two versions differ: the offset (in the current text) of each node
+/// whose marks are not the same, for the units still there (`start_of` a unit id).
+fn changed_consumers(
+    before: &[ConsumerMark],
+    now: &[ConsumerMark],
+    start_of: &dyn Fn(u32) -> Option<usize>,
+) -> Vec<Range<usize>> {
+    let old: HashSet<&ConsumerMark> = before.iter().collect();
+    let new: HashSet<&ConsumerMark> = now.iter().collect();
+    old.symmetric_difference(&new)
+        .filter_map(|&&(unit, offset, _)| {
+            let start = start_of(u32::try_from(unit).ok()?)? + offset;
+            Some(start..start + 1)
+        })
+        .collect()
+}
+
 fn vocabulary_keys(flow: &Dataflow) -> Option<HashSet<KeyHash>> {
     let names = flow.vocabulary()?;
     Some(

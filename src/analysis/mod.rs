@@ -423,6 +423,11 @@ impl<'a> Context<'a> {
     /// tf.data pipelines of this file, computed on first use.
     pub fn dataflow(&self) -> &Dataflow<'a> {
         self.record(Read::everywhere(Key::Dataflow));
+        self.unrecorded_dataflow()
+    }
+
+    /// [`Context::dataflow`] for a caller that records what it reads of it.
+    fn unrecorded_dataflow(&self) -> &Dataflow<'a> {
         if let Some(lent) = self.lent_dataflow.get() {
             return lent;
         }
@@ -436,13 +441,15 @@ impl<'a> Context<'a> {
     /// `node`: recorded as a read of the dataflow, which is not built when a valid vocabulary
     /// proves there is none (see [`dataflow::call_cannot_consume`]).
     pub fn consumers_at(&self, node: Node) -> Vec<Consumer<'a>> {
-        self.record(Read::everywhere(Key::Dataflow));
+        // Only what the consumers at `node` are is read here; a reader that follows one's
+        // input goes through [`Context::dataflow`], which reads it all.
+        self.record(Read::new(&Key::DataflowConsumers, node.byte_range()));
         if let Some(vocabulary) = self.flow_vocabulary.get()
             && dataflow::call_cannot_consume(self.source, &self.imports, node, vocabulary)
         {
             return Vec::new();
         }
-        self.dataflow()
+        self.unrecorded_dataflow()
             .consumers()
             .iter()
             .filter(|c| c.node.id() == node.id())

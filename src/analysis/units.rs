@@ -55,6 +55,9 @@ pub enum Key {
     ParenCall,
     /// The file's tf.data dataflow (see `incremental` for when it counts as changed).
     Dataflow,
+    /// The dataflow's consumers at a node, read over the node's range: what kinds of consumer
+    /// it is, of what arguments and kinds of input (see `Dataflow::consumer_marks`).
+    DataflowConsumers,
     /// Whether the file has `\r\n` line breaks.
     Newline,
     /// Line breaks: read over `0..offset`, the line number of `offset`.
