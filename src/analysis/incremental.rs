@@ -242,6 +242,7 @@ impl Engine {
                 ctx.seed_unit_index(i, index.clone());
             }
             ctx.lend_dataflow(&flow);
+            ctx.seed_statements(nodes.clone());
             let wanted: Vec<bool> = (0..nodes.len()).map(|i| part.contains(&i)).collect();
             let (runs, module_runs) = super::run_units(&ctx, &enabled, &wanted, &|_| modules);
             (runs, module_runs, ctx.needles())
@@ -572,6 +573,7 @@ impl Engine {
                 ctx.seed_unit_index(i, index);
             }
             ctx.seed_scope_cache(&state.scope_cache);
+            ctx.seed_statements(nodes.clone());
             // With the dataflow unchanged its vocabulary still holds: rules asking whether a
             // call consumes a pipeline need not build it when none can reach the call.
             if flow_unchanged && let Some(vocabulary) = &state.flow_vocabulary {

@@ -208,6 +208,8 @@ pub struct Context<'a> {
     /// What the previous build of this document's dataflow found inert (see
     /// [`dataflow::build_cached`]).
     scope_cache: OnceCell<&'a dataflow::ScopeCache>,
+    /// The module's top-level nodes (see [`Context::statements`]).
+    statements: OnceCell<Vec<Node<'a>>>,
 }
 
 /// The units' key index, from an incremental engine.
@@ -257,7 +259,19 @@ impl<'a> Context<'a> {
             needles: RefCell::new(Vec::new()),
             flow_vocabulary: OnceCell::new(),
             scope_cache: OnceCell::new(),
+            statements: OnceCell::new(),
         }
+    }
+
+    /// The module's top-level nodes, statements and comments, in document order (each one a
+    /// unit): collected once per context, as [`Forest::statements`] walks every tree.
+    pub fn statements(&self) -> &[Node<'a>] {
+        self.statements.get_or_init(|| self.forest.statements())
+    }
+
+    /// Provides [`Context::statements`], collected already by the caller.
+    pub fn seed_statements(&self, statements: Vec<Node<'a>>) {
+        let _ = self.statements.set(statements);
     }
 
     /// Hands the context what the previous build of this document's dataflow found inert:
@@ -921,7 +935,7 @@ pub fn run_units(
 ) -> (IndexedRuns, IndexedRuns) {
     let combined = &*COMBINED;
     let names = combined.query.capture_names();
-    let units = ctx.forest.statements();
+    let units = ctx.statements();
     let mut runs: Vec<Option<UnitRun>> = wanted.iter().map(|&w| w.then(UnitRun::default)).collect();
     let starts: Vec<usize> = units.iter().map(|u| u.start_byte()).collect();
     // Consecutive wanted units form one queried range.

@@ -573,7 +573,7 @@ use super::{Context, Units};
 impl<'a> Context<'a> {
     fn units(&self) -> &Units<'a> {
         self.units.get_or_init(|| {
-            let nodes: Vec<Node<'a>> = self.forest.statements();
+            let nodes: Vec<Node<'a>> = self.statements().to_vec();
             let mut by_key: HashMap<KeyHash, Vec<usize>> = HashMap::default();
             if self.provided.is_none() {
                 // Summarise every unit here (indexing each on the way).

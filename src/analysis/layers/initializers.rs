@@ -401,7 +401,7 @@ fn import_name_edit(ctx: &Context, module: &str, name: &str) -> Edit {
     ctx.record(crate::analysis::units::Read::everywhere(
         crate::analysis::units::Key::ImportStatement,
     ));
-    let existing = ctx.forest.statements().into_iter().find(|statement| {
+    let existing = ctx.statements().iter().copied().find(|statement| {
         statement.kind_name() == "import_from_statement"
             && statement
                 .field("module_name")

@@ -405,7 +405,7 @@ fn add_stack<'t>(ctx: &Context<'t>, item: Node<'t>) -> Option<Stack<'t>> {
         ctx.depends_on_range(block.byte_range());
     }
     let statements: Vec<Node<'t>> = if block.kind_name() == "module" {
-        ctx.forest.statements()
+        ctx.statements().to_vec()
     } else {
         let mut cursor = block.walk();
         block.named_children(&mut cursor).collect()
