@@ -463,6 +463,27 @@ fn consumer_questions_rerun_only_where_the_consumers_changed() {
     assert_eq!(fixable(&found), [true], "{found:?}");
 }
 
+/// The rules that read the mixed-precision policy run again when the policy settings changed,
+/// not whenever a statement that holds a setter did.
+#[test]
+fn policy_readers_rerun_only_when_the_settings_change() {
+    let source = "import keras\nfrom keras import layers, mixed_precision\n\n\ndef setup(verbose):\n    mixed_precision.set_global_policy(\"mixed_float16\")\n    print(verbose)\n\n\nmodel = keras.Sequential([layers.Dense(10, activation=\"softmax\")])\n";
+    let (mut doc, mut engine, first) = open_and_analyse(source);
+    assert_eq!(codes(&first), ["KRS503"], "{first:?}");
+    // The setter's statement changed, the settings did not: only it runs again.
+    edit_and_compare(&mut doc, &mut engine, "print(verbose)", "print(verbose, 1)");
+    assert_eq!(engine.stats.rerun, 1, "{:?}", engine.stats);
+    // Another policy: the model's statement runs again and its finding goes.
+    let found = edit_and_compare(
+        &mut doc,
+        &mut engine,
+        "\"mixed_float16\"",
+        "\"mixed_bfloat16\"",
+    );
+    assert!(found.is_empty(), "{found:?}");
+    assert_eq!(engine.stats.rerun, 2, "{:?}", engine.stats);
+}
+
 /// A layer stack followed through a function body read only that body: edits to other
 /// statements of the file re-run nothing of the function (before, the scan counted as reading
 /// everything before or after it when it reached the start or end of the body).

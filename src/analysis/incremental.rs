@@ -89,6 +89,9 @@ struct State {
     /// The dataflow's [consumer marks](super::dataflow::Dataflow::consumer_marks), with the
     /// signature.
     flow_marks: Option<Vec<ConsumerMark>>,
+    /// The policy settings' signature and what computing them read (see
+    /// `Context::policy_signature`), once some rule asked for them.
+    policy: Option<(Vec<u64>, Vec<super::units::Read>)>,
     /// What the last dataflow build found inert, for the next.
     scope_cache: dataflow::ScopeCache,
 }
@@ -245,18 +248,22 @@ impl Engine {
             ctx.seed_statements(nodes.clone());
             let wanted: Vec<bool> = (0..nodes.len()).map(|i| part.contains(&i)).collect();
             let (runs, module_runs) = super::run_units(&ctx, &enabled, &wanted, &|_| modules);
-            (runs, module_runs, ctx.needles())
+            let policy = ctx.policy_signature(&unit_locator(&units), false);
+            (runs, module_runs, ctx.needles(), policy)
         };
         self.stats.parallel_halves = split.is_some();
-        let (mut runs, modules, mut needles) = match split {
+        let (mut runs, modules, mut needles, policy) = match split {
             Some(split) => {
-                let ((mut runs, _, mut needles), (more, modules, more_needles)) = rayon::join(
+                let (
+                    (mut runs, _, mut needles, policy),
+                    (more, modules, more_needles, more_policy),
+                ) = rayon::join(
                     || run_part(0..split, false),
                     || run_part(split..nodes.len(), true),
                 );
                 runs.extend(more);
                 needles.extend(more_needles);
-                (runs, modules, needles)
+                (runs, modules, needles, policy.or(more_policy))
             }
             None => run_part(0..nodes.len(), true),
         };
@@ -294,6 +301,7 @@ impl Engine {
             flow_marks: flow.as_ref().map(|(_, m, _)| m.clone()),
             flow_vocabulary: flow.and_then(|(_, _, v)| v),
             scope_cache,
+            policy,
         };
         let findings = state.findings(text, forest, settings);
         self.state = Some(state);
@@ -551,6 +559,7 @@ impl Engine {
         let index_of: HashMap<u32, usize> =
             units.iter().enumerate().map(|(i, u)| (u.id, i)).collect();
 
+        let mut policy = state.policy.take();
         let (runs, modules, needles, flow, dirty, dataflow_built, dataflow_changed) = {
             let ctx = Context::with_imports(
                 text,
@@ -616,6 +625,21 @@ impl Engine {
                 signature = Some(now);
             }
 
+            // The policy settings changed when their signature did; it is only worth computing
+            // them to find out when what computing them read changed (then a rule read them).
+            if let Some((before, reads)) = &policy
+                && reads_changed(reads, &changed)
+            {
+                let now = ctx.policy_signature(&unit_of, true);
+                if now.as_ref().map(|(signature, _)| signature) != Some(before) {
+                    changed
+                        .entry(Key::Policy.hash64())
+                        .or_default()
+                        .push(everywhere.clone());
+                }
+                policy = now;
+            }
+
             // Which units run again: the dirty ones, and those that read something that changed
             // or whose findings touch an edited region.
             let wanted: Vec<bool> = units
@@ -649,6 +673,10 @@ impl Engine {
                 (_, None) => None,
             };
             let built = ctx.built_dataflow().is_some();
+            // Computed for a rule (or above): what it read is current.
+            if let Some(now) = ctx.policy_signature(&unit_of, false) {
+                policy = Some(now);
+            }
             (
                 runs,
                 modules,
@@ -695,6 +723,7 @@ impl Engine {
             Facts::compute(text, &all_needles)
         };
         state.units = units;
+        state.policy = policy;
         (
             state.flow_signature,
             state.flow_marks,
@@ -721,6 +750,11 @@ impl State {
             shift_run(run, edit);
         }
         self.imports.shift(|p| shift_offset(p, edit, false));
+        if let Some((_, reads)) = &mut self.policy {
+            for read in reads {
+                read.range = shift_range(&read.range, edit);
+            }
+        }
     }
 
     /// Every unit's findings, finished like a from-scratch analysis.
@@ -756,17 +790,24 @@ fn tidy(mut run: UnitRun) -> UnitRun {
 
 /// Whether a cached run must run again: it read a key that changed where it looked, or one of
 /// its findings touches an edited region.
+/// Whether any of `reads` saw something that changed.
+fn reads_changed(
+    reads: &[super::units::Read],
+    changed: &HashMap<KeyHash, Vec<Range<usize>>>,
+) -> bool {
+    reads.iter().any(|read| {
+        changed
+            .get(&read.key)
+            .is_some_and(|places| places.iter().any(|p| overlaps(p, &read.range)))
+    })
+}
+
 fn stale(
     run: &UnitRun,
     changed: &HashMap<KeyHash, Vec<Range<usize>>>,
     regions: &[Range<usize>],
 ) -> bool {
-    let read_changed = run.reads.iter().any(|read| {
-        changed
-            .get(&read.key)
-            .is_some_and(|places| places.iter().any(|p| overlaps(p, &read.range)))
-    });
-    read_changed
+    reads_changed(&run.reads, changed)
         || run.findings.iter().any(|f| {
             overlaps_any(&f.range, regions)
                 || f.fix.as_ref().is_some_and(|fix| {

@@ -389,16 +389,50 @@ impl<'a> Context<'a> {
 
     /// Every call that sets a mixed global dtype policy (see [`policy::policy_settings`]).
     pub fn policy_settings(&self) -> &[PolicySetting<'a>] {
-        let (settings, reads) = self.policy.get_or_init(|| {
+        // Readers read the settings as one fact (`Key::Policy`); what computing them read is
+        // kept for the engine, which compares the settings when that changes.
+        self.record(Read::everywhere(Key::Policy));
+        &self.computed_policy().0
+    }
+
+    fn computed_policy(&self) -> &(Vec<PolicySetting<'a>>, Vec<Read>) {
+        self.policy.get_or_init(|| {
             let outer = self.reads.borrow_mut().replace(Vec::new());
             let settings = policy::collect_settings(self);
             let reads = std::mem::replace(&mut *self.reads.borrow_mut(), outer);
             (settings, reads.unwrap_or_default())
-        });
-        if let Some(current) = self.reads.borrow_mut().as_mut() {
-            current.extend(reads.iter().cloned());
+        })
+    }
+
+    /// The policy settings as an incremental engine compares them, and what computing them
+    /// read: computed here when `compute`, else only if a rule asked for them. Each call is
+    /// its offsets inside its unit, its kind, a hash of its text and its policy, not its unit's
+    /// id: an edit elsewhere in the setter's statement changes nothing here. (Cached findings
+    /// move with the text, and a line number read through [`Context::line_of`] records its
+    /// own read.)
+    pub fn policy_signature(
+        &self,
+        unit_of: &dyn Fn(usize) -> (u64, usize),
+        compute: bool,
+    ) -> Option<(Vec<u64>, Vec<Read>)> {
+        let (settings, reads) = match self.policy.get() {
+            Some(computed) => computed,
+            None if compute => self.computed_policy(),
+            None => return None,
+        };
+        use std::hash::BuildHasher;
+        let mut words = Vec::with_capacity(settings.len() * 5);
+        for setting in settings {
+            let (_, start) = unit_of(setting.call.start_byte());
+            words.extend([
+                (setting.call.start_byte() - start) as u64,
+                (setting.call.end_byte() - start) as u64,
+                u64::from(setting.call.kind_id()),
+                rustc_hash::FxBuildHasher.hash_one(self.text(setting.call)),
+                setting.policy as u64,
+            ]);
         }
-        settings
+        Some((words, reads.clone()))
     }
 
     /// The file's line break: `\r\n` when it has any, else `\n`.

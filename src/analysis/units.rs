@@ -55,6 +55,9 @@ pub enum Key {
     ParenCall,
     /// The file's tf.data dataflow (see `incremental` for when it counts as changed).
     Dataflow,
+    /// The file's mixed-precision policy settings (see `incremental` for when they count as
+    /// changed).
+    Policy,
     /// The dataflow's consumers at a node, read over the node's range: what kinds of consumer
     /// it is, of what arguments and kinds of input (see `Dataflow::consumer_marks`).
     DataflowConsumers,
