@@ -74,9 +74,7 @@ pub fn diagnostic(finding: &Finding, mapper: &PositionMapper, version: i32) -> D
             })
             .collect(),
     });
-    let href = rules::lookup(finding.code)
-        .and_then(|r| r.url().parse::<Uri>().ok())
-        .map(|href| CodeDescription { href });
+    let href = rule_href(finding.code).map(|href| CodeDescription { href });
     Diagnostic {
         range: mapper.range(finding.range.clone()),
         severity: Some(severity(finding.severity)),
@@ -88,6 +86,22 @@ pub fn diagnostic(finding: &Finding, mapper: &PositionMapper, version: i32) -> D
         tags: None,
         data: serde_json::to_value(DiagnosticData { fix, version }).ok(),
     }
+}
+
+/// The documentation link of a rule, parsed once per process (every diagnostic carries one,
+/// and every keystroke converts them all again).
+fn rule_href(code: &str) -> Option<Uri> {
+    static HREFS: std::sync::LazyLock<Vec<(&'static str, Option<Uri>)>> =
+        std::sync::LazyLock::new(|| {
+            rules::ALL
+                .iter()
+                .map(|rule| (rule.code, rule.url().parse::<Uri>().ok()))
+                .collect()
+        });
+    HREFS
+        .iter()
+        .find(|(known, _)| *known == code)
+        .and_then(|(_, href)| href.clone())
 }
 
 /// Reads the fix back out of a diagnostic sent by the client.
