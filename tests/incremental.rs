@@ -299,8 +299,8 @@ fn codes(findings: &[Finding]) -> Vec<&'static str> {
     findings.iter().map(|f| f.code).collect()
 }
 
-/// KRS402 runs once over the module and records narrow reads (the `predict` calls and the names
-/// it resolves): an edit in another statement that changes what a name holds must re-run it.
+/// KRS402 checks each `predict` call alone and records what the names it resolves read: an
+/// edit in another statement that changes what a name holds must re-run it.
 #[test]
 fn predict_in_loop_follows_edits_to_the_model_factory() {
     let source = "import keras\n\n\ndef build():\n    return keras.Sequential([keras.layers.Dense(2)])\n\n\nmodel = build()\n\nfor batch in batches:\n    model.predict(batch)\n";
@@ -348,6 +348,45 @@ fn open_and_analyse(source: &str) -> (Document, Engine, Vec<Finding>) {
         0,
     );
     (doc, engine, first.to_vec())
+}
+
+/// A `predict` site depends on the module's bindings of its receiver only through the
+/// statements spelling the name at module level or defining it there: an edit to a function
+/// that merely spells it re-runs that function alone, while a new module-level binding (an
+/// assignment, or a `class` of that name) re-runs the site.
+#[test]
+fn predict_sites_rerun_only_when_module_bindings_of_their_receiver_may_change() {
+    let source = "import keras\n\nmodel = keras.Sequential([])\n\n\ndef report(model):\n    print(model)\n\n\nfor x in range(3):\n    model.predict(x)\n";
+    let (mut doc, mut engine, first) = open_and_analyse(source);
+    assert_eq!(codes(&first), ["KRS402"], "{first:?}");
+    edit_and_compare(&mut doc, &mut engine, "print(model)", "print(model, 1)");
+    let stats = &engine.stats;
+    assert_eq!((stats.dirty, stats.rerun), (1, 1), "{stats:?}");
+    // A module-level use that is no binding: the site runs again and stays reported.
+    let found = edit_and_compare(
+        &mut doc,
+        &mut engine,
+        "\n\n\ndef report",
+        "\nmodel.summary()\n\n\ndef report",
+    );
+    assert_eq!(codes(&found), ["KRS402"], "{found:?}");
+    let stats = &engine.stats;
+    assert_eq!(stats.rerun, stats.dirty + 1, "{stats:?}");
+    // A module-level `class model` rebinds the name to something else.
+    let found = edit_and_compare(
+        &mut doc,
+        &mut engine,
+        "model.summary()\n",
+        "class model:\n    pass\n",
+    );
+    assert!(found.is_empty(), "{found:?}");
+    let found = edit_and_compare(
+        &mut doc,
+        &mut engine,
+        "class model:\n    pass\n",
+        "model.summary()\n",
+    );
+    assert_eq!(codes(&found), ["KRS402"], "{found:?}");
 }
 
 /// The rules that read the dataflow re-run only when its signature changes: an edit to a
@@ -647,7 +686,7 @@ fn a_big_file_analysed_on_two_cores_finds_what_one_analysis_finds() {
         let found = edit_and_compare(&mut doc, &mut engine, &marker, &policy);
         assert_ne!(found, first);
     }
-    // The first `predict` of the file: the module rule asked about it (in the second half).
+    // The first `predict` of the file (in the second half).
     let found = edit_and_compare(
         &mut doc,
         &mut engine,

@@ -1,4 +1,7 @@
-; KRS402 predict-in-loop: the whole module, once. The rule walks the tree itself because deciding
-; whether a `predict` receiver is a Keras model means resolving names through scopes, which it
-; memoises per file (per-call matches would rescan the module for every `predict`).
-(module) @module
+; KRS402 predict-in-loop: each `<receiver>.predict(...)` call. Whether the receiver is a Keras
+; model is resolved through scopes by the rule itself.
+(call
+  function: (attribute
+    object: (_) @receiver
+    attribute: (identifier) @_method)
+  (#eq? @_method "predict")) @call

@@ -49,6 +49,9 @@ pub enum Key {
     ModuleAttr(Box<str>),
     /// Module-level identifiers spelled `name`.
     ModuleIdent(Box<str>),
+    /// Module-level `def name` or `class name` (their names are no module-level identifiers:
+    /// they are spelled inside the definition).
+    ModuleDef(Box<str>),
     /// Module-level `return` statements.
     ModuleReturn,
     /// Calls whose callee is parenthesised (`(f)(...)`).
@@ -195,6 +198,8 @@ pub struct UnitIndex<'t> {
     /// The module-level part (outside `def`/`class` bodies): see [`super::index::scope_nodes`].
     module_assignments: HashMap<&'t str, Vec<(usize, Node<'t>)>>,
     module_identifiers: HashMap<&'t str, Vec<Node<'t>>>,
+    /// Names of the module-level `def`s and `class`es.
+    module_definitions: HashSet<&'t str>,
     module_attributes: HashMap<&'t str, Vec<Node<'t>>>,
     module_with_items: Vec<Node<'t>>,
     module_returns: Vec<Node<'t>>,
@@ -347,6 +352,9 @@ impl<'t> UnitIndex<'t> {
                 // A module-level definition binds its name.
                 if outer {
                     self.binds = true;
+                    if let Some(name) = name {
+                        self.module_definitions.insert(text(source, name));
+                    }
                 }
             }
             "import_statement" | "import_from_statement" | "future_import_statement" => {
@@ -400,6 +408,11 @@ impl<'t> UnitIndex<'t> {
             self.module_identifiers
                 .keys()
                 .map(|k| Key::ModuleIdent(boxed(k))),
+        );
+        keys.extend(
+            self.module_definitions
+                .iter()
+                .map(|k| Key::ModuleDef(boxed(k))),
         );
         keys.extend(
             self.module_attributes

@@ -65,8 +65,7 @@ use tree_sitter::Node;
 
 use crate::analysis::dataflow::{ConsumerKind, is_statement_container};
 use crate::analysis::imports::KerasSymbol;
-use crate::analysis::occurrences::Occurrences;
-use crate::analysis::units::{Key, Read};
+use crate::analysis::units::Key;
 use crate::analysis::{Context, RuleMatch, Sink, call};
 use crate::finding::{Edit, FixSafety, Severity};
 use crate::rules::RuleDef;
@@ -92,24 +91,20 @@ const MAX_NESTING: usize = 400;
 const MAX_SCAN: usize = 500_000;
 
 fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
-    if m.get("module").is_none() {
+    let (Some(call), Some(receiver)) = (m.get("call"), m.get("receiver")) else {
         return;
-    }
-    // The rule walks the whole module itself, but its findings depend only on: the `predict`
-    // calls (their statements hold `Key::Method("predict")`, so an edit in one re-runs the
-    // rule), the imports (a change re-analyses everything), and the definitions, bindings and
-    // uses of each name it asks about, all of which spell that name: `FileAnalysis::uses_name`
-    // records `Key::Ident(name)` for each. Everything else of a site is inside the statement
-    // holding its `predict` call.
-    ctx.record(Read::everywhere(Key::Method("predict".into())));
-    if !ctx.source_contains("predict") {
+    };
+    // Each `predict` call is checked alone, so an edit re-runs only the calls in the edited
+    // statement and those whose answer read what the edit changed. Everything of a site is
+    // inside its statement (its loops and enclosing scopes), except what names resolve to
+    // outside it: the module's bindings of a name (read through `Key::Ident(name)`) and the
+    // definitions of called functions and base classes (`FileAnalysis::uses_name`).
+    let Some(site) = Site::at(call, receiver) else {
         return;
-    }
-    let roots: Vec<Node<'t>> = ctx.forest.roots().collect();
+    };
+    let roots: Vec<Node<'t>> = ctx.forest.roots().take(1).collect();
     let mut file = FileAnalysis::new(ctx, &roots);
-    for site in std::mem::take(&mut file.sites) {
-        file.check_site(&site, sink);
-    }
+    file.check_site(&site, sink);
 }
 
 /// A `<receiver>.predict(...)` call with its ancestors (innermost first, up to its scope).
@@ -117,6 +112,32 @@ struct Site<'t> {
     call: Node<'t>,
     receiver: Node<'t>,
     ancestors: Vec<Node<'t>>,
+}
+
+impl<'t> Site<'t> {
+    /// The site of `receiver.predict(...)`; `None` nested deeper than [`MAX_NESTING`].
+    fn at(call: Node<'t>, receiver: Node<'t>) -> Option<Site<'t>> {
+        let mut ancestors = Vec::new();
+        let mut in_scope = true;
+        let mut depth = 0;
+        let mut node = call;
+        while let Some(parent) = node.parent() {
+            depth += 1;
+            if depth >= MAX_NESTING {
+                return None;
+            }
+            if in_scope {
+                ancestors.push(parent);
+                in_scope = !is_scope(parent.kind_name());
+            }
+            node = parent;
+        }
+        Some(Site {
+            call,
+            receiver,
+            ancestors,
+        })
+    }
 }
 
 /// A binding of a name (or `self.<attr>`) found in a scope.
@@ -137,16 +158,15 @@ struct NameFacts<'t> {
     keras_usage: bool,
 }
 
-/// Per-file state: the `predict` sites, the definitions, and memoised answers.
+/// What the checks of one site found out: scope chains, definitions, and memoised answers.
 struct FileAnalysis<'c, 'a, 't> {
     ctx: &'c Context<'a>,
-    sites: Vec<Site<'t>>,
-    /// Function and class definitions by name (the last one in the file wins).
-    functions: HashMap<&'a str, Node<'t>>,
-    classes: HashMap<&'a str, Node<'t>>,
-    /// Scope chains (innermost first: functions, lambdas, classes, the module), interned.
+    /// The last `def`/`class` of a name in the file (any depth), by kind and name.
+    definitions: HashMap<(&'static str, &'a str), Option<Node<'t>>>,
+    /// Scope chains (innermost first: functions, lambdas, classes, the module), interned; the
+    /// first is the module's (the forest's first root stands for it).
     chains: Vec<Vec<Node<'t>>>,
-    /// The chain of each definition's own scope (starting with the definition), by node id.
+    /// The chain of each scope (starting with the scope itself), by node id.
     definition_chain: HashMap<usize, usize>,
     /// Bindings of every name per function or lambda scope, by scope node id.
     scope_facts: HashMap<usize, Facts<'a, 't>>,
@@ -180,17 +200,11 @@ fn is_comprehension(kind: &str) -> bool {
 }
 
 impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
-    /// Walks the module once: `predict` sites, definitions and their scope chains. Only nodes
-    /// that can hold statements, or whose text has `predict`, are entered: nothing else can
-    /// hold a definition or a site (nor a lambda whose scope chain a site needs).
-    /// `roots`: the roots of the file's forest (together, the module; the first stands for it).
+    /// `roots`: the first root of the file's forest, which stands for the module.
     fn new(ctx: &'c Context<'a>, roots: &[Node<'t>]) -> Self {
-        let predicts = Occurrences::of(ctx.source, "predict");
-        let mut file = FileAnalysis {
+        FileAnalysis {
             ctx,
-            sites: Vec::new(),
-            functions: HashMap::default(),
-            classes: HashMap::default(),
+            definitions: HashMap::default(),
             chains: vec![roots.iter().take(1).copied().collect()],
             definition_chain: HashMap::default(),
             scope_facts: HashMap::default(),
@@ -199,127 +213,50 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
             function_returns_model: HashMap::default(),
             models: HashMap::default(),
             loop_bindings: HashMap::default(),
-        };
-        for root in roots {
-            file.definition_chain.insert(root.id(), 0);
         }
-        for &root in roots {
-            file.walk(root, &predicts);
-        }
-        file.sites.sort_by_key(|s| s.call.start_byte());
-        file
     }
 
-    /// Finds the definitions and `predict` sites under one root, in document order.
-    fn walk(&mut self, root: Node<'t>, predicts: &Occurrences) {
-        let file = self;
-        // One cursor walks the tree in document order; `path` holds the ancestors of the
-        // cursor's node with the scope chain each one's children are in.
-        let mut cursor = root.walk();
-        let mut path: Vec<(Node<'t>, usize)> = Vec::new();
-        loop {
-            let node = cursor.node();
-            let depth = path.len();
-            let mut descend = None;
-            if node.is_named() {
-                let chain = path.last().map_or(0, |&(_, chain)| chain);
-                let mut inner_chain = chain;
-                let kind = node.kind_name();
-                if kind != "module" && is_scope(kind) {
-                    let mut scopes = vec![node];
-                    scopes.extend(file.chains[chain].iter().copied());
-                    file.chains.push(scopes);
-                    inner_chain = file.chains.len() - 1;
-                    file.definition_chain.insert(node.id(), inner_chain);
-                    file.record_definition(node);
-                }
-                if let Some(receiver) = file.predict_receiver(node)
-                    && depth < MAX_NESTING
-                {
-                    // Ancestors up to the innermost scope (inclusive): loops end there.
-                    let mut ancestors = Vec::new();
-                    for &(ancestor, _) in path.iter().rev() {
-                        ancestors.push(ancestor);
-                        if is_scope(ancestor.kind_name()) {
-                            break;
-                        }
-                    }
-                    file.sites.push(Site {
-                        call: node,
-                        receiver,
-                        ancestors,
-                    });
-                }
-                if depth < MAX_NESTING
-                    && (is_statement_container(kind)
-                        || node.is_error()
-                        || node.has_error()
-                        || predicts.within(node))
-                {
-                    descend = Some(inner_chain);
-                }
-            }
-            if let Some(inner_chain) = descend
-                && cursor.goto_first_child()
-            {
-                path.push((node, inner_chain));
-                continue;
-            }
-            loop {
-                if cursor.goto_next_sibling() {
-                    break;
-                }
-                if !cursor.goto_parent() {
-                    return;
-                }
-                path.pop();
-            }
+    /// The chain of scopes `scope` (a function, lambda, class or module node) is the first
+    /// of: found by walking up its ancestors, interned.
+    fn chain_of(&mut self, scope: Node<'t>) -> usize {
+        if scope.kind_name() == "module" {
+            return 0;
         }
+        if let Some(&known) = self.definition_chain.get(&scope.id()) {
+            return known;
+        }
+        let mut outer = scope.parent();
+        while let Some(node) = outer.filter(|n| !is_scope(n.kind_name())) {
+            outer = node.parent();
+        }
+        let outer_chain = outer.map_or(0, |outer| self.chain_of(outer));
+        let mut chain = vec![scope];
+        chain.extend(self.chains[outer_chain].iter().copied());
+        self.chains.push(chain);
+        let id = self.chains.len() - 1;
+        self.definition_chain.insert(scope.id(), id);
+        id
+    }
+
+    /// The last `def` (`kind` "function_definition") or `class` (`"class_definition"`) named
+    /// `name` in the file, at any depth. Reads `Key::Ident(name)`: only the statements
+    /// spelling `name` can define it.
+    fn definition(&mut self, kind: &'static str, name: &'a str) -> Option<Node<'t>> {
+        if let Some(&known) = self.definitions.get(&(kind, name)) {
+            return known;
+        }
+        let ctx = self.ctx;
+        let units = ctx.units_holding(Key::Ident(name.into()));
+        let found = units
+            .iter()
+            .rev()
+            .find_map(|&unit| last_definition(ctx, unit, kind, name));
+        self.definitions.insert((kind, name), found);
+        found
     }
 
     fn text(&self, node: Node) -> &'a str {
         self.ctx.text(node)
-    }
-
-    /// Records that the findings depend on what the file defines, binds or does with `name`
-    /// (see [`check`]).
-    fn uses_name<'n>(&self, name: &'n str) -> &'n str {
-        self.ctx.record(Read::everywhere(Key::Ident(name.into())));
-        name
-    }
-
-    fn record_definition(&mut self, node: Node<'t>) {
-        let Some(name) = node.field("name") else {
-            return;
-        };
-        let name = self.text(name);
-        let map = match node.kind_name() {
-            "function_definition" => &mut self.functions,
-            "class_definition" => &mut self.classes,
-            _ => return,
-        };
-        let later = map
-            .get(name)
-            .is_none_or(|previous| previous.start_byte() < node.start_byte());
-        if later {
-            map.insert(name, node);
-        }
-    }
-
-    /// `receiver` of `receiver.predict(...)`.
-    fn predict_receiver(&self, node: Node<'t>) -> Option<Node<'t>> {
-        if node.kind_name() != "call" {
-            return None;
-        }
-        let function = node.field("function")?;
-        if function.kind_name() != "attribute" {
-            return None;
-        }
-        let method = function.field("attribute")?;
-        if self.text(method) != "predict" {
-            return None;
-        }
-        function.field("object")
     }
 
     fn check_site(&mut self, site: &Site<'t>, sink: &mut Sink) {
@@ -334,14 +271,10 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
         if comprehension_bound {
             return;
         }
-        let Some(&chain) = site
-            .ancestors
-            .iter()
-            .find(|a| is_scope(a.kind_name()))
-            .and_then(|scope| self.definition_chain.get(&scope.id()))
-        else {
+        let Some(&scope) = site.ancestors.iter().find(|a| is_scope(a.kind_name())) else {
             return;
         };
+        let chain = self.chain_of(scope);
         if !self.is_keras_model(site.receiver, chain, 0) {
             return;
         }
@@ -469,19 +402,16 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
             return false;
         }
         let name = self.text(callee);
-        self.uses_name(name);
-        if let Some(&class) = self.classes.get(name) {
+        if let Some(class) = self.definition("class_definition", name) {
             return self.class_is_keras_model(class, depth + 1);
         }
-        let Some(&function) = self.functions.get(name) else {
+        let Some(function) = self.definition("function_definition", name) else {
             return false;
         };
-        let (Some(body), Some(&chain)) = (
-            function.field("body"),
-            self.definition_chain.get(&function.id()),
-        ) else {
+        let Some(body) = function.field("body") else {
             return false;
         };
+        let chain = self.chain_of(function);
         let key = (function.id(), depth);
         if let Some(&known) = self.function_returns_model.get(&key) {
             return known;
@@ -512,9 +442,7 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
             if depth >= MAX_DEPTH || base.kind_name() != "identifier" {
                 return false;
             }
-            self.classes
-                .get(self.uses_name(self.text(base)))
-                .copied()
+            self.definition("class_definition", self.text(base))
                 .is_some_and(|parent| self.class_is_keras_model(parent, depth + 1))
         })
     }
@@ -529,7 +457,6 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
 
     /// Whether the local or global `name` only ever holds Keras models, seen from `chain`.
     fn name_is_model(&mut self, name: &'a str, chain: usize, depth: usize) -> bool {
-        self.uses_name(name);
         // Python resolves names through functions and the module, never through class bodies.
         let scopes: Vec<Node<'t>> = self.chains[chain]
             .iter()
@@ -558,15 +485,21 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
     fn facts_of(&mut self, scope: Node<'t>, name: &'a str) -> Option<NameFacts<'t>> {
         let ctx = self.ctx;
         if scope.kind_name() == "module" {
-            // Only statements spelling `name` can bind it or use it as a model, so only they are
-            // scanned (every root of the forest is the module). `uses_name` recorded the read.
+            // Only statements spelling `name` at module level, or defining it there, can bind
+            // it or use it as a model there, so only they are scanned (every root of the
+            // forest is the module), and only their keys are read. Every other scope of a
+            // chain is inside the statement of the scope it starts with, whose own reads
+            // brought the analysis there.
             let facts = self.module_facts.entry(name).or_insert_with(|| {
-                let units = ctx.units_holding(Key::Ident(name.into()));
+                let mut units = ctx.units_holding(Key::ModuleIdent(name.into()));
+                units.extend(ctx.units_holding(Key::ModuleDef(name.into())));
+                units.sort_by_key(|unit| unit.start_byte());
+                units.dedup_by_key(|unit| unit.id());
                 collect_scope_facts(ctx, None, &units, 0).remove(name)
             });
             return Some(facts.clone().unwrap_or_default());
         }
-        let chain = self.definition_chain.get(&scope.id()).copied().unwrap_or(0);
+        let chain = self.chain_of(scope);
         self.scope_facts
             .entry(scope.id())
             .or_insert_with(|| {
@@ -607,11 +540,15 @@ impl<'c, 'a: 't, 't> FileAnalysis<'c, 'a, 't> {
 
     /// Assignments to every `self.<attr>` in the methods of `class` (computed once).
     fn facts_in_class(&mut self, class: Node<'t>) -> &Facts<'a, 't> {
-        let ctx = self.ctx;
-        let chains = &self.definition_chain;
-        self.attribute_facts
-            .entry(class.id())
-            .or_insert_with(|| collect_class_facts(ctx, class, chains))
+        if !self.attribute_facts.contains_key(&class.id()) {
+            let chains: HashMap<usize, usize> = class_methods(class)
+                .into_iter()
+                .map(|method| (method.id(), self.chain_of(method)))
+                .collect();
+            let facts = collect_class_facts(self.ctx, class, &chains);
+            self.attribute_facts.insert(class.id(), facts);
+        }
+        &self.attribute_facts[&class.id()]
     }
 
     fn all_models(&mut self, bindings: &[Binding<'t>], depth: usize) -> bool {
@@ -927,9 +864,6 @@ fn collect_class_facts<'a, 't>(
     chains: &HashMap<usize, usize>,
 ) -> Facts<'a, 't> {
     let mut facts: Facts<'a, 't> = HashMap::default();
-    let Some(body) = class.field("body") else {
-        return facts;
-    };
     // `self.<attr>` -> `attr`.
     let self_attribute = |node: Node| -> Option<&'a str> {
         if node.kind_name() != "attribute" {
@@ -941,16 +875,7 @@ fn collect_class_facts<'a, 't>(
         }
         Some(ctx.text(node.field("attribute")?))
     };
-    let mut cursor = body.walk();
-    for statement in body.named_children(&mut cursor) {
-        let method = match statement.kind_name() {
-            "decorated_definition" => statement.field("definition"),
-            "function_definition" => Some(statement),
-            _ => None,
-        };
-        let Some(method) = method.filter(|m| m.kind_name() == "function_definition") else {
-            continue;
-        };
+    for method in class_methods(class) {
         let (Some(method_body), Some(&chain)) = (method.field("body"), chains.get(&method.id()))
         else {
             continue;
@@ -990,6 +915,48 @@ fn collect_class_facts<'a, 't>(
         });
     }
     facts
+}
+
+/// The methods defined in a class body (decorated or not).
+fn class_methods(class: Node) -> Vec<Node> {
+    let Some(body) = class.field("body") else {
+        return Vec::new();
+    };
+    let mut cursor = body.walk();
+    body.named_children(&mut cursor)
+        .filter_map(|statement| match statement.kind_name() {
+            "decorated_definition" => statement.field("definition"),
+            "function_definition" => Some(statement),
+            _ => None,
+        })
+        .filter(|method| method.kind_name() == "function_definition")
+        .collect()
+}
+
+/// The last definition of `kind` named `name` in `unit` (a top-level statement), at any depth:
+/// statements inside statements, and inside what the parser could not make sense of.
+fn last_definition<'t>(ctx: &Context, unit: Node<'t>, kind: &str, name: &str) -> Option<Node<'t>> {
+    let mut found = None;
+    let mut stack = vec![(unit, 0)];
+    while let Some((node, depth)) = stack.pop() {
+        let node_kind = node.kind_name();
+        if node_kind == kind
+            && node.field("name").is_some_and(|n| ctx.text(n) == name)
+            && found.is_none_or(|f: Node| f.start_byte() < node.start_byte())
+        {
+            found = Some(node);
+        }
+        if depth < MAX_NESTING
+            && (is_statement_container(node_kind) || node.is_error() || node.has_error())
+        {
+            let mut cursor = node.walk();
+            stack.extend(
+                node.named_children(&mut cursor)
+                    .map(|child| (child, depth + 1)),
+            );
+        }
+    }
+    found
 }
 
 /// The names a binding target (or binding statement) binds: `name`, `(name, other)`,
