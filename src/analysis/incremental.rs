@@ -28,7 +28,9 @@ use super::dataflow::{
 };
 use super::imports::Imports;
 use super::units::{Key, KeyHash, KeyIndex, Summary, UnitIndex};
-use super::{Context, Provided, UnitRun, enabled_rules, finish, newline_of, policy, quote_of};
+use super::{
+    Context, Provided, RuleSet, UnitRun, enabled_rules, finish, newline_of, policy, quote_of,
+};
 use crate::document::{EditLog, free_later};
 use crate::finding::{Edit, Finding};
 use crate::forest::Forest;
@@ -246,7 +248,12 @@ impl Engine {
             }
             ctx.lend_dataflow(&flow);
             ctx.seed_statements(nodes.clone());
-            let wanted: Vec<bool> = (0..nodes.len()).map(|i| part.contains(&i)).collect();
+            let wanted: Vec<RuleSet> = (0..nodes.len())
+                .map(|i| match part.contains(&i) {
+                    true => RuleSet::ALL,
+                    false => RuleSet::NONE,
+                })
+                .collect();
             let (runs, module_runs) = super::run_units(&ctx, &enabled, &wanted, &|_| modules);
             let policy = ctx.policy_signature(&unit_locator(&units), false);
             (runs, module_runs, ctx.needles(), policy)
@@ -560,7 +567,7 @@ impl Engine {
             units.iter().enumerate().map(|(i, u)| (u.id, i)).collect();
 
         let mut policy = state.policy.take();
-        let (runs, modules, needles, flow, dirty, dataflow_built, dataflow_changed) = {
+        let (runs, modules, needles, flow, dirty, dataflow_built, dataflow_changed, wanted) = {
             let ctx = Context::with_imports(
                 text,
                 forest,
@@ -642,15 +649,18 @@ impl Engine {
 
             // Which units run again: the dirty ones, and those that read something that changed
             // or whose findings touch an edited region.
-            let wanted: Vec<bool> = units
+            let wanted: Vec<RuleSet> = units
                 .iter()
                 .zip(&dirty)
-                .map(|(unit, &d)| d || stale(&unit.run, &changed, &regions))
+                .map(|(unit, &d)| match d {
+                    true => RuleSet::ALL,
+                    false => stale(&unit.run, &changed, &regions),
+                })
                 .collect();
             let module_again: Vec<usize> = state
                 .modules
                 .iter()
-                .filter(|(_, run)| stale(run, &changed, &regions))
+                .filter(|(_, run)| !stale(run, &changed, &regions).is_empty())
                 .map(|(pattern, _)| *pattern)
                 .collect();
             let (runs, modules) =
@@ -685,6 +695,7 @@ impl Engine {
                 dirty,
                 built,
                 flow_changed,
+                wanted,
             )
         };
         self.stats = UpdateStats {
@@ -704,7 +715,8 @@ impl Engine {
             (self.stats.scopes_analysed, self.stats.scopes_reused) = state.scope_cache.last_build();
         }
         for (i, run) in runs {
-            units[i].run = tidy(run);
+            let before = std::mem::take(&mut units[i].run);
+            units[i].run = tidy(before.replace_rules(wanted[i], run));
         }
         for (pattern, run) in modules {
             if let Some(slot) = state.modules.iter_mut().find(|(p, _)| *p == pattern) {
@@ -781,11 +793,27 @@ impl State {
 }
 
 /// Sorts and de-duplicates a run's reads (rules ask the same thing for many matches).
-fn tidy(mut run: UnitRun) -> UnitRun {
-    run.reads
-        .sort_unstable_by_key(|r| (r.key, r.range.start, r.range.end));
-    run.reads.dedup();
-    run
+fn tidy(run: UnitRun) -> UnitRun {
+    use super::units::Read;
+    let mut pairs: Vec<(Read, RuleSet)> = run.reads.into_iter().zip(run.read_rules).collect();
+    pairs.sort_unstable_by_key(|(r, _)| (r.key, r.range.start, r.range.end));
+    // The same read by several rules: one read, made by all of them.
+    let mut reads: Vec<Read> = Vec::with_capacity(pairs.len());
+    let mut read_rules: Vec<RuleSet> = Vec::with_capacity(pairs.len());
+    for (read, rules) in pairs {
+        match (reads.last(), read_rules.last_mut()) {
+            (Some(last), Some(last_rules)) if *last == read => *last_rules |= rules,
+            _ => {
+                reads.push(read);
+                read_rules.push(rules);
+            }
+        }
+    }
+    UnitRun {
+        findings: run.findings,
+        reads,
+        read_rules,
+    }
 }
 
 /// Whether a cached run must run again: it read a key that changed where it looked, or one of
@@ -802,20 +830,34 @@ fn reads_changed(
     })
 }
 
+/// The rules that must run again over a cached run: those that read a key that changed where
+/// they looked, or whose findings touch an edited region.
 fn stale(
     run: &UnitRun,
     changed: &HashMap<KeyHash, Vec<Range<usize>>>,
     regions: &[Range<usize>],
-) -> bool {
-    reads_changed(&run.reads, changed)
-        || run.findings.iter().any(|f| {
-            overlaps_any(&f.range, regions)
-                || f.fix.as_ref().is_some_and(|fix| {
-                    fix.edits
-                        .iter()
-                        .any(|e: &Edit| overlaps_any(&e.range, regions))
-                })
-        })
+) -> RuleSet {
+    let mut rules = RuleSet::NONE;
+    for (read, &by) in run.reads.iter().zip(&run.read_rules) {
+        if (by & !rules).is_empty() {
+            continue;
+        }
+        if reads_changed(std::slice::from_ref(read), changed) {
+            rules |= by;
+        }
+    }
+    for f in &run.findings {
+        let touched = overlaps_any(&f.range, regions)
+            || f.fix.as_ref().is_some_and(|fix| {
+                fix.edits
+                    .iter()
+                    .any(|e: &Edit| overlaps_any(&e.range, regions))
+            });
+        if touched {
+            rules |= RuleSet::of_code(f.code);
+        }
+    }
+    rules
 }
 
 /// A unit's summary, with whether it calls a pipeline source and whether its function (if it

@@ -933,12 +933,106 @@ fn module_matches<'t>(
     }
 }
 
+/// A set of rules, by index in [`rules::ALL`] (at most 64 rules; a test checks).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuleSet(u64);
+
+impl RuleSet {
+    pub const NONE: RuleSet = RuleSet(0);
+    pub const ALL: RuleSet = RuleSet(u64::MAX);
+
+    pub fn one(rule: usize) -> RuleSet {
+        RuleSet(1u64.checked_shl(rule as u32).unwrap_or(0))
+    }
+
+    /// The rule reporting `code` (every rule, for a code no rule has).
+    pub fn of_code(code: &str) -> RuleSet {
+        rules::ALL
+            .iter()
+            .position(|rule| rule.code == code)
+            .map_or(RuleSet::ALL, RuleSet::one)
+    }
+
+    pub fn contains(self, rule: usize) -> bool {
+        !(self & RuleSet::one(rule)).is_empty()
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl std::ops::BitOr for RuleSet {
+    type Output = RuleSet;
+    fn bitor(self, other: RuleSet) -> RuleSet {
+        RuleSet(self.0 | other.0)
+    }
+}
+
+impl std::ops::BitOrAssign for RuleSet {
+    fn bitor_assign(&mut self, other: RuleSet) {
+        self.0 |= other.0;
+    }
+}
+
+impl std::ops::BitAnd for RuleSet {
+    type Output = RuleSet;
+    fn bitand(self, other: RuleSet) -> RuleSet {
+        RuleSet(self.0 & other.0)
+    }
+}
+
+impl std::ops::Not for RuleSet {
+    type Output = RuleSet;
+    fn not(self) -> RuleSet {
+        RuleSet(!self.0)
+    }
+}
+
 /// What the rules found in one unit (a child of the module node) or in the module as a whole,
 /// and what they read to find it.
 #[derive(Debug, Clone, Default)]
 pub struct UnitRun {
     pub findings: Vec<Finding>,
     pub reads: Vec<Read>,
+    /// The rules that made each read (parallel to `reads`): an edit re-runs, in a unit it did
+    /// not touch, only the rules whose reads it changed.
+    pub read_rules: Vec<RuleSet>,
+}
+
+impl UnitRun {
+    /// Adds what rule `rule` read in one check.
+    fn add_reads(&mut self, rule: usize, reads: Vec<Read>) {
+        self.read_rules
+            .extend(std::iter::repeat_n(RuleSet::one(rule), reads.len()));
+        self.reads.extend(reads);
+    }
+
+    /// This run with the results of the rules in `rerun` replaced by `fresh` (a run of those
+    /// rules alone over the same unit).
+    pub fn replace_rules(self, rerun: RuleSet, fresh: UnitRun) -> UnitRun {
+        let kept = !rerun;
+        let mut findings: Vec<Finding> = self
+            .findings
+            .into_iter()
+            .filter(|f| (RuleSet::of_code(f.code) & rerun).is_empty())
+            .collect();
+        let (mut reads, mut read_rules): (Vec<Read>, Vec<RuleSet>) = self
+            .reads
+            .into_iter()
+            .zip(self.read_rules)
+            .map(|(read, rules)| (read, rules & kept))
+            .filter(|(_, rules)| !rules.is_empty())
+            .unzip();
+        findings.extend(fresh.findings);
+        reads.extend(fresh.reads);
+        read_rules.extend(fresh.read_rules);
+        UnitRun {
+            findings,
+            reads,
+            read_rules,
+        }
+    }
 }
 
 /// Runs keyed by unit index or module pattern index.
@@ -957,29 +1051,34 @@ pub fn enabled_rules(source: &str, forest: &Forest, settings: &Settings) -> Opti
     enabled.iter().any(|&e| e).then_some(enabled)
 }
 
-/// Runs the enabled rules on the matches inside the wanted units (`wanted[i]`: the `i`-th child
-/// of the module node), recording reads per unit; also the module-rooted patterns for which
-/// `module_wanted(pattern)` holds. Returns one run per wanted unit (index) and one per module
-/// pattern run (pattern index), so each module rule is re-run only when its own reads change.
+/// Runs the enabled rules on the matches inside the wanted units (`wanted[i]`: the rules to
+/// run in the `i`-th child of the module node, none when it is not wanted), recording reads
+/// per unit and rule; also the module-rooted patterns for which `module_wanted(pattern)` holds.
+/// Returns one run per wanted unit (index) and one per module pattern run (pattern index), so
+/// each module rule is re-run only when its own reads change.
 pub fn run_units(
     ctx: &Context,
     enabled: &[bool],
-    wanted: &[bool],
+    wanted: &[RuleSet],
     module_wanted: &dyn Fn(usize) -> bool,
 ) -> (IndexedRuns, IndexedRuns) {
     let combined = &*COMBINED;
     let names = combined.query.capture_names();
     let units = ctx.statements();
-    let mut runs: Vec<Option<UnitRun>> = wanted.iter().map(|&w| w.then(UnitRun::default)).collect();
+    let wanted_at = |i: usize| wanted.get(i).copied().unwrap_or(RuleSet::NONE);
+    let mut runs: Vec<Option<UnitRun>> = wanted
+        .iter()
+        .map(|w| (!w.is_empty()).then(UnitRun::default))
+        .collect();
     let starts: Vec<usize> = units.iter().map(|u| u.start_byte()).collect();
     // Consecutive wanted units form one queried range.
     let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
     for (i, unit) in units.iter().enumerate() {
-        if !wanted.get(i).copied().unwrap_or(false) {
+        if wanted_at(i).is_empty() {
             continue;
         }
         match ranges.last_mut() {
-            Some(last) if i > 0 && wanted[i - 1] => last.end = unit.end_byte(),
+            Some(last) if i > 0 && !wanted_at(i - 1).is_empty() => last.end = unit.end_byte(),
             _ => ranges.push(unit.byte_range()),
         }
     }
@@ -997,6 +1096,9 @@ pub fn run_units(
                     continue;
                 };
                 let unit = starts.partition_point(|&s| s <= first).saturating_sub(1);
+                if !wanted_at(unit).contains(rule_index) {
+                    continue;
+                }
                 let Some(Some(run)) = runs.get_mut(unit) else {
                     continue;
                 };
@@ -1015,7 +1117,7 @@ pub fn run_units(
                 };
                 ctx.start_recording();
                 (rule.check)(ctx, &rule_match, &mut sink);
-                run.reads.extend(ctx.take_reads());
+                run.add_reads(rule_index, ctx.take_reads());
             }
         }
     }
@@ -1041,7 +1143,7 @@ pub fn run_units(
             };
             ctx.start_recording();
             (rule.check)(ctx, &rule_match, &mut sink);
-            run.reads.extend(ctx.take_reads());
+            run.add_reads(rule_index, ctx.take_reads());
         }
         module_runs.push((pattern, run));
     }
