@@ -8,7 +8,8 @@
 //! `stateless_*`, `set_seed`, `fold_in`, `split`), `tf.image.random_*`, TF 1 `tf.random_*`, or a
 //! Keras random preprocessing layer (`RandomFlip`, `RandomRotation`, ..., `RandAugment`,
 //! `AugMix`, `MixUp`, `CutMix`, `Solarization`), also when the layer is built elsewhere in the
-//! file (`augment = keras.Sequential([layers.RandomFlip(...)])`).
+//! file (`augment = keras.Sequential([layers.RandomFlip(...)])`). A name the function takes as
+//! a parameter or assigns itself is its own, whatever the file assigns to that name elsewhere.
 //!
 //! ## Why is this bad?
 //! `cache` stores what the first epoch produced and replays it: the random augmentation before it
@@ -113,10 +114,24 @@ fn is_random_map(ctx: &Context, step: &Step, names: &RefCell<HashMap<String, boo
     let Some(function) = flow.mapped_function(ctx, step) else {
         return false;
     };
+    // A function's parameters and locals name what it is given or computes, whatever the file
+    // assigns to those names elsewhere (by function node id).
+    let mut locals: HashMap<usize, Vec<&str>> = HashMap::new();
     flow.function_uses(ctx, function, &mut |node| match node.kind_name() {
         "call" => is_random_call(ctx, node),
         "identifier" => {
             let name = ctx.text(node);
+            if !is_reference(node) {
+                return false;
+            }
+            if let Some(scope) = enclosing_function(node) {
+                let local = locals
+                    .entry(scope.id())
+                    .or_insert_with(|| local_names(ctx, scope));
+                if local.contains(&name) {
+                    return false;
+                }
+            }
             if let Some(&known) = names.borrow().get(name) {
                 return known;
             }
@@ -126,6 +141,112 @@ fn is_random_map(ctx: &Context, step: &Step, names: &RefCell<HashMap<String, boo
         }
         _ => false,
     })
+}
+
+/// The `def` or `lambda` an identifier is in (its decorators and defaults included).
+fn enclosing_function(node: Node) -> Option<Node> {
+    let mut current = node.parent();
+    while let Some(ancestor) = current {
+        match ancestor.kind_name() {
+            "function_definition" | "lambda" => return Some(ancestor),
+            "class_definition" | "module" => return None,
+            _ => current = ancestor.parent(),
+        }
+    }
+    None
+}
+
+/// The names local to a `def` or `lambda`: its parameters, and the names its own body assigns
+/// (not in nested functions or classes), unless declared `global` or `nonlocal` there.
+fn local_names<'a>(ctx: &Context<'a>, function: Node) -> Vec<&'a str> {
+    let mut names = parameter_names(ctx, function);
+    let Some(body) = function.field("body") else {
+        return names;
+    };
+    let mut declared_outer = Vec::new();
+    let mut stack = vec![body];
+    let mut budget = MAX_VALUE_NODES;
+    while let Some(node) = stack.pop() {
+        budget = budget.saturating_sub(1);
+        if budget == 0 {
+            // Too big to tell: nothing counts as local.
+            return parameter_names(ctx, function);
+        }
+        let target = match node.kind_name() {
+            "function_definition" | "class_definition" | "lambda" if node.id() != body.id() => {
+                names.extend(node.field("name").map(|n| ctx.text(n)));
+                continue;
+            }
+            "global_statement" | "nonlocal_statement" => {
+                let mut cursor = node.walk();
+                declared_outer.extend(node.named_children(&mut cursor).map(|n| ctx.text(n)));
+                continue;
+            }
+            "assignment" | "augmented_assignment" | "for_statement" => node.field("left"),
+            "named_expression" => node.field("name"),
+            "as_pattern" => node.field("alias"),
+            _ => None,
+        };
+        if let Some(target) = target {
+            let mut targets = vec![target];
+            while let Some(t) = targets.pop() {
+                match t.kind_name() {
+                    "identifier" => names.push(ctx.text(t)),
+                    "pattern_list"
+                    | "tuple_pattern"
+                    | "list_pattern"
+                    | "tuple"
+                    | "list"
+                    | "as_pattern_target"
+                    | "parenthesized_expression" => {
+                        let mut cursor = t.walk();
+                        targets.extend(t.named_children(&mut cursor));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut cursor = node.walk();
+        stack.extend(node.named_children(&mut cursor));
+    }
+    names.retain(|name| !declared_outer.contains(name));
+    names
+}
+
+/// The names a `def` or `lambda` binds as parameters.
+fn parameter_names<'a>(ctx: &Context<'a>, function: Node) -> Vec<&'a str> {
+    let Some(parameters) = function.field("parameters") else {
+        return Vec::new();
+    };
+    let mut cursor = parameters.walk();
+    parameters
+        .named_children(&mut cursor)
+        .filter_map(|parameter| match parameter.kind_name() {
+            "identifier" => Some(parameter),
+            "default_parameter" | "typed_default_parameter" => parameter.field("name"),
+            "typed_parameter" | "list_splat_pattern" | "dictionary_splat_pattern" => parameter
+                .named_child(0)
+                .filter(|n| n.kind_name() == "identifier"),
+            _ => None,
+        })
+        .map(|name| ctx.text(name))
+        .collect()
+}
+
+/// Whether an identifier can name a variable: not an attribute's name (`image` in
+/// `tf.image`) nor a keyword argument's name.
+fn is_reference(identifier: Node) -> bool {
+    let Some(parent) = identifier.parent() else {
+        return true;
+    };
+    let field = match parent.kind_name() {
+        "attribute" => "attribute",
+        "keyword_argument" => "name",
+        _ => return true,
+    };
+    parent
+        .field(field)
+        .is_none_or(|named| named.id() != identifier.id())
 }
 
 /// A call of a random TensorFlow op or a Keras random preprocessing layer constructor.
