@@ -68,21 +68,27 @@ pub struct Suppressions {
 impl Suppressions {
     pub fn new(source: &str, forest: &Forest) -> Suppressions {
         let mut lines = Vec::new();
-        let bytes = source.as_bytes();
         let mut search = 0;
         while let Some(rel) = source[search..].find('#') {
             let hash = search + rel;
             let line_end = source[hash..].find('\n').map_or(source.len(), |i| hash + i);
-            search = line_end;
+            // A comment runs to the end of its line: text there without a directive holds none
+            // (most comments), so only those with one are looked up in the tree.
+            if parse_directive(&source[hash..line_end]).is_none() {
+                search = line_end;
+                continue;
+            }
+            // A `#` inside a string is no comment; a real one may follow on the line.
             let Some(comment) = comment_at(forest, hash) else {
+                search = hash + 1;
                 continue;
             };
+            search = line_end;
             let comment_text = &source[comment.byte_range()];
             if let Some(directive) = parse_directive(comment_text) {
                 let line_start = source[..hash].rfind('\n').map_or(0, |i| i + 1);
                 lines.push((line_start, line_end, directive));
             }
-            let _ = bytes;
         }
         Suppressions { lines }
     }
@@ -143,5 +149,17 @@ mod tests {
         assert_eq!(parse_directive("# keras-lsp: ignore"), Some(Directive::All));
         assert_eq!(parse_directive("# a normal comment"), None);
         assert_eq!(parse_directive("# keras-lsp: ignore-file"), None);
+    }
+
+    #[test]
+    fn only_real_comments_count_even_after_a_hash_in_a_string() {
+        let source = "a = \"# noqa\"\nb = \"#\"  # noqa: KRS101\nc = 1  # a note\n";
+        let forest = crate::forest::parse(source);
+        let lines: Vec<usize> = Suppressions::new(source, &forest)
+            .lines
+            .iter()
+            .map(|(start, _, _)| source[..*start].matches('\n').count())
+            .collect();
+        assert_eq!(lines, [1]);
     }
 }
