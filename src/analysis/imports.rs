@@ -85,6 +85,40 @@ impl Imports {
         imports
     }
 
+    /// [`Imports::collect`] from the module's top-level nodes (`statements`, document order)
+    /// and, for each, the names it defines when it holds no import (`local_names`, as
+    /// [`Imports::local_names_of`] gives them; `None`: walk that statement). The table is the
+    /// statements' parts in order, each later binding of a name replacing an earlier one, so
+    /// an engine that keeps each statement's names walks only the statements with imports.
+    pub fn from_units<'n>(
+        source: &str,
+        forest: &Forest,
+        statements: &[Node],
+        local_names: impl Iterator<Item = Option<&'n [Box<str>]>>,
+    ) -> Imports {
+        let mut imports = Imports::default();
+        let named: Vec<Node> = statements
+            .iter()
+            .copied()
+            .filter(|n| n.is_named())
+            .collect();
+        imports.first_code_start = first_code_offset(forest, &named);
+        for (&statement, names) in statements.iter().zip(local_names) {
+            if !statement.is_named() {
+                continue;
+            }
+            match names {
+                Some(names) => {
+                    for name in names {
+                        imports.bind_local(name);
+                    }
+                }
+                None => imports.add_statements(source, vec![statement]),
+            }
+        }
+        imports
+    }
+
     /// What one top-level statement puts in the table when it holds no import: the names it
     /// defines locally (sorted); `None` when it holds an import.
     pub fn local_names_of(source: &str, statement: Node) -> Option<Vec<String>> {
@@ -491,6 +525,40 @@ pub fn text<'s>(source: &'s str, node: Node) -> &'s str {
 mod tests {
     use super::*;
     use crate::document::parse;
+
+    /// The table built from each statement's part equals one walk over the file, also where
+    /// imports and local definitions rebind the same names in turn.
+    #[test]
+    fn the_table_from_statement_parts_equals_the_whole_walk() {
+        let mut sources = vec![
+            "\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\nimport keras\nkeras = 1\nif x:\n    from tensorflow import keras\n\n\ndef keras():\n    import numpy as np\n\n\nfrom tf_keras import *\nlayers = keras.layers\n".to_string(),
+        ];
+        let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
+        for entry in std::fs::read_dir(corpus).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "py") {
+                sources.push(std::fs::read_to_string(path).unwrap());
+            }
+        }
+        for source in &sources {
+            let forest = parse(source);
+            let statements = forest.statements();
+            let names: Vec<Option<Box<[Box<str>]>>> = statements
+                .iter()
+                .map(|&n| {
+                    Imports::local_names_of(source, n)
+                        .map(|names| names.into_iter().map(String::into_boxed_str).collect())
+                })
+                .collect();
+            let parts = Imports::from_units(
+                source,
+                &forest,
+                &statements,
+                names.iter().map(|n| n.as_deref()),
+            );
+            assert_eq!(parts, Imports::collect(source, &forest), "{source}");
+        }
+    }
 
     fn resolve_all(src: &str, exprs: &[&str]) -> Vec<Option<String>> {
         let full = format!("{src}\n{}\n", exprs.join("\n"));

@@ -421,7 +421,16 @@ impl Engine {
         let imports_collected =
             binds && !imports_unchanged(&removed, &dirty_summaries, &nodes, &state.imports);
         if imports_collected {
-            let imports = Imports::collect(text, forest);
+            // The table from each statement's names: only statements with imports are walked.
+            let mut dirty_names: HashMap<usize, Option<&[Box<str>]>> = HashMap::default();
+            for (i, summary) in &dirty_summaries {
+                dirty_names.insert(*i, summary.local_names.as_deref());
+            }
+            let names = units.iter().enumerate().map(|(i, unit)| match unit {
+                Some(unit) => unit.summary.local_names.as_deref(),
+                None => dirty_names.get(&i).copied().flatten(),
+            });
+            let imports = Imports::from_units(text, forest, &nodes, names);
             if imports != state.imports {
                 let Some(rebound) = imports.rebound_names(&state.imports) else {
                     free_later(state.forest);
