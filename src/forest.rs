@@ -171,8 +171,15 @@ impl Forest {
     pub fn statements(&self) -> Vec<Node<'_>> {
         let mut out = Vec::with_capacity(self.chunks.len());
         for root in self.roots() {
-            let mut cursor = root.walk();
-            out.extend(root.children(&mut cursor));
+            // Most trees hold one statement: indexing their few children is cheaper than
+            // allocating a cursor for each of thousands of trees on every keystroke.
+            let count = root.child_count();
+            if count <= 4 {
+                out.extend((0..count).filter_map(|i| root.child(i)));
+            } else {
+                let mut cursor = root.walk();
+                out.extend(root.children(&mut cursor));
+            }
         }
         out
     }
