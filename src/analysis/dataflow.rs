@@ -9,9 +9,12 @@
 //! It also records what the fixes of tf.data rules need: `tf.data.Options` that disable
 //! optimisations, the file's own `AUTOTUNE` spelling, and the text layout of each step.
 
+mod definitions;
+
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::ops::Range;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use tree_sitter::Node;
 
@@ -23,6 +26,7 @@ use super::units::{Key, KeyHash, Read};
 use crate::finding::Edit;
 use crate::forest::Forest;
 use crate::syntax::NodeExt;
+use definitions::TreeDefinitions;
 
 /// Where a pipeline starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,8 +160,10 @@ pub struct Dataflow<'t> {
     by_call: HashMap<usize, (Node<'t>, Vec<ValueId>)>,
     /// Functions of this file by name (module-level ones win over methods).
     functions: HashMap<String, Node<'t>>,
-    /// `name = value` statements anywhere in the file: name -> right-hand sides.
-    assignments: HashMap<String, Vec<Node<'t>>>,
+    /// The forest the flow was built from, and what each of its trees defines, by the tree's
+    /// start: `name = value` statements are found in them when a rule asks for a name.
+    forest: Option<&'t Forest>,
+    definitions: Vec<(usize, Arc<TreeDefinitions>)>,
     /// `options.experimental_optimization.<opt> = False`: options variable -> what it disables.
     options: HashMap<String, DisabledOptimizations>,
     /// Module-level names bound to `tf.data.AUTOTUNE` (or `-1`), with the statement's offset.
@@ -328,9 +334,17 @@ impl<'t> Dataflow<'t> {
 
     /// The right-hand sides of every `name = ...` statement of the file (recorded as a read of
     /// the assignments of the name everywhere).
-    pub fn assigned_values(&self, ctx: &Context, name: &str) -> &[Node<'t>] {
+    pub fn assigned_values(&self, ctx: &Context, name: &str) -> Vec<Node<'t>> {
         ctx.record(Read::everywhere(Key::Assign(name.into())));
-        self.assignments.get(name).map_or(&[], Vec::as_slice)
+        let mut values = Vec::new();
+        if let Some(forest) = self.forest {
+            for (start, definitions) in &self.definitions {
+                if definitions.assigns(name) {
+                    definitions.assigned_values(forest.root_at(*start), name, &mut values);
+                }
+            }
+        }
+        values
     }
 
     /// The function a `map`/`interleave`/`filter` step applies when it can be seen: a lambda,
@@ -1112,6 +1126,9 @@ struct Builder<'a, 't> {
     inert_now: HashMap<u64, InertScope>,
     /// Function scopes skipped because the previous build found them inert.
     scopes_reused: usize,
+    /// Module statements analysed, and skipped because the previous build found them inert.
+    statement_runs: usize,
+    statements_reused: usize,
 }
 
 /// Function scopes that built nothing, kept from one build of a document's dataflow to the
@@ -1127,9 +1144,17 @@ struct ScopeCacheInner {
     /// [`Imports::resolution_fingerprint`] of the build that filled it.
     imports: u64,
     scopes: HashMap<u64, InertScope>,
+    /// What each tree of the last build defines, by [`statement_key`] of its text.
+    definitions: HashMap<u64, Arc<TreeDefinitions>>,
     /// Of the last build: function scopes analysed, and skipped as inert.
     last_runs: usize,
     last_reused: usize,
+    /// Of the last build: module statements analysed, and skipped as inert.
+    last_statement_runs: usize,
+    last_statements_reused: usize,
+    /// Of the last build: trees of the forest walked for their definitions, and kept.
+    last_trees_walked: usize,
+    last_trees_kept: usize,
 }
 
 impl ScopeCache {
@@ -1138,6 +1163,20 @@ impl ScopeCache {
     pub fn last_build(&self) -> (usize, usize) {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         (inner.last_runs, inner.last_reused)
+    }
+
+    /// Of the last build that used it: the module statements (other than `def` and `class`)
+    /// analysed, and those skipped because the build before found them inert.
+    pub fn last_module_statements(&self) -> (usize, usize) {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        (inner.last_statement_runs, inner.last_statements_reused)
+    }
+
+    /// Of the last build that used it: the trees of the forest walked for their definitions,
+    /// and those whose definitions were kept from the build before (same text and imports).
+    pub fn last_definitions(&self) -> (usize, usize) {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        (inner.last_trees_walked, inner.last_trees_kept)
     }
 }
 
@@ -1159,7 +1198,14 @@ struct InertScope {
 /// is a method (which writes no summary).
 fn scope_key(text: &str, method: bool) -> u64 {
     use std::hash::BuildHasher;
-    rustc_hash::FxBuildHasher.hash_one((text, method))
+    rustc_hash::FxBuildHasher.hash_one((text, Some(method)))
+}
+
+/// [`scope_key`] of a module statement (the tree of one top-level statement): a key of its own
+/// kind, as the same text analysed as a statement and as a function builds different things.
+fn statement_key(text: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one((text, None::<bool>))
 }
 
 /// The names one analysis of a function scope looked up, to tell whether analysing it again
@@ -1262,14 +1308,37 @@ fn build_counting<'t>(
 ) -> (Dataflow<'t>, usize) {
     let mut builder = Builder::new(source, imports, 0..source.len());
     let fingerprint = imports.resolution_fingerprint();
+    let mut definitions_before = HashMap::default();
     if let Some(cache) = cache {
         let mut inner = cache.inner.lock().unwrap_or_else(|e| e.into_inner());
         if inner.imports == fingerprint {
             builder.inert_before = std::mem::take(&mut inner.scopes);
+            definitions_before = std::mem::take(&mut inner.definitions);
         }
     }
     let roots: Vec<Node<'t>> = forest.roots().collect();
-    builder.collect_definitions(&roots);
+    let keys: Vec<u64> = roots
+        .iter()
+        .map(|&root| statement_key(text(source, root)))
+        .collect();
+    let mut definitions_now = HashMap::default();
+    let mut trees_kept = 0;
+    for (&root, &key) in roots.iter().zip(&keys) {
+        let kept = definitions_before.get(&key).and_then(|definitions| {
+            let functions = TreeDefinitions::function_nodes(definitions, root)?;
+            Some((Arc::clone(definitions), functions))
+        });
+        trees_kept += usize::from(kept.is_some());
+        let (definitions, functions) = kept.unwrap_or_else(|| {
+            let (definitions, functions) = TreeDefinitions::collect(source, imports, root);
+            (Arc::new(definitions), functions)
+        });
+        builder.add_definitions(root, &definitions, functions);
+        if cache.is_some() {
+            definitions_now.insert(key, definitions);
+        }
+    }
+    builder.flow.forest = Some(forest);
     builder.functions.sort_by_key(|f| f.start_byte());
     builder
         .flow
@@ -1286,21 +1355,26 @@ fn build_counting<'t>(
         }
     }
     let mut module_env = Env::default();
-    builder.module(&roots, &mut module_env);
+    builder.module(&roots, &keys, &mut module_env);
     let before = builder.summary_fingerprint();
     for &func in &functions {
         builder.function_scope(func, &module_env);
     }
     if builder.summary_fingerprint() != before {
-        builder.module(&roots, &mut Env::default());
+        builder.module(&roots, &keys, &mut Env::default());
     }
     if let Some(cache) = cache {
         let mut inner = cache.inner.lock().unwrap_or_else(|e| e.into_inner());
         *inner = ScopeCacheInner {
             imports: fingerprint,
             scopes: std::mem::take(&mut builder.inert_now),
+            definitions: definitions_now,
             last_runs: builder.scope_runs,
             last_reused: builder.scopes_reused,
+            last_statement_runs: builder.statement_runs,
+            last_statements_reused: builder.statements_reused,
+            last_trees_walked: roots.len() - trees_kept,
+            last_trees_kept: trees_kept,
         };
     }
     let mut flow = builder.flow;
@@ -1549,6 +1623,8 @@ impl<'a, 't> Builder<'a, 't> {
             inert_before: HashMap::default(),
             inert_now: HashMap::default(),
             scopes_reused: 0,
+            statement_runs: 0,
+            statements_reused: 0,
         }
     }
 
@@ -1556,61 +1632,33 @@ impl<'a, 't> Builder<'a, 't> {
         text(self.source, node)
     }
 
-    /// Finds functions (any depth), generator functions, PyDataset subclasses, assignments,
-    /// tf.data options and `AUTOTUNE` aliases.
-    fn collect_definitions(&mut self, roots: &[Node<'t>]) {
-        // (node, its parent's kind, whether its parent is a root, its grandparent's kind, whether
-        // it is a root): `Node::parent` searches down from the root, so the walk carries what it
-        // needs.
-        let mut stack: Vec<(Node<'t>, &str, bool, &str, bool)> = roots
-            .iter()
-            .rev()
-            .map(|&r| (r, "", false, "", true))
-            .collect();
-        let Some(first) = roots.first() else {
-            return;
-        };
-        let mut cursor = first.walk();
-        while let Some((node, parent_kind, parent_is_root, grandparent_kind, is_root)) = stack.pop()
-        {
-            let kind = node.kind_name();
-            match kind {
-                "function_definition" => {
-                    let at_module = if parent_kind == "decorated_definition" {
-                        grandparent_kind == "module"
-                    } else {
-                        parent_kind == "module"
-                    };
-                    self.collect_function(node, at_module);
-                }
-                "class_definition" => self.collect_class(node),
-                "expression_statement" => {
-                    if let Some(assign) = node
-                        .named_child(0)
-                        .filter(|n| n.kind_name() == "assignment")
-                    {
-                        self.collect_assignment(assign, parent_is_root);
-                    }
-                }
-                _ => {}
+    /// Takes in what one tree of the forest defines (`functions`: its function nodes).
+    fn add_definitions(
+        &mut self,
+        root: Node<'t>,
+        definitions: &Arc<TreeDefinitions>,
+        functions: Vec<Node<'t>>,
+    ) {
+        for (defined, node) in definitions.functions.iter().zip(functions) {
+            if defined.method {
+                self.methods.insert(node.id());
             }
-            if is_statement_container(kind) {
-                let mut children = Vec::new();
-                cursor.reset(node);
-                if cursor.goto_first_child() {
-                    loop {
-                        let child = cursor.node();
-                        if child.is_named() {
-                            children.push((child, kind, is_root, parent_kind, false));
-                        }
-                        if !cursor.goto_next_sibling() {
-                            break;
-                        }
-                    }
-                }
-                stack.extend(children);
-            }
+            self.collect_function(node, defined.at_module);
         }
+        let base = root.start_byte();
+        for (name, disabled) in &definitions.options {
+            let entry = self.flow.options.entry(name.clone()).or_default();
+            *entry = entry.union(*disabled);
+        }
+        self.flow.autotune_names.extend(
+            definitions
+                .autotune_names
+                .iter()
+                .map(|(name, offset)| (name.clone(), base + offset)),
+        );
+        self.py_dataset_classes
+            .extend(definitions.py_dataset_classes.iter().cloned());
+        self.flow.definitions.push((base, Arc::clone(definitions)));
     }
 
     /// What module code can see of the helpers: which return pipelines and how many consumers
@@ -1649,94 +1697,6 @@ impl<'a, 't> Builder<'a, 't> {
         }
         if at_module {
             self.module_functions.insert(node.id());
-        }
-    }
-
-    fn collect_class(&mut self, node: Node<'t>) {
-        if let Some(body) = node.field("body") {
-            let mut cursor = body.walk();
-            for child in body.named_children(&mut cursor) {
-                let def = match child.kind_name() {
-                    "decorated_definition" => child.field("definition"),
-                    _ => Some(child),
-                };
-                if let Some(def) = def.filter(|d| d.kind_name() == "function_definition") {
-                    self.methods.insert(def.id());
-                }
-            }
-        }
-        let (Some(name), Some(bases)) = (node.field("name"), node.field("superclasses")) else {
-            return;
-        };
-        if is_py_dataset_class(self.source, self.imports, bases) {
-            self.py_dataset_classes.push(self.text(name).to_string());
-        }
-    }
-
-    fn collect_assignment(&mut self, assign: Node<'t>, module_level: bool) {
-        let (Some(left), Some(right)) = (assign.field("left"), assign.field("right")) else {
-            return;
-        };
-        match left.kind_name() {
-            "identifier" => {
-                let name = self.text(left).to_string();
-                // Only a name/attribute can resolve to `AUTOTUNE`; `-1` is a short text.
-                let is_autotune = (matches!(
-                    right.kind_name(),
-                    "identifier" | "attribute" | "parenthesized_expression"
-                ) && self
-                    .imports
-                    .resolve(self.source, right)
-                    .is_some_and(|p| is_autotune_path(&p)))
-                    || (right.byte_range().len() <= 16
-                        && name.eq_ignore_ascii_case("autotune")
-                        && self.text(right).replace(' ', "") == "-1");
-                if module_level && is_autotune {
-                    self.flow
-                        .autotune_names
-                        .push((name.clone(), assign.start_byte()));
-                }
-                self.flow.assignments.entry(name).or_default().push(right);
-            }
-            "attribute" if right.kind_name() == "false" => {
-                // `options.experimental_optimization.inject_prefetch = False`.
-                let Some(option) = left.field("attribute") else {
-                    return;
-                };
-                let disabled = match self.text(option) {
-                    "inject_prefetch" => DisabledOptimizations {
-                        prefetch_injection: true,
-                        map_parallelization: false,
-                    },
-                    "map_parallelization" => DisabledOptimizations {
-                        prefetch_injection: false,
-                        map_parallelization: true,
-                    },
-                    "apply_default_optimizations" => DisabledOptimizations {
-                        prefetch_injection: true,
-                        map_parallelization: true,
-                    },
-                    _ => return,
-                };
-                let mut root = left;
-                let mut guard = 0;
-                while root.kind_name() == "attribute" && guard < 32 {
-                    let Some(object) = root.field("object") else {
-                        return;
-                    };
-                    root = object;
-                    guard += 1;
-                }
-                if root.kind_name() == "identifier" {
-                    let entry = self
-                        .flow
-                        .options
-                        .entry(self.text(root).to_string())
-                        .or_default();
-                    *entry = entry.union(disabled);
-                }
-            }
-            _ => {}
         }
     }
 
@@ -1931,6 +1891,15 @@ impl<'a, 't> Builder<'a, 't> {
         }
     }
 
+    /// Records, at module level, a name an assignment rebinds: a module statement's effect on
+    /// the module's names depends on whether they were bound before (see
+    /// [`Builder::module_statement`]). A function's targets are its own locals.
+    fn note_target(&mut self, name: &'a str) {
+        if !self.in_function {
+            self.note_name(name);
+        }
+    }
+
     fn env_binds(&mut self, env: &Env, name: &'a str) -> bool {
         self.note_name(name);
         env.names.contains_key(name)
@@ -1973,9 +1942,44 @@ impl<'a, 't> Builder<'a, 't> {
 
     /// Processes the statements of a block in order; returns what a `return` yields.
     /// The module's statements: those of every root of the forest, in order.
-    fn module(&mut self, roots: &[Node<'t>], env: &mut Env) {
-        for &root in roots {
-            self.block(root, env);
+    /// `keys`: [`statement_key`] of each root.
+    fn module(&mut self, roots: &[Node<'t>], keys: &[u64], env: &mut Env) {
+        for (&root, &key) in roots.iter().zip(keys) {
+            self.module_statement(root, key, env);
+        }
+    }
+
+    /// One tree of the forest (a top-level statement and the comments after it), skipped when
+    /// the previous build found a statement of the same text inert and its lookups find the same
+    /// now (see [`InertScope`]): most statements of a script have nothing to do with tf.data.
+    /// Its assignment targets count as lookups: such a statement still unbinds them.
+    fn module_statement(&mut self, root: Node<'t>, key: u64, env: &mut Env) {
+        let mut cursor = root.walk();
+        let defines_only = root.named_children(&mut cursor).all(|child| {
+            matches!(
+                child.kind_name(),
+                "function_definition" | "class_definition" | "decorated_definition" | "comment"
+            )
+        });
+        if defines_only {
+            // `statement` does nothing with these.
+            return;
+        }
+        if self.still_inert(root, key, env).is_some() {
+            self.statements_reused += 1;
+            return;
+        }
+        self.statement_runs += 1;
+        self.recording = Some(ScopeReads {
+            started: self.clock,
+            empty_outer: env.names.is_empty(),
+            ..ScopeReads::default()
+        });
+        self.block(root, env);
+        if let Some(reads) = self.recording.take()
+            && let Some(inert) = self.inert_scope(root, &reads, env)
+        {
+            self.inert_now.insert(key, inert);
         }
     }
 
@@ -2077,6 +2081,7 @@ impl<'a, 't> Builder<'a, 't> {
         };
         match left.kind_name() {
             "identifier" => {
+                self.note_target(self.text(left));
                 let name = self.text(left).to_string();
                 match self.eval(right, env, 0) {
                     Some(val) => {
@@ -2092,6 +2097,7 @@ impl<'a, 't> Builder<'a, 't> {
                 let mut targets = Vec::new();
                 pattern_identifiers(left, &mut targets);
                 for target in &targets {
+                    self.note_target(self.text(*target));
                     env.names.remove(self.text(*target));
                 }
                 for (target, val) in self.unpack(left, right, env) {
@@ -2800,6 +2806,12 @@ mod tests {
     /// build of `after` (consumers and signature). Returns the consumers and how many scopes
     /// the second build reused.
     fn build_after(before: &str, after: &str) -> (Vec<(ConsumerKind, usize)>, usize) {
+        let (consumers, cache) = build_after_with(before, after);
+        (consumers, cache.last_build().1)
+    }
+
+    /// [`build_after`], returning the cache.
+    fn build_after_with(before: &str, after: &str) -> (Vec<(ConsumerKind, usize)>, ScopeCache) {
         let cache = ScopeCache::default();
         let tree = parse(before);
         build_cached(before, &tree, &Imports::collect(before, &tree), &cache);
@@ -2818,7 +2830,80 @@ mod tests {
             .iter()
             .map(|c| (c.kind, c.node.start_byte()))
             .collect();
-        (consumers, cache.last_build().1)
+        drop(cached);
+        (consumers, cache)
+    }
+
+    #[test]
+    fn module_statements_that_built_nothing_are_reused_while_their_lookups_find_the_same() {
+        let fit = |src: &str| vec![(ConsumerKind::Fit, src.find("model.fit").unwrap())];
+        let statements = |before: &str, after: &str| {
+            let (consumers, cache) = build_after_with(before, after);
+            (consumers, cache.last_module_statements())
+        };
+        // `model.fit(ds)` looked `ds` up while nothing bound it; `print` is reused throughout.
+        let before = "import tensorflow as tf\nprint(1)\nds = None\nmodel.fit(ds)\n";
+        let after = before.replace("None", "tf.data.Dataset.range(8)");
+        assert_eq!(statements(before, &after), (fit(&after), (2, 2)));
+        // `ds = 5` unbinds `ds`: reused only while nothing bound it before.
+        let before = "import tensorflow as tf\nds = None\nds = 5\nmodel.fit(ds)\n";
+        let after = before.replace("None", "tf.data.Dataset.range(8)");
+        assert_eq!(statements(before, &after), (vec![], (2, 2)));
+        // `model.fit(make())` looked up `make`'s summary while it gave nothing.
+        let before = "import tensorflow as tf\ndef make():\n    return None\nmodel.fit(make())\n";
+        let after = before.replace("None", "tf.data.Dataset.range(8)");
+        assert_eq!(statements(before, &after), (fit(&after), (1, 1)));
+        // `for b in gen()` called `gen` while it was no generator function.
+        let before = "import keras\ndef gen():\n    return 1\nfor b in gen():\n    pass\n";
+        let after = before.replace("return", "yield");
+        let (consumers, (analysed, _)) = statements(before, &after);
+        assert_eq!((consumers.len(), analysed), (1, 1));
+    }
+
+    #[test]
+    fn kept_definitions_are_those_a_fresh_walk_finds() {
+        let before = "import keras\nimport tensorflow as tf\nfrom keras import layers\n\naugment = keras.Sequential([layers.RandomFlip()])\nAUTOTUNE = tf.data.AUTOTUNE\n\n\nclass Loader(keras.utils.PyDataset):\n    def load(self, x):\n        augment = 2\n        return x\n\n\ndef load(x):\n    def inner(y):\n        return y\n    options.experimental_optimization.map_parallelization = False\n    return inner(x)\n\n\nds = tf.data.Dataset.range(8).map(load, num_parallel_calls=AUTOTUNE)\n";
+        // An edit of the first tree moves every other one.
+        let after = before.replace("import keras\n", "import keras  # the API\n");
+        let (_, cache) = build_after_with(before, &after);
+        assert_eq!(cache.last_definitions(), (1, 7));
+        let tree = parse(&after);
+        let settings = crate::settings::Settings::default();
+        let fresh_ctx = Context::new(&after, &tree, &settings);
+        let fresh = fresh_ctx.dataflow();
+        let imports = Imports::collect(&after, &tree);
+        let cached = build_cached(&after, &tree, &imports, &cache);
+        assert_eq!(cache.last_definitions(), (0, 8));
+        let ranges = |nodes: &[Node]| nodes.iter().map(|n| n.byte_range()).collect::<Vec<_>>();
+        for name in ["augment", "AUTOTUNE", "ds", "x"] {
+            let kept = cached.assigned_values(&fresh_ctx, name);
+            assert_eq!(
+                ranges(&kept),
+                ranges(&fresh.assigned_values(&fresh_ctx, name))
+            );
+            assert_eq!(
+                kept.len(),
+                if name == "augment" {
+                    2
+                } else {
+                    1 - usize::from(name == "x")
+                }
+            );
+        }
+        for name in ["load", "inner", "Loader"] {
+            assert_eq!(
+                cached.function(&fresh_ctx, name).map(|f| f.byte_range()),
+                fresh.function(&fresh_ctx, name).map(|f| f.byte_range()),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            cached.function(&fresh_ctx, "load").map(|f| f.start_byte()),
+            after.find("def load(x)")
+        );
+        assert_eq!(cached.vocabulary(), fresh.vocabulary());
+        assert_eq!(cached.options, fresh.options);
+        assert_eq!(cached.autotune_names, fresh.autotune_names);
     }
 
     #[test]

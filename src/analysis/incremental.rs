@@ -62,6 +62,12 @@ pub struct UpdateStats {
     /// skipped because the previous build found them inert (see `dataflow::build_cached`).
     pub scopes_analysed: usize,
     pub scopes_reused: usize,
+    /// Of the same build: module statements analysed, and skipped as inert.
+    pub statements_analysed: usize,
+    pub statements_reused: usize,
+    /// Of the same build: trees of the forest walked for their definitions (the others' were
+    /// kept from the build before).
+    pub trees_walked: usize,
 }
 
 /// The analysis state one open document keeps between versions.
@@ -279,6 +285,9 @@ impl Engine {
         runs.sort_by_key(|(i, _)| *i);
         self.stats.dataflow_built = true;
         (self.stats.scopes_analysed, self.stats.scopes_reused) = scope_cache.last_build();
+        (self.stats.statements_analysed, self.stats.statements_reused) =
+            scope_cache.last_module_statements();
+        self.stats.trees_walked = scope_cache.last_definitions().0;
         let flow = {
             let unit_of = unit_locator(&units);
             Some((
@@ -719,9 +728,15 @@ impl Engine {
             parallel_halves: false,
             scopes_analysed: 0,
             scopes_reused: 0,
+            statements_analysed: 0,
+            statements_reused: 0,
+            trees_walked: 0,
         };
         if dataflow_built {
             (self.stats.scopes_analysed, self.stats.scopes_reused) = state.scope_cache.last_build();
+            (self.stats.statements_analysed, self.stats.statements_reused) =
+                state.scope_cache.last_module_statements();
+            self.stats.trees_walked = state.scope_cache.last_definitions().0;
         }
         for (i, run) in runs {
             let before = std::mem::take(&mut units[i].run);

@@ -259,6 +259,8 @@ pub fn debug_edit_latency(file: &Path, edits: usize, script: Option<&Path>) -> E
     let mut dataflow_changes = 0usize;
     // Of the dataflow builds: function scopes analysed, and reused as inert from the last build.
     let (mut scopes_analysed, mut scopes_reused) = (Vec::new(), Vec::new());
+    let (mut statements_analysed, mut statements_reused) = (Vec::new(), Vec::new());
+    let mut trees_walked = Vec::new();
     for step in 0..count {
         let (line, column) = match &positions {
             Some(positions) => positions[step],
@@ -302,6 +304,9 @@ pub fn debug_edit_latency(file: &Path, edits: usize, script: Option<&Path>) -> E
             if engine.stats.dataflow_built {
                 scopes_analysed.push(engine.stats.scopes_analysed as f64);
                 scopes_reused.push(engine.stats.scopes_reused as f64);
+                statements_analysed.push(engine.stats.statements_analysed as f64);
+                statements_reused.push(engine.stats.statements_reused as f64);
+                trees_walked.push(engine.stats.trees_walked as f64);
             }
         }
     }
@@ -321,6 +326,9 @@ pub fn debug_edit_latency(file: &Path, edits: usize, script: Option<&Path>) -> E
             "dataflow_changes": dataflow_changes,
             "dataflow_scopes_analysed": percentiles(&mut scopes_analysed),
             "dataflow_scopes_reused": percentiles(&mut scopes_reused),
+            "dataflow_module_statements_analysed": percentiles(&mut statements_analysed),
+            "dataflow_module_statements_reused": percentiles(&mut statements_reused),
+            "dataflow_trees_walked_for_definitions": percentiles(&mut trees_walked),
         },
     });
     // A debugging aid: the report goes to stdout like `check --output-format json`.
