@@ -69,26 +69,34 @@ const DETERMINISTIC_RANDOM: &[&str] = &["set_seed", "fold_in", "split", "create_
 /// Nodes visited when looking for a random layer in an assigned value.
 const MAX_VALUE_NODES: usize = 10_000;
 
+/// What one check has found out, for every `cache` of the file: whether a name holds a random
+/// layer, and whether a function (by node id) uses a random operation.
+#[derive(Default)]
+struct Known {
+    names: RefCell<HashMap<String, bool>>,
+    functions: RefCell<HashMap<usize, bool>>,
+}
+
 fn check(ctx: &Context, m: &RuleMatch, sink: &mut Sink) {
     if m.get("module").is_none() {
         return;
     }
+    let known = Known::default();
     for (_, step) in ctx.dataflow().steps() {
         if step.method(ctx.source) == "cache" {
-            check_cache(ctx, sink, &step);
+            check_cache(ctx, sink, &step, &known);
         }
     }
 }
 
-fn check_cache(ctx: &Context, sink: &mut Sink, step: &Step) {
+fn check_cache(ctx: &Context, sink: &mut Sink, step: &Step, known: &Known) {
     let node = step.call;
     let flow = ctx.dataflow();
-    let random_names = RefCell::new(HashMap::new());
     for &value in flow.values_of_call(node) {
         let chain = flow.chain(value);
         // A `take` between them caches a sample frozen on purpose.
         let Some(index) = earliest_since(&chain, ctx.source, &["cache", "take"], |step| {
-            step.method(ctx.source) == "map" && is_random_map(ctx, step, &random_names)
+            step.method(ctx.source) == "map" && is_random_map(ctx, step, known)
         }) else {
             continue;
         };
@@ -109,15 +117,19 @@ fn check_cache(ctx: &Context, sink: &mut Sink, step: &Step) {
 }
 
 /// Whether the function a `map` applies uses a random operation.
-fn is_random_map(ctx: &Context, step: &Step, names: &RefCell<HashMap<String, bool>>) -> bool {
+fn is_random_map(ctx: &Context, step: &Step, known: &Known) -> bool {
     let flow = ctx.dataflow();
     let Some(function) = flow.mapped_function(ctx, step) else {
         return false;
     };
+    if let Some(&random) = known.functions.borrow().get(&function.id()) {
+        return random;
+    }
+    let names = &known.names;
     // A function's parameters and locals name what it is given or computes, whatever the file
     // assigns to those names elsewhere (by function node id).
     let mut locals: HashMap<usize, Vec<&str>> = HashMap::new();
-    flow.function_uses(ctx, function, &mut |node| match node.kind_name() {
+    let random = flow.function_uses(ctx, function, &mut |node| match node.kind_name() {
         "call" => is_random_call(ctx, node),
         "identifier" => {
             let name = ctx.text(node);
@@ -140,7 +152,9 @@ fn is_random_map(ctx: &Context, step: &Step, names: &RefCell<HashMap<String, boo
             random
         }
         _ => false,
-    })
+    });
+    known.functions.borrow_mut().insert(function.id(), random);
+    random
 }
 
 /// The `def` or `lambda` an identifier is in (its decorators and defaults included).
