@@ -1,28 +1,11 @@
 //! A text document with its syntax forest, updated and re-parsed incrementally on every edit.
 
-use std::sync::{Arc, LazyLock, mpsc};
+use std::sync::Arc;
 
 use tree_sitter::{InputEdit, Point};
 
 pub use crate::forest::{Forest, parse};
 use crate::line_index::{Encoding, LineIndex};
-
-/// Frees `forest` on a helper thread: freeing the trees of a big file takes milliseconds that
-/// the diagnostics of the new version need not wait for.
-pub fn free_later(forest: Forest) {
-    static FREER: LazyLock<Option<mpsc::Sender<Forest>>> = LazyLock::new(|| {
-        let (sender, receiver) = mpsc::channel::<Forest>();
-        std::thread::Builder::new()
-            .name("tree-freer".into())
-            .spawn(move || receiver.into_iter().for_each(drop))
-            .ok()?;
-        Some(sender)
-    });
-    // Without the thread (or once it is gone), the trees are freed here.
-    if let Some(sender) = FREER.as_ref() {
-        let _ = sender.send(forest);
-    }
-}
 
 /// One change from the client: a range in wire coordinates (or none for a full replacement).
 #[derive(Debug, Clone)]

@@ -31,7 +31,7 @@ use super::units::{Key, KeyHash, KeyIndex, Summary, UnitIndex};
 use super::{
     Context, Provided, RuleSet, UnitRun, enabled_rules, finish, newline_of, policy, quote_of,
 };
-use crate::document::{EditLog, free_later};
+use crate::document::EditLog;
 use crate::finding::{Edit, Finding};
 use crate::forest::Forest;
 use crate::settings::Settings;
@@ -79,8 +79,10 @@ pub struct Engine {
 
 struct State {
     generation: u64,
-    /// The trees analysed last (their ids tell which statements were parsed again since).
-    forest: Forest,
+    /// The ids of the trees analysed last (which statements were parsed again since). Not the
+    /// trees themselves: a copy shares every tree with the document's, and the next edit of a
+    /// shared tree copies its path to the edit instead of moving it in place.
+    chunk_ids: HashSet<u64>,
     units: Vec<Unit>,
     keys: KeyIndex,
     next_id: u32,
@@ -170,12 +172,7 @@ impl Engine {
             (Some(state), EditLog::Edits(edits)) if state.generation == generation => {
                 self.incremental(state, text, forest, edits, settings)
             }
-            (previous, _) => {
-                if let Some(previous) = previous {
-                    free_later(previous.forest);
-                }
-                self.full(text, forest, settings, generation)
-            }
+            (_, _) => self.full(text, forest, settings, generation),
         };
         Arc::new(findings)
     }
@@ -305,7 +302,7 @@ impl Engine {
         self.stats.module_rerun = modules.len();
         let state = State {
             generation,
-            forest: forest.clone(),
+            chunk_ids: forest.chunk_ids().map(|(id, _)| id).collect(),
             next_id: units.len() as u32,
             units,
             keys,
@@ -359,11 +356,10 @@ impl Engine {
         }
         // Statements parsed again since (a tree changes only when it is parsed again). A tree's
         // range ends after its last line break: its last line is the one before.
-        let analysed: HashSet<u64> = state.forest.chunk_ids().map(|(id, _)| id).collect();
         regions.extend(
             forest
                 .chunk_ids()
-                .filter(|(id, _)| !analysed.contains(id))
+                .filter(|(id, _)| !state.chunk_ids.contains(id))
                 .map(|(_, range)| range.start..range.end.saturating_sub(1).max(range.start)),
         );
         let regions = whole_lines(text, regions);
@@ -442,7 +438,6 @@ impl Engine {
             let imports = Imports::from_units(text, forest, &nodes, names);
             if imports != state.imports {
                 let Some(rebound) = imports.rebound_names(&state.imports) else {
-                    free_later(state.forest);
                     return self.full(text, forest, settings, state.generation);
                 };
                 if imports.insertion_differs(&state.imports) {
@@ -768,7 +763,7 @@ impl Engine {
             Some((signature, marks, vocabulary)) => (Some(signature), Some(marks), vocabulary),
             None => (None, None, None),
         };
-        free_later(std::mem::replace(&mut state.forest, forest.clone()));
+        state.chunk_ids = forest.chunk_ids().map(|(id, _)| id).collect();
         let findings = state.findings(text, forest, settings);
         self.state = Some(state);
         findings
