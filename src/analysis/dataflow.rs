@@ -1122,8 +1122,8 @@ struct Builder<'a, 't> {
     scope_runs: usize,
     /// Inert scopes of the previous build of this document (same imports), by [`scope_key`],
     /// and those of this build, to keep for the next.
-    inert_before: HashMap<u64, InertScope>,
-    inert_now: HashMap<u64, InertScope>,
+    inert_before: HashMap<u64, Arc<InertScope>>,
+    inert_now: HashMap<u64, Arc<InertScope>>,
     /// Function scopes skipped because the previous build found them inert.
     scopes_reused: usize,
     /// Module statements analysed, and skipped because the previous build found them inert.
@@ -1143,7 +1143,7 @@ pub struct ScopeCache {
 struct ScopeCacheInner {
     /// [`Imports::resolution_fingerprint`] of the build that filled it.
     imports: u64,
-    scopes: HashMap<u64, InertScope>,
+    scopes: HashMap<u64, Arc<InertScope>>,
     /// What each tree of the last build defines, by [`statement_key`] of its text.
     definitions: HashMap<u64, Arc<TreeDefinitions>>,
     /// Of the last build: function scopes analysed, and skipped as inert.
@@ -1772,7 +1772,7 @@ impl<'a, 't> Builder<'a, 't> {
                 && consumes.is_empty()
                 && let Some(inert) = self.inert_scope(func, &reads, outer)
             {
-                self.inert_now.insert(key, inert);
+                self.inert_now.insert(key, Arc::new(inert));
             }
             self.function_reads.insert(func.id(), reads);
         }
@@ -1808,7 +1808,7 @@ impl<'a, 't> Builder<'a, 't> {
     /// The reads of an analysis of `func` in `outer` that would build nothing, when the
     /// previous build found a scope of the same text inert and its lookups find the same now.
     fn still_inert(&mut self, func: Node<'t>, key: u64, outer: &Env) -> Option<ScopeReads<'a>> {
-        let inert = self.inert_before.get(&key)?.clone();
+        let inert = Arc::clone(self.inert_before.get(&key)?);
         let source = self.source;
         let start = func.start_byte();
         let span = |&(offset, len): &(u32, u32)| -> Option<&'a str> {
@@ -1841,6 +1841,36 @@ impl<'a, 't> Builder<'a, 't> {
             callees,
             touched: false,
         })
+    }
+
+    /// Whether the lookups `inert` kept of an analysis of `node` (a scope of the same text)
+    /// find nothing now: no name bound in `env`, no summary that gives something, no callee
+    /// that is a generator function or PyDataset class. (See [`Builder::still_inert`], which
+    /// also gives the reads.)
+    fn lookups_find_nothing(&mut self, node: Node, inert: &InertScope, env: &Env) -> bool {
+        let source = self.source;
+        let start = node.start_byte();
+        let span = |&(offset, len): &(u32, u32)| -> Option<&'a str> {
+            let from = start + offset as usize;
+            source.get(from..from + len as usize)
+        };
+        inert
+            .names
+            .iter()
+            .all(|name| span(name).is_some_and(|name| !env.names.contains_key(name)))
+            && inert.summaries.iter().all(|name| {
+                span(name).is_some_and(|name| {
+                    self.summaries
+                        .get(name)
+                        .is_none_or(|s| s.returned.is_none() && s.consumes.is_empty())
+                })
+            })
+            && inert.callees.iter().all(|name| {
+                span(name).is_some_and(|name| {
+                    !self.is_generator_function(name)
+                        && !self.py_dataset_classes.iter().any(|c| c == name)
+                })
+            })
     }
 
     /// What to keep of an analysis of `func` in `outer` that returned and consumed nothing of
@@ -1965,7 +1995,10 @@ impl<'a, 't> Builder<'a, 't> {
             // `statement` does nothing with these.
             return;
         }
-        if self.still_inert(root, key, env).is_some() {
+        if let Some(inert) = self.inert_before.get(&key).cloned()
+            && self.lookups_find_nothing(root, &inert, env)
+        {
+            self.inert_now.insert(key, inert);
             self.statements_reused += 1;
             return;
         }
@@ -1979,7 +2012,7 @@ impl<'a, 't> Builder<'a, 't> {
         if let Some(reads) = self.recording.take()
             && let Some(inert) = self.inert_scope(root, &reads, env)
         {
-            self.inert_now.insert(key, inert);
+            self.inert_now.insert(key, Arc::new(inert));
         }
     }
 
