@@ -117,18 +117,13 @@ fn comment_at(forest: &Forest, offset: usize) -> Option<Node<'_>> {
 
 /// `# keras-lsp: ignore-file` in a real comment anywhere in the file.
 pub fn ignores_file(source: &str, forest: &Forest) -> bool {
-    let mut search = 0;
-    while let Some(rel) = source[search..].find("keras-lsp: ignore-file") {
-        let pos = search + rel;
-        let line_start = source[..pos].rfind('\n').map_or(0, |i| i + 1);
-        if let Some(hash) = source[line_start..pos].find('#')
-            && comment_at(forest, line_start + hash).is_some()
-        {
-            return true;
-        }
-        search = pos + 1;
-    }
-    false
+    // memchr's SIMD search: this runs over the whole text on every keystroke.
+    memchr::memmem::find_iter(source.as_bytes(), "keras-lsp: ignore-file").any(|pos| {
+        let line_start = memchr::memrchr(b'\n', &source.as_bytes()[..pos]).map_or(0, |i| i + 1);
+        source[line_start..pos]
+            .find('#')
+            .is_some_and(|hash| comment_at(forest, line_start + hash).is_some())
+    })
 }
 
 #[cfg(test)]
@@ -161,5 +156,16 @@ mod tests {
             .map(|(start, _, _)| source[..*start].matches('\n').count())
             .collect();
         assert_eq!(lines, [1]);
+    }
+
+    #[test]
+    fn a_file_is_ignored_only_by_a_directive_in_a_real_comment() {
+        let ignored = |source: &str| ignores_file(source, &crate::forest::parse(source));
+        let in_string = "s = \"# keras-lsp: ignore-file\"\n";
+        assert!(!ignored(in_string));
+        assert!(!ignored("x = 1\n"));
+        // Found after an occurrence that does not count.
+        assert!(ignored(&format!("{in_string}x = 1  # keras-lsp: ignore-file\n")));
+        assert!(ignored("# keras-lsp: ignore-file\nimport keras\n"));
     }
 }
