@@ -1220,6 +1220,9 @@ struct ScopeReads<'a> {
     names: HashSet<&'a str>,
     /// Function names whose summary was looked up (found or not).
     summaries: HashSet<&'a str>,
+    /// Whether one of those lookups found a summary that gives something (a returned
+    /// pipeline or consumers): a lookup that found none, or an empty one, reads the same.
+    summary_gave: bool,
     /// Names called that were checked for being a generator function or PyDataset class.
     callees: HashSet<&'a str>,
     /// Whether it met anything but templates of its parameters (a real pipeline, generator,
@@ -1715,9 +1718,16 @@ impl<'a, 't> Builder<'a, 't> {
                 .iter()
                 .all(|name| !outer.names.contains_key(*name))
             && last.summaries.iter().all(|name| {
+                // Unchanged since, or (when every summary it met gave nothing) still giving
+                // nothing: no summary and an empty one read alike.
                 self.summary_written
                     .get(*name)
                     .is_none_or(|&written| written <= last.started)
+                    || (!last.summary_gave
+                        && self
+                            .summaries
+                            .get(*name)
+                            .is_none_or(|s| s.returned.is_none() && s.consumes.is_empty()))
             })
         {
             return;
@@ -1839,6 +1849,8 @@ impl<'a, 't> Builder<'a, 't> {
             names,
             summaries,
             callees,
+            // Inert: every summary it looked up gave nothing.
+            summary_gave: false,
             touched: false,
         })
     }
@@ -1940,9 +1952,11 @@ impl<'a, 't> Builder<'a, 't> {
         let summary = self.summaries.get(name).cloned();
         if let Some(reads) = &mut self.recording {
             reads.summaries.insert(name);
-            reads.touched |= summary
+            let gave = summary
                 .as_ref()
                 .is_some_and(|s| s.returned.is_some() || !s.consumes.is_empty());
+            reads.touched |= gave;
+            reads.summary_gave |= gave;
         }
         summary
     }
@@ -2826,6 +2840,10 @@ mod tests {
             consumed_chains(later),
             vec![(ConsumerKind::Fit, vec!["batch".to_string()])]
         );
+        // `train` looks `report` up before it is summarised, but `report` gives nothing, as
+        // no summary did: not analysed again.
+        let empty_later = "import tensorflow as tf\ndef train():\n    model.fit(tf.data.Dataset.range(8))\n    report()\ndef report():\n    print(1)\n";
+        assert_eq!(runs(empty_later), 2);
         // `fit_all` reads `ds`, which the module binds: analysed again in the module's names.
         let module = "import tensorflow as tf\ndef fit_all():\n    model.fit(ds)\nds = tf.data.Dataset.range(8).shuffle(8)\n";
         assert_eq!(runs(module), 2);

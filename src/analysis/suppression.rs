@@ -165,7 +165,9 @@ mod tests {
         assert!(!ignored(in_string));
         assert!(!ignored("x = 1\n"));
         // Found after an occurrence that does not count.
-        assert!(ignored(&format!("{in_string}x = 1  # keras-lsp: ignore-file\n")));
+        assert!(ignored(&format!(
+            "{in_string}x = 1  # keras-lsp: ignore-file\n"
+        )));
         assert!(ignored("# keras-lsp: ignore-file\nimport keras\n"));
     }
 }
