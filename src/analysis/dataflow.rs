@@ -1755,11 +1755,7 @@ impl<'a, 't> Builder<'a, 't> {
             return;
         }
         self.scope_runs += 1;
-        self.recording = Some(ScopeReads {
-            started: self.clock,
-            empty_outer: outer.names.is_empty(),
-            ..ScopeReads::default()
-        });
+        self.start_recording(outer);
         let mut env = outer.clone();
         self.template_memo.clear();
         let params = self.parameters(func);
@@ -1913,6 +1909,15 @@ impl<'a, 't> Builder<'a, 't> {
         })
     }
 
+    /// Starts recording the lookups of a scope's analysis in `outer`.
+    fn start_recording(&mut self, outer: &Env) {
+        self.recording = Some(ScopeReads {
+            started: self.clock,
+            empty_outer: outer.names.is_empty(),
+            ..ScopeReads::default()
+        });
+    }
+
     /// Notes, while a function scope is analysed, that it met something real.
     fn touch(&mut self) {
         if let Some(reads) = &mut self.recording {
@@ -2018,11 +2023,7 @@ impl<'a, 't> Builder<'a, 't> {
             return;
         }
         self.statement_runs += 1;
-        self.recording = Some(ScopeReads {
-            started: self.clock,
-            empty_outer: env.names.is_empty(),
-            ..ScopeReads::default()
-        });
+        self.start_recording(env);
         self.block(root, env);
         if let Some(reads) = self.recording.take()
             && let Some(inert) = self.inert_scope(root, &reads, env)
