@@ -838,6 +838,74 @@ impl Finding {
     }
 }
 
+/// Nesting depth beyond which a tree is matched with [`DEEP_MATCH_LIMIT`] (real code nests a
+/// few dozen levels; generated code can nest thousands).
+pub const DEEP_NESTING: usize = 256;
+
+/// In-progress matches a query cursor keeps at most in a tree nested deeper than
+/// [`DEEP_NESTING`]. Every level of a deep expression (thousands of chained calls) starts
+/// partial matches of many patterns that stay open until the level ends, and advancing them
+/// all at every node made the query quadratic in the depth: a 5,000-call chain took half a
+/// minute, and 0.3 s with this limit. Capped, the cursor drops the oldest partial matches, so
+/// trees of real code (far shallower) are matched without it.
+pub const DEEP_MATCH_LIMIT: u32 = 64;
+
+/// Sets `cursor`'s match limit for the tree at `root` (see [`DEEP_MATCH_LIMIT`]).
+fn query_cursor_for(cursor: &mut QueryCursor, root: Node) {
+    let limit = match nests_deeper_than(root, DEEP_NESTING) {
+        true => DEEP_MATCH_LIMIT,
+        false => u32::MAX,
+    };
+    cursor.set_match_limit(limit);
+}
+
+/// Whether some node under `root` is more than `depth` levels below it.
+fn nests_deeper_than(root: Node, depth: usize) -> bool {
+    // A level spans at least one byte more than the one below it, give or take a few wrapper
+    // nodes of the same span: a small tree cannot be deep.
+    if root.end_byte() - root.start_byte() < depth / 4 {
+        return false;
+    }
+    let mut cursor = root.walk();
+    let mut level = 0;
+    loop {
+        if cursor.goto_first_child() {
+            level += 1;
+            if level > depth {
+                return true;
+            }
+            continue;
+        }
+        while !cursor.goto_next_sibling() {
+            if level == 0 || !cursor.goto_parent() {
+                return false;
+            }
+            level -= 1;
+        }
+    }
+}
+
+/// Times a query cursor reached [`DEEP_MATCH_LIMIT`] (it then drops the oldest partial matches, so
+/// a finding deep inside such an expression may be missed).
+static MATCH_LIMIT_HITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many times a query cursor reached [`DEEP_MATCH_LIMIT`] in this process.
+pub fn match_limit_hits() -> usize {
+    MATCH_LIMIT_HITS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Counts and logs a cursor that reached the limit while matching the tree at `root`.
+fn note_match_limit(cursor: &QueryCursor, root: Node) {
+    if cursor.did_exceed_match_limit() {
+        MATCH_LIMIT_HITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!(
+            "the statement at line {} nests too deeply to match every pattern inside it; \
+             some findings there may be missing",
+            root.start_position().row + 1
+        );
+    }
+}
+
 /// Analyses one Python file. The forest must be a parse of `source`.
 pub fn analyze(source: &str, forest: &Forest, settings: &Settings) -> Vec<Finding> {
     let Some(enabled) = enabled_rules(source, forest, settings) else {
@@ -849,6 +917,7 @@ pub fn analyze(source: &str, forest: &Forest, settings: &Settings) -> Vec<Findin
     let mut findings = Vec::new();
     let mut cursor = QueryCursor::new();
     for root in forest.roots() {
+        query_cursor_for(&mut cursor, root);
         let mut matches = cursor.matches(&combined.query, root, source.as_bytes());
         while let Some(m) = matches.next() {
             let rule_index = combined.pattern_rule[m.pattern_index];
@@ -870,6 +939,7 @@ pub fn analyze(source: &str, forest: &Forest, settings: &Settings) -> Vec<Findin
             };
             (rule.check)(&ctx, &rule_match, &mut sink);
         }
+        note_match_limit(&cursor, root);
     }
     for (pattern, shape) in combined.module_pattern.iter().enumerate() {
         let rule_index = combined.pattern_rule[pattern];
@@ -916,6 +986,7 @@ fn module_matches<'t>(
             cursor.set_max_start_depth(Some(0));
             let mut found = Vec::new();
             for root in ctx.forest.roots() {
+                query_cursor_for(&mut cursor, root);
                 let mut matches = cursor.matches(&combined.query, root, ctx.source.as_bytes());
                 while let Some(m) = matches.next() {
                     if m.pattern_index == pattern {
@@ -927,6 +998,7 @@ fn module_matches<'t>(
                         );
                     }
                 }
+                note_match_limit(&cursor, root);
             }
             found
         }
@@ -1085,6 +1157,7 @@ pub fn run_units(
     let mut query_cursor = QueryCursor::new();
     for range in ranges {
         for root in ctx.forest.roots_in(range.clone()) {
+            query_cursor_for(&mut query_cursor, root);
             query_cursor.set_byte_range(range.clone());
             let mut matches = query_cursor.matches(&combined.query, root, ctx.source.as_bytes());
             while let Some(m) = matches.next() {
@@ -1119,6 +1192,7 @@ pub fn run_units(
                 (rule.check)(ctx, &rule_match, &mut sink);
                 run.add_reads(rule_index, ctx.take_reads());
             }
+            note_match_limit(&query_cursor, root);
         }
     }
     let mut module_runs = Vec::new();
@@ -1237,4 +1311,55 @@ pub fn string_value<'s>(source: &'s str, node: Node) -> Option<&'s str> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_deeply_nested_trees_are_matched_with_a_limit() {
+        let deep = format!("x = {}1{}\n", "(".repeat(300), ")".repeat(300));
+        let forest = crate::forest::parse(&deep);
+        assert!(nests_deeper_than(
+            forest.roots().next().unwrap(),
+            DEEP_NESTING
+        ));
+        let shallow = format!("x = {}1{}\n", "(".repeat(40), ")".repeat(40));
+        let forest = crate::forest::parse(&shallow);
+        assert!(!nests_deeper_than(
+            forest.roots().next().unwrap(),
+            DEEP_NESTING
+        ));
+        for entry in
+            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus")).unwrap()
+        {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let forest = crate::forest::parse(&text);
+            assert!(
+                forest
+                    .roots()
+                    .all(|root| !nests_deeper_than(root, DEEP_NESTING)),
+                "{}",
+                path.display()
+            );
+        }
+    }
+
+    #[test]
+    fn a_chain_thousands_of_calls_deep_is_analysed_and_the_rest_still_reported() {
+        let source = format!(
+            "import keras\nimport tensorflow as tf\n\nds = tf.data.Dataset.range(3){}\n\ncb = keras.callbacks.ModelCheckpoint('m', save_freq=1)\n",
+            ".map(f)".repeat(3000)
+        );
+        let forest = crate::forest::parse(&source);
+        let before = match_limit_hits();
+        let findings = analyze(&source, &forest, &crate::settings::Settings::default());
+        assert!(
+            match_limit_hits() > before,
+            "the deep chain reached the limit"
+        );
+        assert!(findings.iter().any(|f| f.code == "KRS201"), "{findings:?}");
+    }
 }
