@@ -6,7 +6,7 @@ use tower_lsp_server::ls_types::{
     CodeDescription, Diagnostic, DiagnosticSeverity, NumberOrString, Position, Range, TextEdit, Uri,
 };
 
-use crate::finding::{Finding, FixSafety, Severity};
+use crate::finding::{Finding, Fix, FixSafety, Severity};
 use crate::line_index::{Encoding, LineIndex};
 use crate::rules;
 
@@ -36,19 +36,39 @@ impl PositionMapper<'_> {
     }
 }
 
-/// The fix carried in `Diagnostic.data`, so code actions need no re-analysis.
+/// `Diagnostic.data` of a plain document's diagnostic that has a fix: which finding of which
+/// version it is. The code action looks the fix up in that version's findings (the server keeps
+/// them), so each publish carries two numbers per fix rather than the fix's edits, which were a
+/// third of every keystroke's `publishDiagnostics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingRef {
+    pub version: i32,
+    pub finding: usize,
+}
+
+impl FindingRef {
+    pub fn to_data(self) -> Value {
+        serde_json::json!({"version": self.version, "finding": self.finding})
+    }
+
+    pub fn from_data(data: Option<&Value>) -> Option<FindingRef> {
+        FindingRef::deserialize(data?).ok()
+    }
+}
+
+/// What a notebook cell's `Diagnostic.data` says of its fix (the edits, which may touch other
+/// cells, are carried beside it under `notebook`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FixData {
     pub title: String,
     pub safety: FixSafety,
-    pub edits: Vec<TextEdit>,
 }
 
-/// `Diagnostic.data` payload.
+/// A notebook cell's `Diagnostic.data` payload.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DiagnosticData {
     pub fix: Option<FixData>,
-    /// Document version the edits apply to.
+    /// Cell version the fix applies to.
     pub version: i32,
 }
 
@@ -61,19 +81,8 @@ pub fn severity(severity: Severity) -> DiagnosticSeverity {
     }
 }
 
-pub fn diagnostic(finding: &Finding, mapper: &PositionMapper, version: i32) -> Diagnostic {
-    let fix = finding.fix.as_ref().map(|fix| FixData {
-        title: fix.title.clone(),
-        safety: fix.safety,
-        edits: fix
-            .edits
-            .iter()
-            .map(|e| TextEdit {
-                range: mapper.range(e.range.clone()),
-                new_text: e.content.clone(),
-            })
-            .collect(),
-    });
+/// The diagnostic of a finding, without `data` (the caller says how its fix is found again).
+pub fn diagnostic(finding: &Finding, mapper: &PositionMapper) -> Diagnostic {
     let href = rule_href(finding.code).map(|href| CodeDescription { href });
     Diagnostic {
         range: mapper.range(finding.range.clone()),
@@ -84,8 +93,19 @@ pub fn diagnostic(finding: &Finding, mapper: &PositionMapper, version: i32) -> D
         message: finding.message.clone(),
         related_information: None,
         tags: None,
-        data: serde_json::to_value(DiagnosticData { fix, version }).ok(),
+        data: None,
     }
+}
+
+/// The LSP edits of a fix.
+pub fn text_edits(fix: &Fix, mapper: &PositionMapper) -> Vec<TextEdit> {
+    fix.edits
+        .iter()
+        .map(|e| TextEdit {
+            range: mapper.range(e.range.clone()),
+            new_text: e.content.clone(),
+        })
+        .collect()
 }
 
 /// The documentation link of a rule, parsed once per process (every diagnostic carries one,
@@ -104,9 +124,9 @@ fn rule_href(code: &str) -> Option<Uri> {
         .and_then(|(_, href)| href.clone())
 }
 
-/// Reads the fix back out of a diagnostic sent by the client.
+/// Reads a notebook cell's fix title and safety back out of a diagnostic sent by the client.
 pub fn fix_from_data(data: Option<&Value>) -> Option<(FixData, i32)> {
-    let data: DiagnosticData = serde_json::from_value(data?.clone()).ok()?;
+    let data = DiagnosticData::deserialize(data?).ok()?;
     Some((data.fix?, data.version))
 }
 

@@ -301,7 +301,18 @@ impl State {
         };
         let diagnostics = findings
             .iter()
-            .map(|f| convert::diagnostic(f, &mapper, version))
+            .enumerate()
+            .map(|(i, f)| {
+                let mut diagnostic = convert::diagnostic(f, &mapper);
+                if f.fix.is_some() {
+                    let fix = convert::FindingRef {
+                        version,
+                        finding: i,
+                    };
+                    diagnostic.data = Some(fix.to_data());
+                }
+                diagnostic
+            })
             .collect();
         Some((diagnostics, version))
     }

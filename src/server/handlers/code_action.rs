@@ -1,4 +1,4 @@
-//! Code actions: a quick fix per finding (edits read from `Diagnostic.data`), "Disable for this
+//! Code actions: a quick fix per finding (the finding `Diagnostic.data` names), "Disable for this
 //! line" (`# noqa: CODE`), and `source.fixAll.keras-lsp` (every safe fix).
 
 use crate::syntax::NodeExt;
@@ -12,7 +12,7 @@ use crate::analysis::suppression::{Directive, parse_directive};
 use crate::document::Document;
 use crate::finding::FixSafety;
 use crate::fix::fix_source;
-use crate::server::convert::{PositionMapper, fix_from_data, minimal_edit};
+use crate::server::convert::{FindingRef, PositionMapper, minimal_edit, text_edits};
 use crate::server::{Backend, State};
 
 /// Runs on the blocking pool: fix-all analyses the document (repeatedly, to a fixed point).
@@ -53,6 +53,20 @@ fn code_action_blocking(
         index: doc.line_index(),
         encoding,
     };
+    // The findings the diagnostics' fixes refer to: the current version's (cached after the
+    // publish that sent them; analysed again only if the document's state was dropped).
+    let findings = state
+        .findings(&uri)
+        .filter(|(_, version)| *version == doc.version())
+        .map(|(findings, _)| findings)
+        .unwrap_or_default();
+    let fix_of = |diagnostic: &Diagnostic, code: &str| {
+        let at = FindingRef::from_data(diagnostic.data.as_ref())?;
+        let finding = findings.get(at.finding)?;
+        (at.version == doc.version() && finding.code == code)
+            .then_some(finding.fix.as_ref())
+            .flatten()
+    };
     let mut actions = Vec::new();
     if wants(CodeActionKind::QUICKFIX.as_str()) {
         for diagnostic in &params.context.diagnostics {
@@ -62,14 +76,12 @@ fn code_action_blocking(
             let Some(NumberOrString::String(code)) = &diagnostic.code else {
                 continue;
             };
-            if let Some((fix, version)) = fix_from_data(diagnostic.data.as_ref())
-                && version == doc.version()
-            {
+            if let Some(fix) = fix_of(diagnostic, code) {
                 actions.push(CodeActionOrCommand::CodeAction(CodeAction {
                     title: format!("Fix {code}: {}", fix.title),
                     kind: Some(CodeActionKind::QUICKFIX),
                     diagnostics: Some(vec![diagnostic.clone()]),
-                    edit: Some(workspace_edit(&uri, fix.edits)),
+                    edit: Some(workspace_edit(&uri, text_edits(fix, &mapper))),
                     is_preferred: Some(fix.safety == FixSafety::Safe),
                     ..Default::default()
                 }));
@@ -90,10 +102,12 @@ fn code_action_blocking(
             FIX_ALL_KIND.starts_with(k.as_str()) && k.as_str() != CodeActionKind::QUICKFIX.as_str()
         })
     });
-    let has_safe_fix =
-        params.context.diagnostics.iter().any(|d| {
-            fix_from_data(d.data.as_ref()).is_some_and(|(f, _)| f.safety == FixSafety::Safe)
-        });
+    let has_safe_fix = params.context.diagnostics.iter().any(|d| match &d.code {
+        Some(NumberOrString::String(code)) => {
+            fix_of(d, code).is_some_and(|f| f.safety == FixSafety::Safe)
+        }
+        _ => false,
+    });
     if explicit_fix_all || (only.is_none() && has_safe_fix) {
         let edit = fix_all_edit(state, &doc, &mapper);
         if explicit_fix_all || edit.is_some() {

@@ -426,7 +426,16 @@ fn diagnostics_of(
     let version = found.cells[index].version;
     own.iter()
         .map(|f| {
-            let mut diagnostic = convert::diagnostic(&f.finding, &mapper(index), version);
+            let mut diagnostic = convert::diagnostic(&f.finding, &mapper(index));
+            let fix_data = f.finding.fix.as_ref().map(|fix| convert::FixData {
+                title: fix.title.clone(),
+                safety: fix.safety,
+            });
+            diagnostic.data = serde_json::to_value(convert::DiagnosticData {
+                fix: fix_data,
+                version,
+            })
+            .ok();
             let Some(fix) = &f.fix else {
                 return diagnostic;
             };
