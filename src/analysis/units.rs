@@ -627,6 +627,23 @@ impl<'a> Context<'a> {
         found
     }
 
+    /// The values assigned to `target` at module level (outside every `def` and `class`), in
+    /// document order; records the read.
+    pub fn module_assigned_values(&self, target: &str) -> Vec<Node<'a>> {
+        let units = self.candidates(Key::ModuleAssign(target.into()), 0..usize::MAX);
+        units
+            .into_iter()
+            .flat_map(|i| {
+                let index = self.unit_index(i);
+                index
+                    .module_assignments(target)
+                    .iter()
+                    .map(|&(_, value)| value)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     /// The units (top-level statements, document order) holding `key`; records the read.
     pub fn units_holding(&self, key: Key) -> Vec<Node<'a>> {
         let nodes = &self.units().nodes;

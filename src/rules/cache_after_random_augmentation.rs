@@ -43,6 +43,7 @@ use std::collections::HashMap;
 use tree_sitter::Node;
 
 use crate::analysis::dataflow::{Step, earliest_since, in_one_block, move_step_before};
+use crate::analysis::units::{Key, Read};
 use crate::analysis::{Context, RuleMatch, Sink};
 use crate::finding::{FixSafety, Severity};
 use crate::rules::RuleDef;
@@ -69,11 +70,12 @@ const DETERMINISTIC_RANDOM: &[&str] = &["set_seed", "fold_in", "split", "create_
 /// Nodes visited when looking for a random layer in an assigned value.
 const MAX_VALUE_NODES: usize = 10_000;
 
-/// What one check has found out, for every `cache` of the file: whether a name holds a random
-/// layer, and whether a function (by node id) uses a random operation.
+/// What one check has found out, for every `cache` of the file: whether a name (by the function
+/// binding it, or 0 at module level) holds a random layer, and whether a function (by node id)
+/// uses a random operation.
 #[derive(Default)]
 struct Known {
-    names: RefCell<HashMap<String, bool>>,
+    names: RefCell<HashMap<(usize, String), bool>>,
     functions: RefCell<HashMap<usize, bool>>,
 }
 
@@ -117,7 +119,7 @@ fn check_cache(ctx: &Context, sink: &mut Sink, step: &Step, known: &Known) {
 }
 
 /// Whether the function a `map` applies uses a random operation.
-fn is_random_map(ctx: &Context, step: &Step, known: &Known) -> bool {
+fn is_random_map<'a>(ctx: &Context<'a>, step: &Step<'a>, known: &Known) -> bool {
     let flow = ctx.dataflow();
     let Some(function) = flow.mapped_function(ctx, step) else {
         return false;
@@ -144,11 +146,28 @@ fn is_random_map(ctx: &Context, step: &Step, known: &Known) -> bool {
                     return false;
                 }
             }
-            if let Some(&known) = names.borrow().get(name) {
+            // Free here: bound by an enclosing function, else at module level.
+            let mut binder = enclosing_function(node).and_then(enclosing_function);
+            while let Some(function) = binder {
+                ctx.record(Read::new(&Key::Assign(name.into()), function.byte_range()));
+                let local = locals
+                    .entry(function.id())
+                    .or_insert_with(|| local_names(ctx, function));
+                if local.contains(&name) {
+                    break;
+                }
+                binder = enclosing_function(function);
+            }
+            let memo = (binder.map_or(0, |f| f.id()), name.to_string());
+            if let Some(&known) = names.borrow().get(&memo) {
                 return known;
             }
-            let random = holds_random_layer(ctx, name);
-            names.borrow_mut().insert(name.to_string(), random);
+            let values = match binder {
+                Some(function) => own_assigned_values(ctx, function, name),
+                None => ctx.module_assigned_values(name),
+            };
+            let random = holds_random_layer(ctx, &values);
+            names.borrow_mut().insert(memo, random);
             random
         }
         _ => false,
@@ -293,11 +312,43 @@ fn is_random_layer(name: &str) -> bool {
     name.starts_with("Random") || RANDOM_LAYERS.contains(&name)
 }
 
-/// Whether a name of this file is assigned a value that builds a Keras random layer
-/// (`augment = keras.Sequential([layers.RandomFlip("horizontal")])`).
-fn holds_random_layer(ctx: &Context, name: &str) -> bool {
-    let flow = ctx.dataflow();
-    flow.assigned_values(ctx, name).iter().any(|&value| {
+/// The values a function's own body (not the functions or classes in it) assigns to `name`.
+fn own_assigned_values<'a>(ctx: &Context<'a>, function: Node<'a>, name: &str) -> Vec<Node<'a>> {
+    let mut values = Vec::new();
+    let Some(body) = function.field("body") else {
+        return values;
+    };
+    let mut stack = vec![body];
+    let mut budget = MAX_VALUE_NODES;
+    while let Some(node) = stack.pop() {
+        budget = budget.saturating_sub(1);
+        if budget == 0 {
+            break;
+        }
+        match node.kind_name() {
+            "function_definition" | "class_definition" | "lambda" if node.id() != body.id() => {
+                continue;
+            }
+            "assignment" => {
+                if let (Some(left), Some(right)) = (node.field("left"), node.field("right"))
+                    && left.kind_name() == "identifier"
+                    && ctx.text(left) == name
+                {
+                    values.push(right);
+                }
+            }
+            _ => {}
+        }
+        let mut cursor = node.walk();
+        stack.extend(node.named_children(&mut cursor));
+    }
+    values
+}
+
+/// Whether one of `values` (assigned to a name the mapped function reads) builds a Keras random
+/// layer (`augment = keras.Sequential([layers.RandomFlip("horizontal")])`).
+fn holds_random_layer(ctx: &Context, values: &[Node]) -> bool {
+    values.iter().any(|&value| {
         let mut stack = vec![value];
         let mut budget = MAX_VALUE_NODES;
         while let Some(node) = stack.pop() {
