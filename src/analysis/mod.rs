@@ -861,26 +861,41 @@ fn query_cursor_for(cursor: &mut QueryCursor, root: Node) {
 
 /// Whether some node under `root` is more than `depth` levels below it.
 fn nests_deeper_than(root: Node, depth: usize) -> bool {
-    // A level spans at least one byte more than the one below it, give or take a few wrapper
-    // nodes of the same span: a small tree cannot be deep.
-    if root.end_byte() - root.start_byte() < depth / 4 {
+    // Each level of nesting takes at least one more byte, and the grammar wraps a level in a
+    // few nodes of the same span at most: a node `n` bytes long has fewer than `4n + 8` levels
+    // under it. Subtrees too small to reach `depth` are not entered, so the walk visits the
+    // few long nodes of a tree, not all of them.
+    let may_reach =
+        |node: Node, level: usize| level + 4 * (node.end_byte() - node.start_byte()) + 8 > depth;
+    if !may_reach(root, 0) {
         return false;
     }
     let mut cursor = root.walk();
     let mut level = 0;
+    // Moves to the next node in document order that is not under the current one.
+    let next = |cursor: &mut tree_sitter::TreeCursor, level: &mut usize| {
+        while !cursor.goto_next_sibling() {
+            if *level == 0 || !cursor.goto_parent() {
+                return false;
+            }
+            *level -= 1;
+        }
+        true
+    };
     loop {
+        // The cursor is at a node worth entering.
         if cursor.goto_first_child() {
             level += 1;
             if level > depth {
                 return true;
             }
-            continue;
+        } else if !next(&mut cursor, &mut level) {
+            return false;
         }
-        while !cursor.goto_next_sibling() {
-            if level == 0 || !cursor.goto_parent() {
+        while !may_reach(cursor.node(), level) {
+            if !next(&mut cursor, &mut level) {
                 return false;
             }
-            level -= 1;
         }
     }
 }
@@ -1344,6 +1359,54 @@ mod tests {
                 "{}",
                 path.display()
             );
+            // The pruned walk's bound holds in real code too.
+            for root in forest.roots() {
+                let deepest = depth_by_walk(root);
+                for depth in [8, 12, 16, 24] {
+                    assert_eq!(
+                        nests_deeper_than(root, depth),
+                        deepest > depth,
+                        "{}",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+
+    /// The deepest level under `root`, by a walk of every node.
+    fn depth_by_walk(root: Node) -> usize {
+        let mut deepest = 0;
+        let mut stack = vec![(root, 0)];
+        while let Some((node, level)) = stack.pop() {
+            deepest = deepest.max(level);
+            let mut cursor = node.walk();
+            stack.extend(node.children(&mut cursor).map(|child| (child, level + 1)));
+        }
+        deepest
+    }
+
+    #[test]
+    fn the_pruned_depth_walk_agrees_with_a_full_one() {
+        let sources = [
+            format!("x = {}1{}\n", "-".repeat(300), ""),
+            format!("x = {}1\n", "not ".repeat(100)),
+            format!("y = {}0{}\n", "[".repeat(200), "]".repeat(200)),
+            format!("f(a{})\n", ".b(c)".repeat(90)),
+            "def f(x):\n    return x\n".to_string(),
+        ];
+        for source in &sources {
+            let forest = crate::forest::parse(source);
+            for root in forest.roots() {
+                let deepest = depth_by_walk(root);
+                for depth in [deepest.saturating_sub(1), deepest, deepest + 1, 16, 256] {
+                    assert_eq!(
+                        nests_deeper_than(root, depth),
+                        deepest > depth,
+                        "{source:?} at {depth} (deepest {deepest})"
+                    );
+                }
+            }
         }
     }
 
