@@ -257,6 +257,8 @@ pub fn debug_edit_latency(file: &Path, edits: usize, script: Option<&Path>) -> E
     // Of the incremental updates only: units whose text changed, units re-run, dataflow builds.
     let (mut dirty_units, mut rerun_units, mut dataflow_builds) = (Vec::new(), Vec::new(), 0usize);
     let mut dataflow_changes = 0usize;
+    // Rules time of the incremental updates that built the dataflow, and of those that did not.
+    let (mut rules_ms_built, mut rules_ms_unbuilt) = (Vec::new(), Vec::new());
     // Of the dataflow builds: function scopes analysed, and reused as inert from the last build.
     let (mut scopes_analysed, mut scopes_reused) = (Vec::new(), Vec::new());
     let (mut statements_analysed, mut statements_reused) = (Vec::new(), Vec::new());
@@ -301,6 +303,11 @@ pub fn debug_edit_latency(file: &Path, edits: usize, script: Option<&Path>) -> E
             rerun_units.push(engine.stats.rerun as f64);
             dataflow_builds += usize::from(engine.stats.dataflow_built);
             dataflow_changes += usize::from(engine.stats.dataflow_changed);
+            let rules = (t2 - t1).as_secs_f64() * 1000.0;
+            match engine.stats.dataflow_built {
+                true => rules_ms_built.push(rules),
+                false => rules_ms_unbuilt.push(rules),
+            }
             if engine.stats.dataflow_built {
                 scopes_analysed.push(engine.stats.scopes_analysed as f64);
                 scopes_reused.push(engine.stats.scopes_reused as f64);
@@ -324,6 +331,8 @@ pub fn debug_edit_latency(file: &Path, edits: usize, script: Option<&Path>) -> E
             "rerun_units": percentiles(&mut rerun_units),
             "dataflow_builds": dataflow_builds,
             "dataflow_changes": dataflow_changes,
+            "rules_ms_with_dataflow_build": percentiles(&mut rules_ms_built),
+            "rules_ms_without_dataflow_build": percentiles(&mut rules_ms_unbuilt),
             "dataflow_scopes_analysed": percentiles(&mut scopes_analysed),
             "dataflow_scopes_reused": percentiles(&mut scopes_reused),
             "dataflow_module_statements_analysed": percentiles(&mut statements_analysed),
