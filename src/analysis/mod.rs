@@ -1260,7 +1260,11 @@ pub fn finish(
         (a.range.start, a.range.end, a.code).cmp(&(b.range.start, b.range.end, b.code))
     });
     findings.dedup_by(|a, b| a.code == b.code && a.range == b.range);
-    let suppressions = suppression::Suppressions::new(source, forest);
+    let suppressions = suppression::Suppressions::on_lines_of(
+        source,
+        forest,
+        findings.iter().map(|f| f.range.start),
+    );
     findings.retain(|f| !suppressions.is_suppressed(source, f));
     findings
 }
@@ -1275,9 +1279,11 @@ pub fn newline_of(source: &str) -> &'static str {
 }
 
 /// The file's dominant quote character (`"` unless single quotes are more frequent).
+/// (Counted with `memchr`, which skips the bytes between quotes a word at a time: the engine
+/// asks on every keystroke, and a byte-by-byte count of a 170 KB file was 3% of an update.)
 pub fn quote_of(source: &str) -> char {
-    let single = source.bytes().filter(|&b| b == b'\'').count();
-    let double = source.bytes().filter(|&b| b == b'"').count();
+    let single = memchr::memchr_iter(b'\'', source.as_bytes()).count();
+    let double = memchr::memchr_iter(b'"', source.as_bytes()).count();
     if single > double { '\'' } else { '"' }
 }
 
