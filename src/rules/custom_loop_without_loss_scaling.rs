@@ -337,10 +337,21 @@ fn wrap_and_scale<'t>(
         Edit::insert(construction.end_byte(), ")"),
     ];
     edits.extend(import_edit);
-    let mut steps: Vec<Node> = ctx
-        .method_calls("apply_gradients")
+    // A plain name's `.apply*` calls are among its attributes (far fewer statements than
+    // every `.apply(` of the file, pandas' included); `self.opt` has no such key.
+    let candidates: Vec<Node> = if optimizer.contains('.') {
+        ctx.method_calls("apply_gradients")
+            .into_iter()
+            .chain(ctx.method_calls("apply"))
+            .collect()
+    } else {
+        ctx.attributes_of(optimizer)
+            .into_iter()
+            .filter_map(|attribute| attribute.parent())
+            .collect()
+    };
+    let mut steps: Vec<Node> = candidates
         .into_iter()
-        .chain(ctx.method_calls("apply"))
         .filter(|n| is_apply_on(ctx, *n, optimizer))
         .filter(|n| assigned_value(ctx, optimizer, *n).is_some_and(|v| v.id() == construction.id()))
         .collect();
