@@ -1120,9 +1120,11 @@ struct Builder<'a, 't> {
     summary_written: HashMap<String, u64>,
     /// Function scopes analysed (skipped ones not counted).
     scope_runs: usize,
-    /// Inert scopes of the previous build of this document (same imports), by [`scope_key`],
-    /// and those of this build, to keep for the next.
+    /// Inert scopes of the previous build of this document, by [`scope_key`], and those of
+    /// this build, to keep for the next. Those of a text that spells a name `rebound` finds
+    /// are not reused.
     inert_before: HashMap<u64, Arc<InertScope>>,
+    rebound: Rebound,
     inert_now: HashMap<u64, Arc<InertScope>>,
     /// Function scopes skipped because the previous build found them inert.
     scopes_reused: usize,
@@ -1141,8 +1143,10 @@ pub struct ScopeCache {
 
 #[derive(Default)]
 struct ScopeCacheInner {
-    /// [`Imports::resolution_fingerprint`] of the build that filled it.
+    /// [`Imports::resolution_fingerprint`] of the build that filled it, and its
+    /// [`Imports::resolution_table`].
     imports: u64,
+    table: Imports,
     scopes: HashMap<u64, Arc<InertScope>>,
     /// What each tree of the last build defines, by [`statement_key`] of its text.
     definitions: HashMap<u64, Arc<TreeDefinitions>>,
@@ -1206,6 +1210,33 @@ fn scope_key(text: &str, method: bool) -> u64 {
 fn statement_key(text: &str) -> u64 {
     use std::hash::BuildHasher;
     rustc_hash::FxBuildHasher.hash_one((text, None::<bool>))
+}
+
+/// The names the imports bind differently from those of the previous build. What the dataflow
+/// reads of the imports is [`Imports::resolve`] of expressions in the text it analyses, and
+/// that reads only the binding of the expression's first name: an analysis (or a walk for
+/// definitions) of a text that spells none of these names, as any substring, resolves every
+/// expression as it did. (Star imports may change what any name resolves to: then nothing is
+/// kept, see [`build_counting`].)
+#[derive(Default)]
+struct Rebound(Vec<memchr::memmem::Finder<'static>>);
+
+impl Rebound {
+    fn new(names: &[String]) -> Rebound {
+        Rebound(
+            names
+                .iter()
+                .map(|name| memchr::memmem::Finder::new(name.as_bytes()).into_owned())
+                .collect(),
+        )
+    }
+
+    /// Whether `text` may spell one of the names.
+    fn spelled_in(&self, text: &str) -> bool {
+        self.0
+            .iter()
+            .any(|name| name.find(text.as_bytes()).is_some())
+    }
 }
 
 /// The names one analysis of a function scope looked up, to tell whether analysing it again
@@ -1314,8 +1345,16 @@ fn build_counting<'t>(
     let mut definitions_before = HashMap::default();
     if let Some(cache) = cache {
         let mut inner = cache.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if inner.imports == fingerprint {
+        // An edit of the imports keeps what was built from texts that spell none of the names
+        // it rebinds (most of a file, for an edited import line).
+        let rebound = if inner.imports == fingerprint {
+            Some(Vec::new())
+        } else {
+            imports.rebound_names(&inner.table)
+        };
+        if let Some(rebound) = rebound {
             builder.inert_before = std::mem::take(&mut inner.scopes);
+            builder.rebound = Rebound::new(&rebound);
             definitions_before = std::mem::take(&mut inner.definitions);
         }
     }
@@ -1327,10 +1366,13 @@ fn build_counting<'t>(
     let mut definitions_now = HashMap::default();
     let mut trees_kept = 0;
     for (&root, &key) in roots.iter().zip(&keys) {
-        let kept = definitions_before.get(&key).and_then(|definitions| {
-            let functions = TreeDefinitions::function_nodes(definitions, root)?;
-            Some((Arc::clone(definitions), functions))
-        });
+        let kept = definitions_before
+            .get(&key)
+            .filter(|_| !builder.rebound.spelled_in(text(source, root)))
+            .and_then(|definitions| {
+                let functions = TreeDefinitions::function_nodes(definitions, root)?;
+                Some((Arc::clone(definitions), functions))
+            });
         trees_kept += usize::from(kept.is_some());
         let (definitions, functions) = kept.unwrap_or_else(|| {
             let (definitions, functions) = TreeDefinitions::collect(source, imports, root);
@@ -1370,6 +1412,7 @@ fn build_counting<'t>(
         let mut inner = cache.inner.lock().unwrap_or_else(|e| e.into_inner());
         *inner = ScopeCacheInner {
             imports: fingerprint,
+            table: imports.resolution_table(),
             scopes: std::mem::take(&mut builder.inert_now),
             definitions: definitions_now,
             last_runs: builder.scope_runs,
@@ -1624,6 +1667,7 @@ impl<'a, 't> Builder<'a, 't> {
             summary_written: HashMap::default(),
             scope_runs: 0,
             inert_before: HashMap::default(),
+            rebound: Rebound::default(),
             inert_now: HashMap::default(),
             scopes_reused: 0,
             statement_runs: 0,
@@ -1815,7 +1859,7 @@ impl<'a, 't> Builder<'a, 't> {
     /// The reads of an analysis of `func` in `outer` that would build nothing, when the
     /// previous build found a scope of the same text inert and its lookups find the same now.
     fn still_inert(&mut self, func: Node<'t>, key: u64, outer: &Env) -> Option<ScopeReads<'a>> {
-        let inert = Arc::clone(self.inert_before.get(&key)?);
+        let inert = self.inert_before(func, key)?;
         let source = self.source;
         let start = func.start_byte();
         let span = |&(offset, len): &(u32, u32)| -> Option<&'a str> {
@@ -1850,6 +1894,13 @@ impl<'a, 't> Builder<'a, 't> {
             summary_gave: false,
             touched: false,
         })
+    }
+
+    /// The previous build's inert analysis of a scope of `node`'s text (`key`), unless the
+    /// imports now resolve a name it spells differently.
+    fn inert_before(&self, node: Node, key: u64) -> Option<Arc<InertScope>> {
+        let inert = self.inert_before.get(&key)?;
+        (!self.rebound.spelled_in(self.text(node))).then(|| Arc::clone(inert))
     }
 
     /// Whether the lookups `inert` kept of an analysis of `node` (a scope of the same text)
@@ -2015,7 +2066,7 @@ impl<'a, 't> Builder<'a, 't> {
             // `statement` does nothing with these.
             return;
         }
-        if let Some(inert) = self.inert_before.get(&key).cloned()
+        if let Some(inert) = self.inert_before(root, key)
             && self.lookups_find_nothing(root, &inert, env)
         {
             self.inert_now.insert(key, inert);
@@ -2997,13 +3048,51 @@ mod tests {
         );
         let after = before.replace("print(1)", "print(2)");
         assert_eq!(build_after(&before, &after), (fit(&after), 0));
-        // Other imports resolve names differently: nothing is reused.
+        // An import binds `Dataset`: `train`, which spells it, is analysed again; `report` is
+        // reused. Unbinding it again does the same the other way.
         let train = "def train():\n    model.fit(Dataset.range(3))\n";
         let before = format!("import tensorflow as tf\n{report}{train}");
         let after = format!(
             "import tensorflow as tf\nfrom tensorflow.data import Dataset\n{report}{train}"
         );
+        assert_eq!(build_after(&before, &after), (fit(&after), 1));
+        assert_eq!(build_after(&after, &before), (vec![], 1));
+        // Rebinding `tf` to another module: every scope spelling `tf` is analysed again.
+        let train = "def train():\n    model.fit(tf.data.Dataset.range(3))\n";
+        let before = format!("import numpy as tf\n{report}{train}");
+        let after = before.replace("numpy", "tensorflow");
+        assert_eq!(build_after(&before, &after), (fit(&after), 1));
+        // Star imports may rebind any name: nothing is reused.
+        let before = format!("from tensorflow.data import *\n{report}{train}");
+        let after = format!("import tensorflow as tf\n{before}");
         assert_eq!(build_after(&before, &after), (fit(&after), 0));
+    }
+
+    #[test]
+    fn an_import_edit_keeps_the_definitions_of_trees_that_spell_no_rebound_name() {
+        let before = "import keras\nfrom keras import utils\n\nclass Loader(utils.PyDataset):\n    pass\n\n\nclass Other(keras.utils.PyDataset):\n    pass\n\n\nds = Dataset.range(8).map(f, num_parallel_calls=AUTOTUNE)\n";
+        // Besides the edited import, the trees walked again are those spelling a rebound name.
+        for (old, new, walked_kept) in [
+            // `utils` now names another module: `Loader` is walked again, and is no PyDataset;
+            // so is `Other`, whose `keras.utils` spells the name too (a substring is enough).
+            ("from keras import utils", "from numpy import utils", (3, 2)),
+            // `AUTOTUNE` is bound now: of the old trees, only the last one is walked again.
+            (
+                "import keras\n",
+                "import keras\nfrom tensorflow.data import AUTOTUNE\n",
+                (2, 4),
+            ),
+        ] {
+            let after = before.replace(old, new);
+            let (_, cache) = build_after_with(before, &after);
+            assert_eq!(cache.last_definitions(), walked_kept, "{after}");
+            let tree = parse(&after);
+            let imports = Imports::collect(&after, &tree);
+            let fresh = build(&after, &tree, &imports);
+            let cached = build_cached(&after, &tree, &imports, &cache);
+            assert_eq!(cached.vocabulary(), fresh.vocabulary(), "{after}");
+            assert_eq!(cached.autotune_names, fresh.autotune_names, "{after}");
+        }
     }
 
     /// The plain walk `calls_inside` stands for: every node of `expr` that holds a `(`.

@@ -272,6 +272,23 @@ impl Imports {
         sum
     }
 
+    /// The part of the table [`Imports::rebound_names`] compares: the import bindings and the
+    /// star modules, without the local definitions (which, without star imports, resolve like
+    /// unknown names, and with them make `rebound_names` give up anyway).
+    pub fn resolution_table(&self) -> Imports {
+        Imports {
+            bindings: self
+                .bindings
+                .iter()
+                .filter(|(_, binding)| matches!(binding, Binding::Import(_)))
+                .map(|(name, binding)| (name.clone(), binding.clone()))
+                .collect(),
+            star_modules: self.star_modules.clone(),
+            last_import_end: None,
+            first_code_start: 0,
+        }
+    }
+
     /// Moves the recorded offsets through an edit of the text (`map` sends an old offset to
     /// its new place).
     pub fn shift(&mut self, map: impl Fn(usize) -> usize) {
