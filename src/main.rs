@@ -5,7 +5,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use keras_lsp::cli::{self, Cli, Command, DebugCommand};
 
+mod allocator;
+
 fn main() -> ExitCode {
+    allocator::purge_at_once();
+    allocator::install_for_parser();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(false)
