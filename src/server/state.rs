@@ -329,6 +329,8 @@ impl State {
 }
 
 /// Returns freed heap pages to the system (glibc keeps them otherwise), so evictions show in RSS.
+/// The `keras-lsp` binary allocates with mimalloc, which purges freed pages itself (see
+/// `src/allocator.rs`); this covers what still goes through glibc, and embedders of the library.
 fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks the allocator's own free lists; it has no preconditions.
