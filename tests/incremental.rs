@@ -738,6 +738,37 @@ fn import_edits_that_bind_the_same_names_rerun_no_reader_of_the_imports() {
     );
 }
 
+/// A fix that adds an import puts it after the last import: an edit that moves that place
+/// and changes no binding re-runs the rules whose fixes add one (`Key::ImportPlace`),
+/// so the import goes where a fresh analysis puts it.
+#[test]
+fn fixes_that_add_an_import_follow_where_imports_go() {
+    let source = "from tensorflow.data import Dataset\n\nprint(\"start\")\nds = Dataset.range(8).map(lambda x: x * 2).batch(4)\nfor batch in ds:\n    print(batch)\n";
+    let (mut doc, mut engine, first) = open_and_analyse(source);
+    assert_eq!(codes(&first), ["KRS302"], "{first:?}");
+    let import_at = |found: &[Finding]| {
+        let fix = found[0].fix.as_ref().expect("a fix");
+        let edit = fix
+            .edits
+            .iter()
+            .find(|e| e.content.contains("import tensorflow as tf"))
+            .expect("an import edit");
+        edit.range.start
+    };
+    assert_eq!(import_at(&first), source.find("\n").unwrap());
+    // A later import of a module no fix spells, in a statement that builds no pipeline and far
+    // from the finding: the last import is now that one.
+    let found = edit_and_compare(
+        &mut doc,
+        &mut engine,
+        "print(\"start\")",
+        "import os; print(\"start\")",
+    );
+    assert_eq!(import_at(&found), doc.text().find("import os").unwrap() + 9);
+    // KRS302 reads the pipelines from the module: that run alone went again.
+    assert_eq!(engine.stats.module_rerun, 1, "{:?}", engine.stats);
+}
+
 /// A new binding under `keras` may spell an initializer fix more briefly: the statement whose
 /// fix spells one runs again, though it spells no name the edit bound.
 #[test]
