@@ -26,7 +26,8 @@ for name in "${tests[@]}"; do
     if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
       reason="timed out after ${limit[$name]} s"
     else
-      reason=$(grep -m1 -E 'FAIL|need |not found|error' "$log" | sed 's/^\[[^]]*\] //' | cut -c1-200)
+      # The driver's own FAIL line first: health output legitimately says "not found" for other servers.
+      reason=$({ grep -m1 'FAIL' "$log" || grep -m1 -E 'need |not found|error' "$log"; } | sed 's/^\[[^]]*\] //' | cut -c1-200)
       reason=${reason:-exit code $rc}
     fi
     summary+=("FAIL $name: $reason")

@@ -54,6 +54,20 @@ def wait_for(pred, timeout=10.0, what="condition"):
     raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}; screen:\n{screen()}")
 
 
+def wait_settled(pred, timeout=5.0, what="condition"):
+    """Like wait_for, but the value must read the same on three captures 0.1 s apart: tmux can be
+    captured while Helix is halfway through writing a frame (picker gone, status line not yet redrawn)."""
+    end = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < end:
+        got = pred(screen())
+        seen = (seen + [got])[-3:] if got else []
+        if len(seen) == 3 and seen[0] == seen[1] == seen[2]:
+            return got
+        time.sleep(0.1)
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what} to settle (last {seen}); screen:\n{screen()}")
+
+
 def status_line(s):
     lines = [l for l in s.splitlines() if l.strip()]
     for l in reversed(lines):
@@ -108,7 +122,7 @@ def goto_diagnostic(code):
         keys("Down")
     wait_for(lambda s: any(sel and c == code for sel, c in picker_rows(s)), 5, f"{code} highlighted in the picker")
     keys("Enter")
-    return wait_for(lambda s: None if picker_rows(s) else position(s), 5, "the picker to close")
+    return wait_settled(lambda s: None if picker_rows(s) else position(s), 5, "the picker to close")
 
 
 def menu_rows(s):
