@@ -526,6 +526,36 @@ fn policy_readers_rerun_only_when_the_settings_change() {
     assert_eq!(engine.stats.rerun, 2, "{:?}", engine.stats);
 }
 
+/// KRS503 runs only in files that spell `mixed_` (its `requires_text`): a statement it skipped
+/// must run again once another statement brings the text in, and its finding go when it leaves.
+#[test]
+fn rules_skipped_for_want_of_their_text_run_once_an_edit_elsewhere_brings_it() {
+    let source = "import keras\nfrom keras import layers\n\n\ndef setup(verbose):\n    print(verbose)\n\n\nmodel = keras.Sequential([layers.Dense(10, activation=\"softmax\")])\n";
+    let (mut doc, mut engine, first) = open_and_analyse(source);
+    assert!(first.is_empty(), "{first:?}");
+    let policy = "keras.mixed_precision.set_global_policy(\"mixed_float16\")";
+    let found = edit_and_compare(&mut doc, &mut engine, "print(verbose)", policy);
+    assert_eq!(codes(&found), ["KRS503"], "{found:?}");
+    let found = edit_and_compare(&mut doc, &mut engine, policy, "print(verbose)");
+    assert!(found.is_empty(), "{found:?}");
+}
+
+/// Likewise KRS501 (`mixed_precision`): the call spells only an alias, the import the module.
+#[test]
+fn a_removed_api_reached_through_an_alias_is_found_once_the_import_names_it() {
+    let source =
+        "from tensorflow.keras import layers as mp\n\n\nmp.set_policy(\"mixed_float16\")\n";
+    let (mut doc, mut engine, first) = open_and_analyse(source);
+    assert!(first.is_empty(), "{first:?}");
+    let found = edit_and_compare(
+        &mut doc,
+        &mut engine,
+        "layers as mp",
+        "mixed_precision as mp",
+    );
+    assert_eq!(codes(&found), ["KRS501"], "{found:?}");
+}
+
 /// A layer stack followed through a function body read only that body: edits to other
 /// statements of the file re-run nothing of the function (before, the scan counted as reading
 /// everything before or after it when it reached the start or end of the body).

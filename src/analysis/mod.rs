@@ -6,6 +6,7 @@ pub mod incremental;
 pub mod index;
 pub mod layers;
 pub mod model;
+pub mod needles;
 pub mod occurrences;
 pub mod policy;
 pub mod suppression;
@@ -62,76 +63,196 @@ fn find_from(haystack: &[u8], needle: &[u8], start: usize) -> Option<usize> {
         .map(|p| p + start)
 }
 
-/// All rule queries compiled once into one query, so a single tree traversal serves every rule.
-struct CombinedQuery {
-    query: Query,
-    /// Rule index for each pattern index.
+/// The rules' queries, compiled once into two queries, so a single tree traversal serves many
+/// rules: `near` holds the rules whose every pattern has needles (see [`needles`]), run only
+/// around the places where the text holds one of them; `broad` holds the others (and the
+/// module patterns), run over whole trees, and for a rule with `requires_text` only in files
+/// that contain it.
+///
+/// Patterns are numbered globally: the rules in [`rules::ALL`] order, each rule's patterns in the
+/// order of its query file.
+struct RuleQueries {
+    near: PatternGroup,
+    broad: PatternGroup,
+    /// Every needle of the near rules.
+    needles: Option<aho_corasick::AhoCorasick>,
+    /// Rule index for each (global) pattern.
     pattern_rule: Vec<usize>,
-    /// Pattern index of each rule's first pattern (to give rules a local pattern number).
+    /// Global number of each rule's first pattern (to give rules a local pattern number).
     rule_first_pattern: Vec<usize>,
+    /// Per rule: its patterns are in `near`.
+    rule_is_near: Vec<bool>,
+    /// Per rule: it has patterns other than module patterns.
+    rule_in_trees: Vec<bool>,
     /// Patterns rooted at the module node (`(module) @module`): matched once per file, not
     /// within a statement; `Some(capture)` when the pattern is exactly `(module) @capture`.
     module_pattern: Vec<Option<Option<usize>>>,
+    /// Where each global pattern is: in `near` or not, and its number there.
+    place: Vec<(bool, usize)>,
 }
 
-static COMBINED: LazyLock<CombinedQuery> = LazyLock::new(|| {
+/// Some rules' patterns as one compiled query.
+struct PatternGroup {
+    query: Option<Query>,
+    /// The global number of each of the query's patterns.
+    global: Vec<usize>,
+}
+
+impl PatternGroup {
+    fn capture_names(&self) -> &[&str] {
+        self.query.as_ref().map_or(&[], |q| q.capture_names())
+    }
+}
+
+/// Whether every pattern of a rule's query has needles.
+fn rule_has_needles(rule: &RuleDef) -> bool {
+    let needles = needles::pattern_needles(rule.query);
+    !needles.is_empty() && needles.iter().all(Option::is_some)
+}
+
+/// A compiled query of some rules, with its source and, for each pattern, (rule index, the
+/// pattern's number in its rule's query).
+type CompiledGroup = (Option<Query>, String, Vec<(usize, usize)>);
+
+/// Compiles the concatenated queries of `rules` (indexes).
+fn compile_group(rules: &[usize]) -> CompiledGroup {
     let mut source = String::new();
     let mut starts = Vec::new();
-    for rule in rules::ALL {
+    for &r in rules {
         starts.push(source.len());
-        source.push_str(rule.query);
+        source.push_str(rules::ALL[r].query);
         source.push('\n');
+    }
+    if rules.is_empty() {
+        return (None, source, Vec::new());
     }
     let query = Query::new(&tree_sitter_python::LANGUAGE.into(), &source)
         .unwrap_or_else(|e| panic!("bundled rule queries must compile: {e}"));
-    let pattern_rule: Vec<usize> = (0..query.pattern_count())
+    // (rule, the pattern's number in its rule) for each pattern of the query.
+    let mut seen = vec![0usize; rules::ALL.len()];
+    let owners = (0..query.pattern_count())
         .map(|i| {
             let byte = query.start_byte_for_pattern(i);
-            starts.partition_point(|&s| s <= byte) - 1
+            let rule = rules[starts.partition_point(|&s| s <= byte) - 1];
+            seen[rule] += 1;
+            (rule, seen[rule] - 1)
         })
         .collect();
-    let rule_first_pattern = (0..rules::ALL.len())
-        .map(|r| {
-            pattern_rule
-                .iter()
-                .position(|&p| p == r)
-                .unwrap_or(usize::MAX)
+    (Some(query), source, owners)
+}
+
+static QUERIES: LazyLock<RuleQueries> = LazyLock::new(|| {
+    let near_rules: Vec<usize> = (0..rules::ALL.len())
+        .filter(|&r| rule_has_needles(&rules::ALL[r]))
+        .collect();
+    let broad_rules: Vec<usize> = (0..rules::ALL.len())
+        .filter(|r| !near_rules.contains(r))
+        .collect();
+    // The two compile on two cores: compiling is most of a cold start.
+    let ((near_query, near_source, near_owners), (broad_query, broad_source, broad_owners)) =
+        std::thread::scope(|scope| {
+            let near = scope.spawn(|| compile_group(&near_rules));
+            let broad = compile_group(&broad_rules);
+            (
+                near.join().expect("compiling queries does not panic"),
+                broad,
+            )
+        });
+    let mut counts = vec![0usize; rules::ALL.len()];
+    for &(rule, _) in near_owners.iter().chain(&broad_owners) {
+        counts[rule] += 1;
+    }
+    let rule_first_pattern: Vec<usize> = counts
+        .iter()
+        .scan(0, |next, &count| {
+            let first = *next;
+            *next += count;
+            Some(first)
         })
         .collect();
-    let names = query.capture_names();
-    let module_pattern = (0..query.pattern_count())
-        .map(|i| {
-            let text = source[query.start_byte_for_pattern(i)..].trim_start();
-            let rest = text.strip_prefix("(module")?;
-            // Exactly `(module) @name` (up to the next pattern or comment)?
-            let simple = rest
-                .strip_prefix(')')
-                .map(|r| r.trim_start())
-                .and_then(|r| r.strip_prefix('@'))
-                .and_then(|r| {
-                    let name: String = r
-                        .chars()
-                        .take_while(|c| c.is_alphanumeric() || *c == '_')
-                        .collect();
-                    let after = r[name.len()..].trim_start();
-                    (after.is_empty() || after.starts_with('(') || after.starts_with(';'))
-                        .then(|| names.iter().position(|n| *n == name))
-                        .flatten()
-                });
-            Some(simple)
-        })
+    let total: usize = counts.iter().sum();
+    let mut pattern_rule = vec![0; total];
+    let mut place = vec![(false, 0); total];
+    let mut module_pattern = vec![None; total];
+    let mut groups = Vec::new();
+    for (is_near, query, source, owners) in [
+        (true, &near_query, &near_source, &near_owners),
+        (false, &broad_query, &broad_source, &broad_owners),
+    ] {
+        let mut global = Vec::with_capacity(owners.len());
+        for (i, &(rule, nth)) in owners.iter().enumerate() {
+            let g = rule_first_pattern[rule] + nth;
+            global.push(g);
+            pattern_rule[g] = rule;
+            place[g] = (is_near, i);
+            if let Some(query) = query {
+                module_pattern[g] = module_shape(query, source, i);
+            }
+        }
+        groups.push(global);
+    }
+    let broad_global = groups.pop().unwrap_or_default();
+    let near_global = groups.pop().unwrap_or_default();
+    let needles: Vec<String> = near_rules
+        .iter()
+        .flat_map(|&r| needles::pattern_needles(rules::ALL[r].query))
+        .flatten()
+        .flatten()
         .collect();
-    CombinedQuery {
-        query,
+    let needles = (!needles.is_empty()).then(|| {
+        aho_corasick::AhoCorasick::new(&needles).expect("a few short needles build an automaton")
+    });
+    let rule_in_trees = (0..rules::ALL.len())
+        .map(|r| (0..total).any(|p| pattern_rule[p] == r && module_pattern[p].is_none()))
+        .collect();
+    RuleQueries {
+        near: PatternGroup {
+            query: near_query,
+            global: near_global,
+        },
+        broad: PatternGroup {
+            query: broad_query,
+            global: broad_global,
+        },
+        needles,
         pattern_rule,
         rule_first_pattern,
+        rule_is_near: (0..rules::ALL.len())
+            .map(|r| near_rules.contains(&r))
+            .collect(),
+        rule_in_trees,
         module_pattern,
+        place,
     }
 });
 
-/// Compiles every rule's query (once per process; about 15 ms for the combined query).
+/// `Some(shape)` when pattern `i` of `query` (compiled from `source`) is rooted at the module
+/// node; the shape is `Some(capture)` when the pattern is exactly `(module) @capture`.
+fn module_shape(query: &Query, source: &str, i: usize) -> Option<Option<usize>> {
+    let names = query.capture_names();
+    let text = source[query.start_byte_for_pattern(i)..].trim_start();
+    let rest = text.strip_prefix("(module")?;
+    // Exactly `(module) @name` (up to the next pattern or comment)?
+    let simple = rest
+        .strip_prefix(')')
+        .map(|r| r.trim_start())
+        .and_then(|r| r.strip_prefix('@'))
+        .and_then(|r| {
+            let name: String = r
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            let after = r[name.len()..].trim_start();
+            (after.is_empty() || after.starts_with('(') || after.starts_with(';'))
+                .then(|| names.iter().position(|n| *n == name))
+                .flatten()
+        });
+    Some(simple)
+}
+
+/// Compiles every rule's query (once per process); returns the number of patterns.
 pub fn compile_queries() -> usize {
-    COMBINED.query.pattern_count()
+    QUERIES.pattern_rule.len()
 }
 
 /// Starts compiling the rules' queries on a thread of its own, so that the compilation overlaps
@@ -921,50 +1042,203 @@ fn note_match_limit(cursor: &QueryCursor, root: Node) {
     }
 }
 
+/// Whether rules run only where their needles and `requires_text` say they can match (`Off`:
+/// everywhere, to test that this changes nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prefilter {
+    On,
+    Off,
+}
+
+/// How close two needle occurrences must be to be searched in one run of the near query: a run
+/// walks down from its tree's root, so runs over neighbouring places would walk the same nodes.
+const NEEDLE_MERGE_GAP: usize = 64;
+
+/// Calls `on_match(rule index, match)` for every match, in the trees over `range`, of the
+/// enabled rules' patterns other than module patterns: the near rules' where the text holds one
+/// of their needles, the broad rules' everywhere, in files that hold their `requires_text`.
+/// (`requires_text` is asked through [`Context::source_contains`], so an incremental engine
+/// re-runs those rules when the answer changes.)
+fn for_each_match<'t>(
+    ctx: &Context<'t>,
+    enabled: &[bool],
+    range: std::ops::Range<usize>,
+    prefilter: Prefilter,
+    on_match: &mut dyn FnMut(usize, RuleMatch<'t>),
+) {
+    let queries = &*QUERIES;
+    let source = ctx.source.as_bytes();
+    let mut cursor = QueryCursor::new();
+    let broad_open: Vec<bool> = (0..rules::ALL.len())
+        .map(|r| {
+            enabled[r]
+                && queries.rule_in_trees[r]
+                && (!queries.rule_is_near[r] || prefilter == Prefilter::Off)
+                && (prefilter == Prefilter::Off
+                    || rules::ALL[r]
+                        .requires_text
+                        .is_none_or(|text| ctx.source_contains(text)))
+        })
+        .collect();
+    let everywhere: &[&PatternGroup] = match prefilter {
+        Prefilter::On => &[&queries.broad],
+        Prefilter::Off => &[&queries.broad, &queries.near],
+    };
+    for group in everywhere {
+        let Some(query) = &group.query else {
+            continue;
+        };
+        if !broad_open.iter().any(|&open| open) {
+            break;
+        }
+        let names = query.capture_names();
+        for root in ctx.forest.roots_in(range.clone()) {
+            query_cursor_for(&mut cursor, root);
+            cursor.set_byte_range(range.clone());
+            let mut matches = cursor.matches(query, root, source);
+            while let Some(m) = matches.next() {
+                let pattern = group.global[m.pattern_index];
+                let rule = queries.pattern_rule[pattern];
+                if broad_open[rule] && queries.module_pattern[pattern].is_none() {
+                    on_match(rule, queries.rule_match(pattern, names, m.captures()));
+                }
+            }
+            note_match_limit(&cursor, root);
+        }
+    }
+    let near_enabled = (0..rules::ALL.len()).any(|r| enabled[r] && queries.rule_is_near[r]);
+    if prefilter == Prefilter::Off {
+        // The near rules ran above, with the broad ones, everywhere.
+        return;
+    }
+    let (Some(query), Some(needles)) = (&queries.near.query, &queries.needles) else {
+        return;
+    };
+    if !near_enabled {
+        return;
+    }
+    let names = query.capture_names();
+    // Where the needles are, merged into the places to search.
+    let mut places: Vec<std::ops::Range<usize>> = Vec::new();
+    let text = &source[range.start.min(source.len())..range.end.min(source.len())];
+    let mut found: Vec<(usize, usize)> = needles
+        .find_overlapping_iter(text)
+        .map(|m| (range.start + m.start(), range.start + m.end()))
+        .collect();
+    found.sort_unstable();
+    for (start, end) in found {
+        match places.last_mut() {
+            Some(last) if start <= last.end + NEEDLE_MERGE_GAP => last.end = last.end.max(end),
+            _ => places.push(start..end),
+        }
+    }
+    let mut next = 0;
+    let mut seen: HashSet<(usize, Vec<(u32, usize)>)> = HashSet::default();
+    for root in ctx.forest.roots_in(range.clone()) {
+        let (start, end) = (root.start_byte(), root.end_byte());
+        while next < places.len() && places[next].end <= start {
+            next += 1;
+        }
+        let first = next;
+        let mut last = first;
+        while last < places.len() && places[last].start < end {
+            last += 1;
+        }
+        if first == last {
+            continue;
+        }
+        query_cursor_for(&mut cursor, root);
+        // A match spanning two places is found from each: keep the first.
+        let several = last - first > 1;
+        seen.clear();
+        for place in &places[first..last] {
+            cursor.set_byte_range(place.start.max(start)..place.end.min(end));
+            let mut matches = cursor.matches(query, root, source);
+            while let Some(m) = matches.next() {
+                let pattern = queries.near.global[m.pattern_index];
+                let rule = queries.pattern_rule[pattern];
+                if !enabled[rule] {
+                    continue;
+                }
+                if several {
+                    let key = m
+                        .captures()
+                        .iter()
+                        .map(|c| (c.index, c.node.id()))
+                        .collect();
+                    if !seen.insert((m.pattern_index, key)) {
+                        continue;
+                    }
+                }
+                on_match(rule, queries.rule_match(pattern, names, m.captures()));
+            }
+            note_match_limit(&cursor, root);
+        }
+        // The next tree starts after this one: the places before its end are done.
+        next = last.saturating_sub(1);
+    }
+}
+
+impl RuleQueries {
+    /// A match of (global) pattern `pattern` for its rule.
+    fn rule_match<'t>(
+        &self,
+        pattern: usize,
+        names: &[&'static str],
+        captures: &[tree_sitter::QueryCapture<'t>],
+    ) -> RuleMatch<'t> {
+        let rule = self.pattern_rule[pattern];
+        RuleMatch {
+            pattern: pattern - self.rule_first_pattern[rule],
+            captures: captures
+                .iter()
+                .map(|c| (names[c.index as usize], c.node))
+                .collect(),
+        }
+    }
+}
+
 /// Analyses one Python file. The forest must be a parse of `source`.
 pub fn analyze(source: &str, forest: &Forest, settings: &Settings) -> Vec<Finding> {
+    analyze_with(source, forest, settings, Prefilter::On)
+}
+
+/// [`analyze`], with the prefilter on or off.
+pub fn analyze_with(
+    source: &str,
+    forest: &Forest,
+    settings: &Settings,
+    prefilter: Prefilter,
+) -> Vec<Finding> {
     let Some(enabled) = enabled_rules(source, forest, settings) else {
         return Vec::new();
     };
     let ctx = Context::new(source, forest, settings);
-    let combined = &*COMBINED;
-    let names = combined.query.capture_names();
+    let queries = &*QUERIES;
     let mut findings = Vec::new();
-    let mut cursor = QueryCursor::new();
-    for root in forest.roots() {
-        query_cursor_for(&mut cursor, root);
-        let mut matches = cursor.matches(&combined.query, root, source.as_bytes());
-        while let Some(m) = matches.next() {
-            let rule_index = combined.pattern_rule[m.pattern_index];
-            if !enabled[rule_index] || combined.module_pattern[m.pattern_index].is_some() {
-                continue;
-            }
+    for_each_match(
+        &ctx,
+        &enabled,
+        0..source.len(),
+        prefilter,
+        &mut |rule_index, rule_match| {
             let rule = &rules::ALL[rule_index];
-            let rule_match = RuleMatch {
-                pattern: m.pattern_index - combined.rule_first_pattern[rule_index],
-                captures: m
-                    .captures()
-                    .iter()
-                    .map(|c| (names[c.index as usize], c.node))
-                    .collect(),
-            };
             let mut sink = Sink {
                 rule,
                 out: &mut findings,
             };
             (rule.check)(&ctx, &rule_match, &mut sink);
-        }
-        note_match_limit(&cursor, root);
-    }
-    for (pattern, shape) in combined.module_pattern.iter().enumerate() {
-        let rule_index = combined.pattern_rule[pattern];
+        },
+    );
+    for (pattern, shape) in queries.module_pattern.iter().enumerate() {
+        let rule_index = queries.pattern_rule[pattern];
         let Some(shape) = shape.filter(|_| enabled[rule_index]) else {
             continue;
         };
         let rule = &rules::ALL[rule_index];
         for captures in module_matches(&ctx, pattern, shape) {
             let rule_match = RuleMatch {
-                pattern: pattern - combined.rule_first_pattern[rule_index],
+                pattern: pattern - queries.rule_first_pattern[rule_index],
                 captures,
             };
             let mut sink = Sink {
@@ -983,8 +1257,14 @@ fn module_matches<'t>(
     pattern: usize,
     shape: Option<usize>,
 ) -> Vec<Vec<(&'static str, Node<'t>)>> {
-    let combined = &*COMBINED;
-    let names = combined.query.capture_names();
+    let queries = &*QUERIES;
+    let (is_near, in_group) = queries.place[pattern];
+    let group = if is_near {
+        &queries.near
+    } else {
+        &queries.broad
+    };
+    let names = group.capture_names();
     match shape {
         // `(module) @capture`: the first tree that parses as a module stands for the module
         // (the rules walk every tree of the forest themselves).
@@ -997,14 +1277,17 @@ fn module_matches<'t>(
             .collect(),
         // Rare: a module pattern with children; match it at each root.
         None => {
+            let Some(query) = &group.query else {
+                return Vec::new();
+            };
             let mut cursor = QueryCursor::new();
             cursor.set_max_start_depth(Some(0));
             let mut found = Vec::new();
             for root in ctx.forest.roots() {
                 query_cursor_for(&mut cursor, root);
-                let mut matches = cursor.matches(&combined.query, root, ctx.source.as_bytes());
+                let mut matches = cursor.matches(query, root, ctx.source.as_bytes());
                 while let Some(m) = matches.next() {
-                    if m.pattern_index == pattern {
+                    if m.pattern_index == in_group {
                         found.push(
                             m.captures()
                                 .iter()
@@ -1149,8 +1432,7 @@ pub fn run_units(
     wanted: &[RuleSet],
     module_wanted: &dyn Fn(usize) -> bool,
 ) -> (IndexedRuns, IndexedRuns) {
-    let combined = &*COMBINED;
-    let names = combined.query.capture_names();
+    let queries = &*QUERIES;
     let units = ctx.statements();
     let wanted_at = |i: usize| wanted.get(i).copied().unwrap_or(RuleSet::NONE);
     let mut runs: Vec<Option<UnitRun>> = wanted
@@ -1169,36 +1451,24 @@ pub fn run_units(
             _ => ranges.push(unit.byte_range()),
         }
     }
-    let mut query_cursor = QueryCursor::new();
     for range in ranges {
-        for root in ctx.forest.roots_in(range.clone()) {
-            query_cursor_for(&mut query_cursor, root);
-            query_cursor.set_byte_range(range.clone());
-            let mut matches = query_cursor.matches(&combined.query, root, ctx.source.as_bytes());
-            while let Some(m) = matches.next() {
-                let rule_index = combined.pattern_rule[m.pattern_index];
-                if !enabled[rule_index] || combined.module_pattern[m.pattern_index].is_some() {
-                    continue;
-                }
-                let Some(first) = m.captures().iter().map(|c| c.node.start_byte()).min() else {
-                    continue;
+        for_each_match(
+            ctx,
+            enabled,
+            range,
+            Prefilter::On,
+            &mut |rule_index, rule_match| {
+                let Some(first) = rule_match.captures.iter().map(|c| c.1.start_byte()).min() else {
+                    return;
                 };
                 let unit = starts.partition_point(|&s| s <= first).saturating_sub(1);
                 if !wanted_at(unit).contains(rule_index) {
-                    continue;
+                    return;
                 }
                 let Some(Some(run)) = runs.get_mut(unit) else {
-                    continue;
+                    return;
                 };
                 let rule = &rules::ALL[rule_index];
-                let rule_match = RuleMatch {
-                    pattern: m.pattern_index - combined.rule_first_pattern[rule_index],
-                    captures: m
-                        .captures()
-                        .iter()
-                        .map(|c| (names[c.index as usize], c.node))
-                        .collect(),
-                };
                 let mut sink = Sink {
                     rule,
                     out: &mut run.findings,
@@ -1206,16 +1476,32 @@ pub fn run_units(
                 ctx.start_recording();
                 (rule.check)(ctx, &rule_match, &mut sink);
                 run.add_reads(rule_index, ctx.take_reads());
+            },
+        );
+    }
+    // A rule skipped for want of its `requires_text` ran nowhere and read nothing: each wanted
+    // unit records that it asked, so the rule runs there once the file holds the text.
+    for (rule_index, rule) in rules::ALL.iter().enumerate() {
+        let Some(text) = rule.requires_text.filter(|_| enabled[rule_index]) else {
+            continue;
+        };
+        ctx.start_recording();
+        ctx.source_contains(text);
+        let reads = ctx.take_reads();
+        for (i, run) in runs.iter_mut().enumerate() {
+            if let Some(run) = run
+                && wanted_at(i).contains(rule_index)
+            {
+                run.add_reads(rule_index, reads.clone());
             }
-            note_match_limit(&query_cursor, root);
         }
     }
     let mut module_runs = Vec::new();
-    for (pattern, shape) in combined.module_pattern.iter().enumerate() {
+    for (pattern, shape) in queries.module_pattern.iter().enumerate() {
         let Some(shape) = shape else {
             continue;
         };
-        let rule_index = combined.pattern_rule[pattern];
+        let rule_index = queries.pattern_rule[pattern];
         if !enabled[rule_index] || !module_wanted(pattern) {
             continue;
         }
@@ -1223,7 +1509,7 @@ pub fn run_units(
         let rule = &rules::ALL[rule_index];
         for captures in module_matches(ctx, pattern, *shape) {
             let rule_match = RuleMatch {
-                pattern: pattern - combined.rule_first_pattern[rule_index],
+                pattern: pattern - queries.rule_first_pattern[rule_index],
                 captures,
             };
             let mut sink = Sink {
@@ -1338,6 +1624,84 @@ pub fn string_value<'s>(source: &'s str, node: Node) -> Option<&'s str> {
 mod tests {
     use super::*;
 
+    /// Every Python file of the repository's tests and examples (fixtures for every rule, the
+    /// corpus, the editor fixtures).
+    fn repository_python_files() -> Vec<std::path::PathBuf> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        let mut folders = vec![root.join("tests"), root.join("examples")];
+        while let Some(folder) = folders.pop() {
+            let Ok(entries) = std::fs::read_dir(&folder) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() && !path.ends_with("node_modules") {
+                    folders.push(path);
+                } else if path.extension().is_some_and(|e| e == "py") {
+                    files.push(path);
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn the_prefilter_changes_no_finding() {
+        let files = repository_python_files();
+        assert!(files.len() > 50, "{files:?}");
+        let settings = crate::settings::Settings::default();
+        let mut findings = 0;
+        for file in files {
+            let source = std::fs::read_to_string(&file).expect("readable test file");
+            let forest = crate::forest::parse(&source);
+            let on = analyze_with(&source, &forest, &settings, Prefilter::On);
+            let off = analyze_with(&source, &forest, &settings, Prefilter::Off);
+            assert_eq!(on, off, "{}", file.display());
+            findings += on.len();
+        }
+        assert!(findings > 100, "{findings}");
+    }
+
+    #[test]
+    fn rules_with_needles_have_them_on_every_pattern_and_match_rooted() {
+        let queries = &*QUERIES;
+        for (r, rule) in rules::ALL.iter().enumerate() {
+            let needles = needles::pattern_needles(rule.query);
+            let patterns =
+                (0..queries.pattern_rule.len()).filter(|&p| queries.pattern_rule[p] == r);
+            // The parser of the predicates sees the patterns tree-sitter sees.
+            assert_eq!(needles.len(), patterns.clone().count(), "{}", rule.code);
+            if !queries.rule_is_near[r] {
+                continue;
+            }
+            let query = queries
+                .near
+                .query
+                .as_ref()
+                .expect("near rules are compiled");
+            for p in patterns {
+                let (is_near, in_group) = queries.place[p];
+                assert!(is_near, "{}", rule.code);
+                // A range finds a match only through its root: unrooted patterns cannot be near.
+                assert!(
+                    query.is_pattern_rooted(in_group),
+                    "{} pattern {p}",
+                    rule.code
+                );
+            }
+        }
+        // The rules that need it most have needles.
+        for code in ["KRS201", "KRS102", "KRS401"] {
+            let r = rules::ALL
+                .iter()
+                .position(|r| r.code == code)
+                .expect("rule");
+            assert!(queries.rule_is_near[r], "{code}");
+        }
+    }
+
     #[test]
     fn only_deeply_nested_trees_are_matched_with_a_limit() {
         let deep = format!("x = {}1{}\n", "(".repeat(300), ")".repeat(300));
@@ -1420,7 +1784,8 @@ mod tests {
     fn a_chain_thousands_of_calls_deep_is_analysed_and_the_rest_still_reported() {
         let source = format!(
             "import keras\nimport tensorflow as tf\n\nds = tf.data.Dataset.range(3){}\n\ncb = keras.callbacks.ModelCheckpoint('m', save_freq=1)\n",
-            ".map(f)".repeat(3000)
+            // `batch` is a needle: the patterns run over the whole chain.
+            ".map(f).batch(2)".repeat(1500)
         );
         let forest = crate::forest::parse(&source);
         let before = match_limit_hits();

@@ -46,6 +46,7 @@ pub const RULE: RuleDef = RuleDef {
     query: include_str!("../../queries/python/batch-size-ignored-with-dataset.scm"),
     module: "batch_size_ignored_with_dataset",
     scenario: None,
+    requires_text: None,
     check,
 };
 

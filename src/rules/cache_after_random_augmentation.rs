@@ -58,6 +58,7 @@ pub const RULE: RuleDef = RuleDef {
     query: include_str!("../../queries/python/cache-after-random-augmentation.scm"),
     module: "cache_after_random_augmentation",
     scenario: Some("pipeline"),
+    requires_text: None,
     check,
 };
 

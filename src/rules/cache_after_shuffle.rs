@@ -49,6 +49,7 @@ pub const RULE: RuleDef = RuleDef {
     query: include_str!("../../queries/python/cache-after-shuffle.scm"),
     module: "cache_after_shuffle",
     scenario: None,
+    requires_text: None,
     check,
 };
 

@@ -43,6 +43,7 @@ pub const RULE: RuleDef = RuleDef {
     query: include_str!("../../queries/python/checkpoint-too-frequent.scm"),
     module: "checkpoint_too_frequent",
     scenario: Some("callbacks"),
+    requires_text: None,
     check,
 };
 

@@ -60,6 +60,7 @@ pub const RULE: RuleDef = RuleDef {
     query: include_str!("../../queries/python/constant-kernel-initializer.scm"),
     module: "constant_kernel_initializer",
     scenario: Some("init"),
+    requires_text: None,
     check,
 };
 

@@ -83,6 +83,7 @@ pub const RULE: RuleDef = RuleDef {
     query: include_str!("../../queries/python/custom-loop-without-loss-scaling.scm"),
     module: "custom_loop_without_loss_scaling",
     scenario: Some("mixed_precision"),
+    requires_text: None,
     check,
 };
 

@@ -70,6 +70,7 @@ pub const RULE: RuleDef = RuleDef {
     query: include_str!("../../queries/python/dataset-without-prefetch.scm"),
     module: "dataset_without_prefetch",
     scenario: Some("pipeline"),
+    requires_text: None,
     check,
 };
 

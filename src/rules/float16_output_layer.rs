@@ -57,6 +57,8 @@ pub const RULE: RuleDef = RuleDef {
     query: include_str!("../../queries/python/float16-output-layer.scm"),
     module: "float16_output_layer",
     scenario: Some("mixed_precision"),
+    // It reports only under a `mixed_float16` policy, which `policy::mixed_float16` reads off a string.
+    requires_text: Some("mixed_"),
     check,
 };
 

@@ -52,6 +52,7 @@ pub const RULE: RuleDef = RuleDef {
     query: include_str!("../../queries/python/he-init-with-saturating-activation.scm"),
     module: "he_init_with_saturating_activation",
     scenario: Some("init"),
+    requires_text: None,
     check,
 };
 

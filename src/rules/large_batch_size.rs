@@ -57,6 +57,7 @@ pub const RULE: RuleDef = RuleDef {
     query: include_str!("../../queries/python/large-batch-size.scm"),
     module: "large_batch_size",
     scenario: Some("batch"),
+    requires_text: None,
     check,
 };
 

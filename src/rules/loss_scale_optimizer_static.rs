@@ -55,6 +55,7 @@ pub const RULE: RuleDef = RuleDef {
     query: include_str!("../../queries/python/loss-scale-optimizer-static.scm"),
     module: "loss_scale_optimizer_static",
     scenario: None,
+    requires_text: None,
     check,
 };
 

@@ -51,6 +51,10 @@ pub struct RuleDef {
     pub module: &'static str,
     /// Benchmark scenario that measures this pitfall, if any.
     pub scenario: Option<&'static str>,
+    /// Text every file this rule can report in contains, when the check implies one (it finds
+    /// nothing in a file without it). Patterns without needles of their own (see
+    /// [`crate::analysis::needles`]) run only in files that contain it.
+    pub requires_text: Option<&'static str>,
     /// Checks one match; the match's nodes come from the context's tree.
     pub check: for<'t> fn(&Context<'t>, &RuleMatch<'t>, &mut Sink),
 }

@@ -80,6 +80,7 @@ pub const RULE: RuleDef = RuleDef {
     query: include_str!("../../queries/python/predict-in-loop.scm"),
     module: "predict_in_loop",
     scenario: Some("predict_loop"),
+    requires_text: None,
     check,
 };
 

@@ -67,6 +67,9 @@ pub const RULE: RuleDef = RuleDef {
     query: include_str!("../../queries/python/removed-mixed-precision-api.scm"),
     module: "removed_mixed_precision_api",
     scenario: Some("mixed_precision"),
+    // Every path it reports resolves through the text to `mixed_precision` or
+    // `enable_mixed_precision_graph_rewrite`.
+    requires_text: Some("mixed_precision"),
     check,
 };
 

@@ -37,6 +37,7 @@ pub const RULE: RuleDef = RuleDef {
     query: include_str!("../../queries/python/run-eagerly-in-training.scm"),
     module: "run_eagerly_in_training",
     scenario: Some("eager"),
+    requires_text: None,
     check,
 };
 

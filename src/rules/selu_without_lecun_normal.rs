@@ -58,6 +58,7 @@ pub const RULE: RuleDef = RuleDef {
     query: include_str!("../../queries/python/selu-without-lecun-normal.scm"),
     module: "selu_without_lecun_normal",
     scenario: Some("init"),
+    requires_text: None,
     check,
 };
 

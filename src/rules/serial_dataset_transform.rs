@@ -56,6 +56,7 @@ pub const RULE: RuleDef = RuleDef {
     query: include_str!("../../queries/python/serial-dataset-transform.scm"),
     module: "serial_dataset_transform",
     scenario: Some("pipeline"),
+    requires_text: None,
     check,
 };
 

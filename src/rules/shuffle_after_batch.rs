@@ -56,6 +56,7 @@ pub const RULE: RuleDef = RuleDef {
     query: include_str!("../../queries/python/shuffle-after-batch.scm"),
     module: "shuffle_after_batch",
     scenario: Some("pipeline"),
+    requires_text: None,
     check,
 };
 

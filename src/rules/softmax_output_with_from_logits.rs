@@ -50,6 +50,7 @@ pub const RULE: RuleDef = RuleDef {
     query: include_str!("../../queries/python/softmax-output-with-from-logits.scm"),
     module: "softmax_output_with_from_logits",
     scenario: None,
+    requires_text: None,
     check,
 };
 

@@ -56,6 +56,7 @@ pub const RULE: RuleDef = RuleDef {
     query: include_str!("../../queries/python/tensorboard-heavy-logging.scm"),
     module: "tensorboard_heavy_logging",
     scenario: Some("callbacks"),
+    requires_text: None,
     check,
 };
 

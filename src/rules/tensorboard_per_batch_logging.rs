@@ -48,6 +48,7 @@ pub const RULE: RuleDef = RuleDef {
     query: include_str!("../../queries/python/tensorboard-per-batch-logging.scm"),
     module: "tensorboard_per_batch_logging",
     scenario: Some("callbacks"),
+    requires_text: None,
     check,
 };
 

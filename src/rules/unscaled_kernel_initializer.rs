@@ -98,6 +98,7 @@ pub const RULE: RuleDef = RuleDef {
     query: include_str!("../../queries/python/unscaled-kernel-initializer.scm"),
     module: "unscaled_kernel_initializer",
     scenario: Some("init"),
+    requires_text: None,
     check,
 };
 
