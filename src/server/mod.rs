@@ -2,6 +2,7 @@
 
 pub mod convert;
 pub mod handlers;
+pub mod output;
 pub mod state;
 pub mod transport;
 
@@ -14,6 +15,8 @@ pub use state::State;
 /// The server handle tower-lsp-server drives.
 pub struct Backend {
     pub client: Client,
+    /// The server's own notifications (diagnostics), serialised without tower-lsp-server.
+    pub out: output::Outgoing,
     pub state: std::sync::Arc<State>,
 }
 
@@ -116,9 +119,11 @@ impl Backend {
 /// Serves LSP on stdin/stdout until the client exits.
 pub async fn run_stdio() {
     let stdin = transport::guarded(tokio::io::stdin());
-    let stdout = tokio::io::stdout();
+    let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+    let (stdout, out, writer) = output::start(stdout);
     let (service, socket) = LspService::build(|client| Backend {
         client,
+        out,
         state: std::sync::Arc::new(State::default()),
     })
     .custom_method(handlers::debug::DOCUMENT_STATE, Backend::document_state)
@@ -129,4 +134,5 @@ pub async fn run_stdio() {
     )
     .finish();
     Server::new(stdin, stdout, socket).serve(service).await;
+    writer.finish();
 }

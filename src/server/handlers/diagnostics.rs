@@ -39,7 +39,7 @@ pub fn schedule(backend: &Backend, uri: Uri, version: i32, received: Instant) {
         return;
     }
     let delay = backend.state.settings().debounce_ms;
-    let client = backend.client.clone();
+    let out = backend.out.clone();
     let state = backend.state.clone();
     let task = async move {
         if delay > 0 {
@@ -52,7 +52,7 @@ pub fn schedule(backend: &Backend, uri: Uri, version: i32, received: Instant) {
         if let Some((diagnostics, v)) = diagnostics(&state, &uri).await
             && v == version
         {
-            client.publish_diagnostics(uri, diagnostics, Some(v)).await;
+            out.publish_diagnostics(uri, diagnostics, Some(v));
             state.record_latency(received);
         }
     };
@@ -66,9 +66,8 @@ pub async fn publish(backend: &Backend, uri: Uri) {
     }
     if let Some((diagnostics, version)) = diagnostics(&backend.state, &uri).await {
         backend
-            .client
-            .publish_diagnostics(uri, diagnostics, Some(version))
-            .await;
+            .out
+            .publish_diagnostics(uri, diagnostics, Some(version));
     }
 }
 

@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tower_lsp_server::Client;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 
@@ -18,6 +17,7 @@ use crate::line_index::LineIndex;
 use crate::notebook::{VirtualProgram, analyze_program, fix_cells};
 use crate::server::Backend;
 use crate::server::convert::{self, PositionMapper, fix_from_data, minimal_edit};
+use crate::server::output::Outgoing;
 use crate::server::state::{
     AnalysedCell, NotebookCellRef, NotebookFindings, NotebookKey, OpenDocument, OpenNotebook, State,
 };
@@ -105,13 +105,7 @@ pub async fn did_open(backend: &Backend, params: DidOpenNotebookDocumentParams) 
     for item in params.cell_text_documents {
         open_cell(state, &uri, item);
     }
-    publish(
-        &backend.state,
-        &backend.client,
-        &uri,
-        Some(notebook.version),
-    )
-    .await;
+    publish(&backend.state, &backend.out, &uri, Some(notebook.version)).await;
 }
 
 /// Applies structure, cell data and cell text changes before the first `.await` (in the order
@@ -253,10 +247,7 @@ async fn clear(backend: &Backend, cells: Vec<Uri>) {
         return;
     }
     for cell in cells {
-        backend
-            .client
-            .publish_diagnostics(cell, Vec::new(), None)
-            .await;
+        backend.out.publish_diagnostics(cell, Vec::new(), None);
     }
 }
 
@@ -477,6 +468,7 @@ fn diagnostics_of(
 pub fn schedule(backend: &Backend, notebook: Uri, version: i32) {
     let state = backend.state.clone();
     let client = backend.client.clone();
+    let out = backend.out.clone();
     if state.pull_diagnostics.load(Ordering::SeqCst) {
         if state.refresh_support.load(Ordering::SeqCst) {
             tokio::spawn(async move {
@@ -494,14 +486,14 @@ pub fn schedule(backend: &Backend, notebook: Uri, version: i32) {
         if current != Some(version) {
             return; // A newer change will publish.
         }
-        publish(&state, &client, &notebook, Some(version)).await;
+        publish(&state, &out, &notebook, Some(version)).await;
     });
 }
 
 /// Publishes (push mode) each cell whose version or diagnostics changed since the last
 /// publication, and clears cells that are no longer analysed; nothing when the notebook is no
 /// longer at `version` (a newer change publishes).
-pub async fn publish(state: &Arc<State>, client: &Client, notebook: &Uri, version: Option<i32>) {
+pub async fn publish(state: &Arc<State>, out: &Outgoing, notebook: &Uri, version: Option<i32>) {
     if state.pull_diagnostics.load(Ordering::SeqCst) {
         return;
     }
@@ -546,7 +538,7 @@ pub async fn publish(state: &Arc<State>, client: &Client, notebook: &Uri, versio
         }
     }
     for (uri, diagnostics, version) in send {
-        client.publish_diagnostics(uri, diagnostics, version).await;
+        out.publish_diagnostics(uri, diagnostics, version);
     }
 }
 

@@ -83,9 +83,6 @@ pub async fn did_close(backend: &Backend, params: DidCloseTextDocumentParams) {
         .pull_diagnostics
         .load(std::sync::atomic::Ordering::SeqCst)
     {
-        backend
-            .client
-            .publish_diagnostics(uri, Vec::new(), None)
-            .await;
+        backend.out.publish_diagnostics(uri, Vec::new(), None);
     }
 }
