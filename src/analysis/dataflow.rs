@@ -1247,8 +1247,13 @@ struct ScopeReads<'a> {
     started: u64,
     /// Whether it ran in an empty outer environment.
     empty_outer: bool,
-    /// Names looked up in the environment (found or not).
+    /// Names looked up in the environment (found or not), but for those the function scope
+    /// being analysed had bound or unbound itself by then: what `outer` binds cannot reach
+    /// those lookups.
     names: HashSet<&'a str>,
+    /// In a function scope: its parameters and the names its assignments bound or unbound so
+    /// far.
+    bound_here: HashSet<&'a str>,
     /// Function names whose summary was looked up (found or not).
     summaries: HashSet<&'a str>,
     /// Whether one of those lookups found a summary that gives something (a returned
@@ -1803,7 +1808,8 @@ impl<'a, 't> Builder<'a, 't> {
         let mut env = outer.clone();
         self.template_memo.clear();
         let params = self.parameters(func);
-        for (index, name) in params.iter().enumerate() {
+        for (index, &name) in params.iter().enumerate() {
+            self.note_bound_here(name);
             let template = self.push_value(Value {
                 parent: None,
                 source: SourceKind::TfData,
@@ -1811,7 +1817,7 @@ impl<'a, 't> Builder<'a, 't> {
                 step: None,
                 param: Some(index),
             });
-            env.names.insert(name.clone(), Val::Pipeline(template));
+            env.names.insert(name.to_string(), Val::Pipeline(template));
         }
         let outer_consumes = std::mem::take(&mut self.template_consumes);
         self.in_function = true;
@@ -1848,7 +1854,7 @@ impl<'a, 't> Builder<'a, 't> {
             self.summaries.insert(
                 name,
                 Summary {
-                    params,
+                    params: params.iter().map(|p| p.to_string()).collect(),
                     returned,
                     consumes,
                 },
@@ -1890,6 +1896,8 @@ impl<'a, 't> Builder<'a, 't> {
             names,
             summaries,
             callees,
+            // Only read while a scope is being analysed.
+            bound_here: HashSet::default(),
             // Inert: every summary it looked up gave nothing.
             summary_gave: false,
             touched: false,
@@ -1985,8 +1993,18 @@ impl<'a, 't> Builder<'a, 't> {
 
     /// Records a name looked up in the environment.
     fn note_name(&mut self, name: &'a str) {
-        if let Some(reads) = &mut self.recording {
+        if let Some(reads) = &mut self.recording
+            && !reads.bound_here.contains(name)
+        {
             reads.names.insert(name);
+        }
+    }
+
+    /// Records that the function scope being analysed binds or unbinds `name` itself: from
+    /// here on its lookups of `name` read what the scope put there, whatever `outer` holds.
+    fn note_bound_here(&mut self, name: &'a str) {
+        if let Some(reads) = &mut self.recording {
+            reads.bound_here.insert(name);
         }
     }
 
@@ -2019,7 +2037,7 @@ impl<'a, 't> Builder<'a, 't> {
     }
 
     /// Parameter names of a function, in order (splats and separators skipped).
-    fn parameters(&self, func: Node<'t>) -> Vec<String> {
+    fn parameters(&self, func: Node<'t>) -> Vec<&'a str> {
         let Some(params) = func.field("parameters") else {
             return Vec::new();
         };
@@ -2035,7 +2053,7 @@ impl<'a, 't> Builder<'a, 't> {
                 _ => None,
             };
             if let Some(name) = name {
-                names.push(self.text(name).to_string());
+                names.push(self.text(name));
             }
         }
         names
@@ -2192,6 +2210,9 @@ impl<'a, 't> Builder<'a, 't> {
                         env.names.remove(&name);
                     }
                 }
+                if self.in_function {
+                    self.note_bound_here(self.text(left));
+                }
             }
             "pattern_list" | "tuple_pattern" => {
                 let mut targets = Vec::new();
@@ -2199,6 +2220,9 @@ impl<'a, 't> Builder<'a, 't> {
                 for target in &targets {
                     self.note_target(self.text(*target));
                     env.names.remove(self.text(*target));
+                    if self.in_function {
+                        self.note_bound_here(self.text(*target));
+                    }
                 }
                 for (target, val) in self.unpack(left, right, env) {
                     self.note_binding(self.text(target));
@@ -2902,6 +2926,22 @@ mod tests {
         assert_eq!(runs(module), 2);
         assert_eq!(
             consumed_chains(module),
+            vec![(ConsumerKind::Fit, vec!["shuffle".to_string()])]
+        );
+        // `main` binds `ds` (and its parameter `n`) before reading them: the module's `ds` and
+        // `n` cannot reach those reads, so it is not analysed again in the module's names.
+        let local = "import tensorflow as tf\ndef main(n):\n    ds = tf.data.Dataset.range(n).batch(2)\n    model.fit(ds)\n    ds = None\n    print(ds, n)\nds = tf.data.Dataset.range(8).shuffle(8)\nn = tf.data.Dataset.range(2)\n";
+        assert_eq!(runs(local), 1);
+        assert_eq!(
+            consumed_chains(local),
+            vec![(ConsumerKind::Fit, vec!["batch".to_string()])]
+        );
+        // Read before its own assignment (the builder reads in order), `ds` is the module's
+        // there: analysed again, and the module's pipeline is consumed.
+        let before = "import tensorflow as tf\ndef main():\n    model.fit(ds)\n    ds = tf.data.Dataset.range(4)\nds = tf.data.Dataset.range(8).shuffle(8)\n";
+        assert_eq!(runs(before), 2);
+        assert_eq!(
+            consumed_chains(before),
             vec![(ConsumerKind::Fit, vec!["shuffle".to_string()])]
         );
     }
