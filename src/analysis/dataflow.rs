@@ -1091,7 +1091,7 @@ struct Builder<'a, 't> {
     template_consumes: Vec<(ConsumerKind, Node<'t>, Node<'t>, ValueId)>,
     seen_consumers: HashSet<(usize, usize, ValueId)>,
     /// Call node id -> whether it constructs a pipeline (imports only, so computed once).
-    source_kinds: HashMap<usize, Option<SourceKind>>,
+    source_kinds: HashMap<&'a str, Option<SourceKind>>,
     /// (call site, template, actual value) whose consumers were already replayed.
     replayed: HashSet<(usize, ValueId, ValueId)>,
     /// Expression node id -> the calls inside it in visiting order (the passes scan the same
@@ -1757,9 +1757,7 @@ impl<'a, 't> Builder<'a, 't> {
     /// binds, and no summary it looked up has been written since. (A new run would only
     /// renumber its parameter templates.)
     fn function_scope(&mut self, func: Node<'t>, outer: &Env) {
-        let Some(body) = func.field("body") else {
-            return;
-        };
+        // (Checked before anything of the node is read: most calls stop here.)
         if let Some(last) = self.function_reads.get(&func.id())
             && last.empty_outer
             && last
@@ -1781,6 +1779,9 @@ impl<'a, 't> Builder<'a, 't> {
         {
             return;
         }
+        let Some(body) = func.field("body") else {
+            return;
+        };
         let method = self.methods.contains(&func.id());
         let key = scope_key(self.text(func), method);
         if let Some(reads) = self.still_inert(func, key, outer) {
@@ -2318,11 +2319,8 @@ impl<'a, 't> Builder<'a, 't> {
         let Some(func) = call.field("function") else {
             return;
         };
-        let Some(args) = call.field("arguments") else {
-            return;
-        };
         if func.kind_name() == "identifier" && self.text(func) == "iter" {
-            if let Some(arg) = args.named_child(0)
+            if let Some(arg) = call.field("arguments").and_then(|args| args.named_child(0))
                 && let Some(val) = self.eval(arg, env, 0)
             {
                 self.consume(ConsumerKind::Iter, call, arg, val);
@@ -2339,6 +2337,9 @@ impl<'a, 't> Builder<'a, 't> {
             .iter()
             .find(|(m, _)| *m == self.text(method))
         else {
+            return;
+        };
+        let Some(args) = call.field("arguments") else {
             return;
         };
         // A pipeline's own methods are not consumers (there is no Dataset.fit), but guard anyway.
@@ -2692,13 +2693,23 @@ impl<'a, 't> Builder<'a, 't> {
         self.flow.values.len() - 1
     }
 
-    /// Whether a call constructs a tf.data pipeline, and of which kind.
+    /// Whether a call constructs a tf.data pipeline, and of which kind. Memoised by the
+    /// callee's text: a name or attribute chain that parsed without an error resolves through
+    /// the imports alone, so the same text gives the same answer (`layers.Dense` is asked
+    /// about hundreds of times in a big file).
     fn source_kind(&mut self, call: Node<'t>) -> Option<SourceKind> {
-        if let Some(&known) = self.source_kinds.get(&call.id()) {
+        let callee = call
+            .field("function")
+            .filter(|f| matches!(f.kind_name(), "identifier" | "attribute") && !f.has_error());
+        let Some(callee) = callee else {
+            return self.resolve_source_kind(call);
+        };
+        let callee = self.text(callee);
+        if let Some(&known) = self.source_kinds.get(callee) {
             return known;
         }
         let kind = self.resolve_source_kind(call);
-        self.source_kinds.insert(call.id(), kind);
+        self.source_kinds.insert(callee, kind);
         kind
     }
 
