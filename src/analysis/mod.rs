@@ -74,8 +74,10 @@ fn find_from(haystack: &[u8], needle: &[u8], start: usize) -> Option<usize> {
 struct RuleQueries {
     near: PatternGroup,
     broad: PatternGroup,
-    /// Every needle of the near rules.
+    /// Every needle of the near rules (each once).
     needles: Option<aho_corasick::AhoCorasick>,
+    /// For each needle (by its pattern id in `needles`): where the roots of its matches can be.
+    needle_sites: Vec<NeedleSite>,
     /// Rule index for each (global) pattern.
     pattern_rule: Vec<usize>,
     /// Global number of each rule's first pattern (to give rules a local pattern number).
@@ -89,6 +91,40 @@ struct RuleQueries {
     module_pattern: Vec<Option<Option<usize>>>,
     /// Where each global pattern is: in `near` or not, and its number there.
     place: Vec<(bool, usize)>,
+}
+
+/// Where, from an occurrence of a needle in the text, the near patterns it stands for can have
+/// their root: a pattern compares a node that spans the occurrence (exactly, for `#eq?`) and is
+/// some levels below the root.
+#[derive(Debug, Clone)]
+struct NeedleSite {
+    /// Some pattern compares a node with exactly this text, at most this many levels below
+    /// the pattern's root.
+    exact_depth: Option<usize>,
+    /// Some pattern compares a node that only contains it (a regex): its root can be any
+    /// ancestor of the occurrence.
+    contained: bool,
+    /// The kinds those patterns' roots have (`None`: any).
+    root_kinds: Option<Vec<String>>,
+}
+
+impl Default for NeedleSite {
+    fn default() -> NeedleSite {
+        NeedleSite {
+            exact_depth: None,
+            contained: false,
+            root_kinds: Some(Vec::new()),
+        }
+    }
+}
+
+impl NeedleSite {
+    /// Whether a pattern this needle stands for can have its root at `node`.
+    fn may_root_at(&self, node: Node) -> bool {
+        self.root_kinds
+            .as_ref()
+            .is_none_or(|kinds| kinds.iter().any(|k| k == node.kind_name()))
+    }
 }
 
 /// Some rules' patterns as one compiled query.
@@ -193,12 +229,43 @@ static QUERIES: LazyLock<RuleQueries> = LazyLock::new(|| {
     }
     let broad_global = groups.pop().unwrap_or_default();
     let near_global = groups.pop().unwrap_or_default();
-    let needles: Vec<String> = near_rules
+    // Each needle once, with where the roots of the matches it stands for can be.
+    let mut needles: Vec<String> = Vec::new();
+    let mut needle_sites: Vec<NeedleSite> = Vec::new();
+    for pattern in near_rules
         .iter()
-        .flat_map(|&r| needles::pattern_needles(rules::ALL[r].query))
+        .flat_map(|&r| needles::pattern_needle_sites(rules::ALL[r].query))
         .flatten()
-        .flatten()
-        .collect();
+    {
+        for text in &pattern.texts {
+            let i = needles.iter().position(|n| n == text).unwrap_or_else(|| {
+                needles.push(text.clone());
+                needle_sites.push(NeedleSite::default());
+                needles.len() - 1
+            });
+            let site = &mut needle_sites[i];
+            // A supertype (`(expression)`) roots matches of other kinds: any kind then.
+            let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
+            let kinds = pattern.root_kinds.clone().filter(|kinds| {
+                kinds.iter().all(|k| {
+                    let id = language.id_for_node_kind(k, true);
+                    id != 0 && !language.node_kind_is_supertype(id)
+                })
+            });
+            site.root_kinds = match (site.root_kinds.take(), kinds) {
+                (Some(mut all), Some(kinds)) => {
+                    all.extend(kinds);
+                    Some(all)
+                }
+                _ => None,
+            };
+            if pattern.exact {
+                site.exact_depth = Some(site.exact_depth.unwrap_or(0).max(pattern.depth));
+            } else {
+                site.contained = true;
+            }
+        }
+    }
     let needles = (!needles.is_empty()).then(|| {
         aho_corasick::AhoCorasick::new(&needles).expect("a few short needles build an automaton")
     });
@@ -215,6 +282,7 @@ static QUERIES: LazyLock<RuleQueries> = LazyLock::new(|| {
             global: broad_global,
         },
         needles,
+        needle_sites,
         pattern_rule,
         rule_first_pattern,
         rule_is_near: (0..rules::ALL.len())
@@ -1050,10 +1118,6 @@ pub enum Prefilter {
     Off,
 }
 
-/// How close two needle occurrences must be to be searched in one run of the near query: a run
-/// walks down from its tree's root, so runs over neighbouring places would walk the same nodes.
-const NEEDLE_MERGE_GAP: usize = 64;
-
 /// Calls `on_match(rule index, match)` for every match, in the trees over `range`, of the
 /// enabled rules' patterns other than module patterns: the near rules' where the text holds one
 /// of their needles, the broad rules' everywhere, in files that hold their `requires_text`.
@@ -1118,65 +1182,116 @@ fn for_each_match<'t>(
         return;
     }
     let names = query.capture_names();
-    // Where the needles are, merged into the places to search.
-    let mut places: Vec<std::ops::Range<usize>> = Vec::new();
+    // Every occurrence of a needle, in document order.
     let text = &source[range.start.min(source.len())..range.end.min(source.len())];
-    let mut found: Vec<(usize, usize)> = needles
+    let mut found: Vec<(usize, usize, usize)> = needles
         .find_overlapping_iter(text)
-        .map(|m| (range.start + m.start(), range.start + m.end()))
+        .map(|m| {
+            (
+                range.start + m.start(),
+                range.start + m.end(),
+                m.pattern().as_usize(),
+            )
+        })
         .collect();
     found.sort_unstable();
-    for (start, end) in found {
-        match places.last_mut() {
-            Some(last) if start <= last.end + NEEDLE_MERGE_GAP => last.end = last.end.max(end),
-            _ => places.push(start..end),
+    // Each candidate root is matched once (many occurrences share an enclosing call).
+    let mut matched: HashSet<usize> = HashSet::default();
+    // Nodes a walk for a regex's needle went up from to the root (see `needle_roots`).
+    let mut walked_up: HashSet<usize> = HashSet::default();
+    let mut path: Vec<Node<'t>> = Vec::new();
+    let mut tree: Option<Node<'t>> = None;
+    cursor.set_max_start_depth(Some(0));
+    for (start, end, needle) in found {
+        let site = &queries.needle_sites[needle];
+        let root = ctx.forest.root_at(start);
+        if tree.is_none_or(|t| t.id() != root.id()) {
+            if let Some(previous) = tree {
+                note_match_limit(&cursor, previous);
+            }
+            query_cursor_for(&mut cursor, root);
+            tree = Some(root);
+            path.clear();
         }
-    }
-    let mut next = 0;
-    let mut seen: HashSet<(usize, Vec<(u32, usize)>)> = HashSet::default();
-    for root in ctx.forest.roots_in(range.clone()) {
-        let (start, end) = (root.start_byte(), root.end_byte());
-        while next < places.len() && places[next].end <= start {
-            next += 1;
-        }
-        let first = next;
-        let mut last = first;
-        while last < places.len() && places[last].start < end {
-            last += 1;
-        }
-        if first == last {
-            continue;
-        }
-        query_cursor_for(&mut cursor, root);
-        // A match spanning two places is found from each: keep the first.
-        let several = last - first > 1;
-        seen.clear();
-        for place in &places[first..last] {
-            cursor.set_byte_range(place.start.max(start)..place.end.min(end));
-            let mut matches = cursor.matches(query, root, source);
+        let candidates = needle_roots(root, start..end, site, &mut path, &mut walked_up);
+        for &candidate in candidates {
+            if !site.may_root_at(candidate) || !matched.insert(candidate.id()) {
+                continue;
+            }
+            cursor.set_byte_range(candidate.byte_range());
+            let mut matches = cursor.matches(query, candidate, source);
             while let Some(m) = matches.next() {
                 let pattern = queries.near.global[m.pattern_index];
                 let rule = queries.pattern_rule[pattern];
-                if !enabled[rule] {
-                    continue;
+                if enabled[rule] {
+                    on_match(rule, queries.rule_match(pattern, names, m.captures()));
                 }
-                if several {
-                    let key = m
-                        .captures()
-                        .iter()
-                        .map(|c| (c.index, c.node.id()))
-                        .collect();
-                    if !seen.insert((m.pattern_index, key)) {
-                        continue;
-                    }
-                }
-                on_match(rule, queries.rule_match(pattern, names, m.captures()));
             }
-            note_match_limit(&cursor, root);
         }
-        // The next tree starts after this one: the places before its end are done.
-        next = last.saturating_sub(1);
     }
+    if let Some(previous) = tree {
+        note_match_limit(&cursor, previous);
+    }
+}
+
+/// The nodes of `root`'s tree where a near pattern whose needle occurs at `occurrence` can have
+/// its root: the ancestors of the compared node, which spans the occurrence, up to as far above
+/// it as the patterns reach (for a regex's needle, every ancestor not above a node in
+/// `walked_up`, which such walks fill).
+///
+/// `path` is the path from `root` down to the smallest node spanning the occurrence. Called for
+/// the occurrences of a tree in document order with the same `path`, it keeps the part the
+/// previous occurrence shares: a chain thousands of calls deep is descended once, not once per
+/// occurrence (`Node::parent` would walk down from the root for each step up).
+fn needle_roots<'p, 't>(
+    root: Node<'t>,
+    occurrence: std::ops::Range<usize>,
+    site: &NeedleSite,
+    path: &'p mut Vec<Node<'t>>,
+    walked_up: &mut HashSet<usize>,
+) -> &'p [Node<'t>] {
+    let spans =
+        |node: &Node| node.start_byte() <= occurrence.start && node.end_byte() >= occurrence.end;
+    while path.last().is_some_and(|node| !spans(node)) {
+        path.pop();
+    }
+    if path.is_empty() {
+        if !spans(&root) {
+            return &[];
+        }
+        path.push(root);
+    }
+    let mut cursor = path[path.len() - 1].walk();
+    while cursor.goto_first_child_for_byte(occurrence.start).is_some() {
+        let node = cursor.node();
+        if !spans(&node) {
+            break;
+        }
+        path.push(node);
+    }
+    let smallest = path[path.len() - 1];
+    if site.contained {
+        // Up to a node an earlier such walk went up from: it went on to the root.
+        let mut from = path.len();
+        while from > 0 && walked_up.insert(path[from - 1].id()) {
+            from -= 1;
+        }
+        return &path[from..];
+    }
+    // An exact needle names a node spanning exactly the occurrence: one of the nodes of that
+    // span at the bottom of the path; the root is at most `depth` levels above it.
+    let Some(depth) = site
+        .exact_depth
+        .filter(|_| smallest.byte_range() == occurrence)
+    else {
+        return &[];
+    };
+    let exact = path
+        .iter()
+        .rev()
+        .take_while(|n| n.byte_range() == occurrence)
+        .count();
+    &path[path.len().saturating_sub(exact + depth)..]
 }
 
 impl RuleQueries {
@@ -1703,6 +1818,69 @@ mod tests {
     }
 
     #[test]
+    fn near_patterns_are_matched_at_the_ancestors_their_needles_reach() {
+        let source = "model.fit(x, batch_size=32)\n";
+        let forest = crate::forest::parse(source);
+        let root = forest.roots().next().expect("one tree");
+        let roots = |needle: &str, site: NeedleSite| {
+            let at = source.find(needle).expect("needle in source");
+            let mut path = Vec::new();
+            let mut walked_up = HashSet::default();
+            needle_roots(
+                root,
+                at..at + needle.len(),
+                &site,
+                &mut path,
+                &mut walked_up,
+            )
+            .iter()
+            .map(|n| n.kind_name())
+            .collect::<Vec<_>>()
+        };
+        let exact = |depth| NeedleSite {
+            exact_depth: Some(depth),
+            contained: false,
+            root_kinds: None,
+        };
+        // `#eq?` on a keyword's name one level below the root: the name and the keyword.
+        assert_eq!(
+            roots("batch_size", exact(1)),
+            ["keyword_argument", "identifier"]
+        );
+        assert_eq!(
+            roots("batch_size", exact(3)),
+            ["call", "argument_list", "keyword_argument", "identifier"]
+        );
+        // No node is exactly `batch` (it is part of a name): nothing to match.
+        assert!(roots("batch", exact(3)).is_empty());
+        // A regex's needle is contained in the node compared: every ancestor can be the root.
+        let contained = NeedleSite {
+            exact_depth: None,
+            contained: true,
+            root_kinds: None,
+        };
+        assert_eq!(
+            roots("batch", contained),
+            [
+                "module",
+                "expression_statement",
+                "call",
+                "argument_list",
+                "keyword_argument",
+                "identifier"
+            ]
+        );
+        let call_only = NeedleSite {
+            root_kinds: Some(vec!["call".to_string()]),
+            ..exact(3)
+        };
+        let at = forest.roots().next().expect("one tree");
+        let call = at.child(0).and_then(|s| s.child(0)).expect("the call");
+        assert!(call_only.may_root_at(call));
+        assert!(!call_only.may_root_at(at));
+    }
+
+    #[test]
     fn only_deeply_nested_trees_are_matched_with_a_limit() {
         let deep = format!("x = {}1{}\n", "(".repeat(300), ")".repeat(300));
         let forest = crate::forest::parse(&deep);
@@ -1783,17 +1961,21 @@ mod tests {
     #[test]
     fn a_chain_thousands_of_calls_deep_is_analysed_and_the_rest_still_reported() {
         let source = format!(
-            "import keras\nimport tensorflow as tf\n\nds = tf.data.Dataset.range(3){}\n\ncb = keras.callbacks.ModelCheckpoint('m', save_freq=1)\n",
-            // `batch` is a needle: the patterns run over the whole chain.
+            "import keras\nimport tensorflow as tf\nfrom keras import mixed_precision\n\nds = tf.data.Dataset.range(3){}\n\ncb = keras.callbacks.ModelCheckpoint('m', save_freq=1)\n",
+            // `batch` is a needle: the near patterns run at each of its 1,500 places; the file
+            // spells `mixed_precision`, so KRS501's pattern runs over every call of the chain.
             ".map(f).batch(2)".repeat(1500)
         );
         let forest = crate::forest::parse(&source);
         let before = match_limit_hits();
+        let started = std::time::Instant::now();
         let findings = analyze(&source, &forest, &crate::settings::Settings::default());
         assert!(
             match_limit_hits() > before,
             "the deep chain reached the limit"
         );
+        // Generous for a loaded test machine: quadratic matching took tens of seconds.
+        assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
         assert!(findings.iter().any(|f| f.code == "KRS201"), "{findings:?}");
     }
 }

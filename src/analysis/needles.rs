@@ -15,6 +15,30 @@
 /// For each top-level pattern of `query`, in order: strings one of which every match of the pattern
 /// spans (the text of a node inside it), or `None` when the pattern's predicates do not tell.
 pub fn pattern_needles(query: &str) -> Vec<Option<Vec<String>>> {
+    pattern_needle_sites(query)
+        .into_iter()
+        .map(|site| site.map(|s| s.texts))
+        .collect()
+}
+
+/// The needles of one pattern, and where a match's root is from an occurrence of one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatternNeedles {
+    /// Every match spans one of these.
+    pub texts: Vec<String>,
+    /// The node compared is exactly the needle's text (`#eq?`, `#any-of?`); otherwise (a regex)
+    /// it only contains it.
+    pub exact: bool,
+    /// At most how many levels the compared node is below the pattern's root (groupings and
+    /// alternations count as levels too, so this may overstate it, never understate it).
+    pub depth: usize,
+    /// The node kinds the pattern's root can have (`None`: any, for a wildcard or an
+    /// anonymous node).
+    pub root_kinds: Option<Vec<String>>,
+}
+
+/// [`pattern_needles`], with what tells where the matches' roots are.
+pub fn pattern_needle_sites(query: &str) -> Vec<Option<PatternNeedles>> {
     let tokens = tokenize(query);
     let mut pos = 0;
     let patterns = parse_items(&tokens, &mut pos);
@@ -103,6 +127,8 @@ struct Item {
     quantified: bool,
     /// The captures naming this item.
     captures: Vec<String>,
+    /// For a word (a node kind or `_`): the word.
+    word: Option<String>,
     children: Vec<Item>,
     /// `(#name @capture "text"...)`.
     predicate: Option<Predicate>,
@@ -142,7 +168,10 @@ fn parse_items(tokens: &[Token], pos: &mut usize) -> Vec<Item> {
             }
             Token::Str(_) => items.push(Item::default()),
             Token::Word(w) if w.ends_with(':') || w == "." || w.starts_with('!') => {}
-            Token::Word(_) => items.push(Item::default()),
+            Token::Word(w) => items.push(Item {
+                word: Some(w.clone()),
+                ..Item::default()
+            }),
             Token::Quantifier => {
                 if let Some(last) = items.last_mut() {
                     last.quantified = true;
@@ -184,40 +213,72 @@ fn parse_predicate(tokens: &[Token], pos: &mut usize) -> Predicate {
 }
 
 /// The needles of one pattern: those of its most selective predicate (longest shortest needle).
-fn needles_of(pattern: &Item) -> Option<Vec<String>> {
+fn needles_of(pattern: &Item) -> Option<PatternNeedles> {
     let mut certain = Vec::new();
-    certain_captures(pattern, true, &mut certain);
+    certain_captures(pattern, true, 0, &mut certain);
     let mut predicates = Vec::new();
     predicates_in(pattern, &mut predicates);
     predicates
         .into_iter()
-        .filter(|p| {
-            !p.other_arguments
-                && !p.strings.is_empty()
-                && p.capture.as_ref().is_some_and(|c| certain.contains(c))
-        })
-        .filter_map(|p| match p.name.as_str() {
-            "eq?" | "any-eq?" | "any-of?" => Some(p.strings.clone()),
-            "match?" | "any-match?" => {
-                let [regex] = p.strings.as_slice() else {
-                    return None;
-                };
-                regex_needle(regex).map(|n| vec![n])
+        .filter_map(|p| {
+            if p.other_arguments || p.strings.is_empty() {
+                return None;
             }
-            _ => None,
+            let capture = p.capture.as_ref()?;
+            let depth = certain
+                .iter()
+                .filter(|(name, _)| name == capture)
+                .map(|&(_, depth)| depth)
+                .max()?;
+            let (texts, exact) = match p.name.as_str() {
+                "eq?" | "any-eq?" | "any-of?" => (p.strings.clone(), true),
+                "match?" | "any-match?" => {
+                    let [regex] = p.strings.as_slice() else {
+                        return None;
+                    };
+                    (vec![regex_needle(regex)?], false)
+                }
+                _ => return None,
+            };
+            Some(PatternNeedles {
+                texts,
+                exact,
+                depth,
+                root_kinds: root_kinds(pattern),
+            })
         })
-        .filter(|needles| needles.iter().all(|n| !n.is_empty()))
-        .max_by_key(|needles| needles.iter().map(|n| n.len()).min())
+        .filter(|needles| needles.texts.iter().all(|n| !n.is_empty()))
+        .max_by_key(|needles| needles.texts.iter().map(|n| n.len()).min())
 }
 
-/// Captures that name a node every match has.
-fn certain_captures(item: &Item, certain: bool, out: &mut Vec<String>) {
+/// The kinds a match of `item` can have at its root: `(kind ...)` has `kind`; an alternation any
+/// of its branches'; a grouping (`((kind) (#pred))`) its first node's. `None`: any kind.
+fn root_kinds(item: &Item) -> Option<Vec<String>> {
+    if item.alternation {
+        let mut kinds = Vec::new();
+        for branch in &item.children {
+            kinds.extend(root_kinds(branch)?);
+        }
+        return Some(kinds);
+    }
+    if let Some(word) = &item.word {
+        return (word != "_").then(|| vec![word.clone()]);
+    }
+    let first = item.children.iter().find(|c| c.predicate.is_none())?;
+    match &first.word {
+        Some(word) => (word != "_").then(|| vec![word.clone()]),
+        None => root_kinds(first),
+    }
+}
+
+/// Captures that name a node every match has, with how deep in the pattern they are.
+fn certain_captures(item: &Item, certain: bool, depth: usize, out: &mut Vec<(String, usize)>) {
     let here = certain && !item.quantified;
     if here {
-        out.extend(item.captures.iter().cloned());
+        out.extend(item.captures.iter().map(|c| (c.clone(), depth)));
     }
     for child in &item.children {
-        certain_captures(child, here && !item.alternation, out);
+        certain_captures(child, here && !item.alternation, depth + 1, out);
     }
 }
 
@@ -317,6 +378,35 @@ mod tests {
                 Some(vec!["save_freq"]),
                 Some(vec!["selu"]),
                 None,
+            ]
+        );
+    }
+
+    #[test]
+    fn needles_tell_how_far_above_them_and_of_what_kind_the_root_is() {
+        let query = r#"
+(call
+  function: (attribute attribute: (identifier) @_method)
+  (#eq? @_method "fit")) @call
+((string) @activation (#match? @activation "^[\"']selu[\"']$"))
+([(keyword_argument) (call)] @_k (#eq? @_k "x"))
+(_ (identifier) @_k (#eq? @_k "y"))
+"#;
+        let sites: Vec<(bool, usize, Option<Vec<String>>)> = pattern_needle_sites(query)
+            .into_iter()
+            .map(|s| {
+                let s = s.expect("needles");
+                (s.exact, s.depth, s.root_kinds)
+            })
+            .collect();
+        let kinds = |k: &[&str]| Some(k.iter().map(|k| k.to_string()).collect());
+        assert_eq!(
+            sites,
+            vec![
+                (true, 2, kinds(&["call"])),
+                (false, 1, kinds(&["string"])),
+                (true, 1, kinds(&["keyword_argument", "call"])),
+                (true, 1, None),
             ]
         );
     }
