@@ -411,8 +411,11 @@ pub struct Provided<'a> {
 /// The module's children and which of them hold each key.
 struct Units<'a> {
     nodes: Vec<Node<'a>>,
-    /// Key -> unit indices (only when the summaries were computed here).
-    by_key: HashMap<units::KeyHash, Vec<usize>>,
+    /// Key -> unit indices, as found (only without an engine's summaries).
+    by_key: RefCell<HashMap<units::KeyHash, Vec<usize>>>,
+    /// How many keys' units were found by scanning the text (`usize::MAX`: every unit was
+    /// summarised into `by_key` instead).
+    scanned: std::cell::Cell<usize>,
 }
 
 impl<'a> Context<'a> {

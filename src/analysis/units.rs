@@ -179,6 +179,85 @@ impl Summary {
     }
 }
 
+/// What the text of a unit holding a key spells: the units worth indexing to answer a lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spelling<'k> {
+    /// The key's name (or assignment target), not inside a longer name.
+    Name(&'k str),
+    /// A keyword of the statements holding it.
+    Text(&'static str),
+    /// A `)` followed by a `(` (past whitespace, comments and line continuations): the end of
+    /// a parenthesised callee and the start of its arguments.
+    ParenCall,
+    /// No unit holds the key.
+    Nowhere,
+}
+
+impl Key {
+    fn spelling(&self) -> Spelling<'_> {
+        match self {
+            Key::Calls(name)
+            | Key::Method(name)
+            | Key::Def(name)
+            | Key::Ident(name)
+            | Key::AttrOf(name)
+            | Key::Assign(name)
+            | Key::ModuleAssign(name)
+            | Key::ModuleAttr(name)
+            | Key::ModuleIdent(name)
+            | Key::ModuleDef(name) => Spelling::Name(name),
+            Key::ImportStatement => Spelling::Text("import"),
+            Key::ModuleWith => Spelling::Text("with"),
+            Key::ModuleReturn => Spelling::Text("return"),
+            Key::ParenCall => Spelling::ParenCall,
+            _ => Spelling::Nowhere,
+        }
+    }
+}
+
+/// Offsets in `text` where a unit holding a key with `spelling` spells it (a superset of
+/// those: a name is a node's whole text, which the lexer never starts right after a letter
+/// or `_` nor ends right before a letter, digit or `_`).
+fn spelled_at(text: &[u8], spelling: Spelling) -> Vec<usize> {
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    match spelling {
+        Spelling::Name(name) => {
+            let name = name.as_bytes();
+            let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
+                return Vec::new();
+            };
+            memchr::memmem::find_iter(text, name)
+                .filter(|&at| {
+                    let before = at.checked_sub(1).map(|i| text[i]);
+                    let after = text.get(at + name.len()).copied();
+                    let joined_before = is_word(first)
+                        && before.is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+                    let joined_after = is_word(last) && after.is_some_and(is_word);
+                    !joined_before && !joined_after
+                })
+                .collect()
+        }
+        Spelling::Text(word) => memchr::memmem::find_iter(text, word.as_bytes()).collect(),
+        Spelling::ParenCall => memchr::memchr_iter(b')', text)
+            .filter(|&at| opens_after_trivia(text, at + 1))
+            .collect(),
+        Spelling::Nowhere => Vec::new(),
+    }
+}
+
+/// Whether `(` is the next byte at or after `at` but for whitespace, comments and line
+/// continuations (or a comment or continuation makes it unclear: counted as yes).
+fn opens_after_trivia(text: &[u8], at: usize) -> bool {
+    for &b in text.get(at..).unwrap_or_default() {
+        match b {
+            b' ' | b'\t' | b'\r' | b'\n' | b'\x0c' => continue,
+            b'(' | b'#' | b'\\' => return true,
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// The word and bit of `bare_names` a `Key::Ident` hash sets.
 fn bloom_bit(ident: KeyHash) -> (usize, u64) {
     let mixed = ident.rotate_right(29);
@@ -385,8 +464,29 @@ impl<'t> UnitIndex<'t> {
         }
     }
 
+    /// Whether this unit holds `key` (one of [`UnitIndex::keys`]), answered from the index.
+    pub fn holds(&self, key: &Key) -> bool {
+        match key {
+            Key::Calls(name) => self.calls_by_name.contains_key(&**name),
+            Key::Method(name) => self.calls_by_method.contains_key(&**name),
+            Key::Def(name) => self.functions.contains_key(&**name),
+            Key::Assign(name) => self.assigned_names.contains(&**name),
+            Key::Ident(name) => self.identifiers.contains_key(&**name),
+            Key::AttrOf(name) => self.attributes_by_object.contains_key(&**name),
+            Key::ModuleAssign(target) => self.module_assignments.contains_key(&**target),
+            Key::ModuleIdent(name) => self.module_identifiers.contains_key(&**name),
+            Key::ModuleDef(name) => self.module_definitions.contains(&**name),
+            Key::ModuleAttr(name) => self.module_attributes.contains_key(&**name),
+            Key::ImportStatement => !self.imports.is_empty(),
+            Key::ModuleWith => !self.module_with_items.is_empty(),
+            Key::ModuleReturn => !self.module_returns.is_empty(),
+            Key::ParenCall => !self.paren_calls.is_empty(),
+            _ => false,
+        }
+    }
+
     /// The keys this unit holds.
-    pub fn summary(&self) -> Summary {
+    pub fn keys(&self) -> HashSet<Key> {
         let mut keys = HashSet::default();
         let boxed = |s: &str| -> Box<str> { s.into() };
         keys.extend(self.calls_by_name.keys().map(|k| Key::Calls(boxed(k))));
@@ -431,7 +531,12 @@ impl<'t> UnitIndex<'t> {
         if !self.paren_calls.is_empty() {
             keys.insert(Key::ParenCall);
         }
-        let mut keys: Vec<KeyHash> = keys.iter().map(Key::hash64).collect();
+        keys
+    }
+
+    /// The keys this unit holds, and what an incremental engine keeps of it.
+    pub fn summary(&self) -> Summary {
+        let mut keys: Vec<KeyHash> = self.keys().iter().map(Key::hash64).collect();
         keys.sort_unstable();
         keys.dedup();
         Summary {
@@ -580,6 +685,11 @@ impl KeyIndex {
 // Whole-file and module-scope lookups on `Context`, through the units.
 // ---------------------------------------------------------------------------------------------
 
+/// How many keys' units are found by scanning the text before a context without an engine's
+/// summaries indexes every unit instead (each scan reads the whole text; a file analysed once
+/// asks a few dozen keys, most of them spelled in few units).
+const SCANS_BEFORE_INDEXING_ALL: usize = 256;
+
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -588,42 +698,76 @@ use super::{Context, Units};
 
 impl<'a> Context<'a> {
     fn units(&self) -> &Units<'a> {
-        self.units.get_or_init(|| {
-            let nodes: Vec<Node<'a>> = self.statements().to_vec();
-            let mut by_key: HashMap<KeyHash, Vec<usize>> = HashMap::default();
-            if self.provided.is_none() {
-                // Summarise every unit here (indexing each on the way).
-                let mut indexes = self.unit_indexes.borrow_mut();
-                for (i, &node) in nodes.iter().enumerate() {
-                    let index = Arc::new(UnitIndex::build(self.source, node));
-                    for key in index.summary().keys {
-                        by_key.entry(key).or_default().push(i);
-                    }
-                    indexes.insert(i, index);
-                }
-            }
-            Units { nodes, by_key }
+        self.units.get_or_init(|| Units {
+            nodes: self.statements().to_vec(),
+            by_key: std::cell::RefCell::new(HashMap::default()),
+            scanned: std::cell::Cell::new(0),
         })
     }
 
     /// The indices (document order) of the units holding `key`; records the read over `range`
     /// (nothing when the range is empty: the caller records a narrower one itself).
     fn candidates(&self, key: Key, range: Range<usize>) -> Vec<usize> {
-        let units = self.units();
-        let key = key.hash64();
+        let hash = key.hash64();
         let mut found: Vec<usize> = match &self.provided {
             Some(provided) => provided
                 .keys
-                .ids(key)
+                .ids(hash)
                 .iter()
                 .filter_map(|id| provided.index_of.get(id).copied())
                 .collect(),
-            None => units.by_key.get(&key).cloned().unwrap_or_default(),
+            None => self.units_holding_key(&key, hash),
         };
         found.sort_unstable();
         if !range.is_empty() {
-            self.record(Read { key, range });
+            self.record(Read { key: hash, range });
         }
+        found
+    }
+
+    /// Without an engine's summaries: the units holding `key`, found among those that spell it
+    /// (so only those are indexed), and kept for the next lookup. Once the scans for the keys
+    /// asked have read the text [`SCANS_BEFORE_INDEXING_ALL`] times over, every unit is indexed
+    /// and each key's units are read off their summaries.
+    fn units_holding_key(&self, key: &Key, hash: KeyHash) -> Vec<usize> {
+        let units = self.units();
+        if let Some(found) = units.by_key.borrow().get(&hash) {
+            return found.clone();
+        }
+        let scans = units.scanned.get();
+        if scans == usize::MAX {
+            // Every unit was summarised: a key missing from the table is held nowhere.
+            return Vec::new();
+        }
+        if scans >= SCANS_BEFORE_INDEXING_ALL {
+            let mut by_key: HashMap<KeyHash, Vec<usize>> = HashMap::default();
+            for i in 0..units.nodes.len() {
+                for key in self.unit_index(i).summary().keys {
+                    by_key.entry(key).or_default().push(i);
+                }
+            }
+            units.scanned.set(usize::MAX);
+            let found = by_key.get(&hash).cloned().unwrap_or_default();
+            *units.by_key.borrow_mut() = by_key;
+            return found;
+        }
+        units.scanned.set(scans + 1);
+        let mut found: Vec<usize> = Vec::new();
+        let mut next = 0;
+        for at in spelled_at(self.source.as_bytes(), key.spelling()) {
+            // The units are in document order, as are the offsets.
+            while next < units.nodes.len() && units.nodes[next].end_byte() <= at {
+                next += 1;
+            }
+            let Some(node) = units.nodes.get(next) else {
+                break;
+            };
+            if node.start_byte() <= at && found.last() != Some(&next) {
+                found.push(next);
+            }
+        }
+        found.retain(|&i| self.unit_index(i).holds(key));
+        units.by_key.borrow_mut().insert(hash, found.clone());
         found
     }
 
@@ -800,5 +944,127 @@ impl<'a> Scope<'_, 'a> {
                 u.module_attributes(attribute).to_vec()
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::Context;
+    use crate::settings::Settings;
+
+    /// Every kind of key, in valid and broken code, with names inside longer names and strings.
+    fn source() -> String {
+        let mut source = String::from(
+            r#"from __future__ import annotations
+import tensorflow as tf
+from keras import layers as L
+with tf.device("/cpu:0"):
+    model = L.Dense(3)(inputs)
+x, y = 1, 2
+model.fit = None
+(f)(x)
+(g) \
+  (y)
+(h)  # a comment
+(z)
+@decorate
+def build(ds, batch=32):
+    ds = ds.batch(batch)
+    return ds
+class Loader(Base):
+    def load(self):
+        return self.items
+return model
+fit_model = "fit model"
+1x = 2
+ñx = 3
+→x = 4
+async def run():
+    async with lock:
+        await model.fit(build(train_ds))
+"#,
+        );
+        // Enough names that the lookups below outnumber the scans made before indexing all.
+        for i in 0..150 {
+            source.push_str(&format!("v{i} = f{i}(w{i}.a{i})\n"));
+        }
+        source
+    }
+
+    #[test]
+    fn a_unit_holds_exactly_the_keys_of_its_summary() {
+        let source = source();
+        let forest = crate::forest::parse(&source);
+        let indexes: Vec<UnitIndex> = forest
+            .statements()
+            .into_iter()
+            .map(|unit| UnitIndex::build(&source, unit))
+            .collect();
+        let mut keys: HashSet<Key> = indexes.iter().flat_map(UnitIndex::keys).collect();
+        keys.extend([Key::Ident("absent".into()), Key::Dataflow, Key::ImportPlace]);
+        for index in &indexes {
+            let summary = index.summary();
+            for key in &keys {
+                assert_eq!(index.holds(key), summary.holds(key.hash64()), "{key:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn lookups_find_the_units_whose_summaries_hold_the_key() {
+        let source = source();
+        let forest = crate::forest::parse(&source);
+        let units = forest.statements();
+        let mut expected: HashMap<KeyHash, Vec<usize>> = HashMap::default();
+        let mut keys: Vec<Key> = Vec::new();
+        for (i, &unit) in units.iter().enumerate() {
+            let index = UnitIndex::build(&source, unit);
+            for key in index.keys() {
+                expected.entry(key.hash64()).or_default().push(i);
+                keys.push(key);
+            }
+        }
+        keys.sort_by_key(|k| format!("{k:?}"));
+        keys.dedup();
+        keys.extend([
+            Key::Ident("absent".into()),
+            Key::Calls("x".into()),
+            Key::Dataflow,
+        ]);
+        assert!(
+            keys.len() > SCANS_BEFORE_INDEXING_ALL + 10,
+            "{}",
+            keys.len()
+        );
+        let settings = Settings::default();
+        let want = |key: &Key| expected.get(&key.hash64()).cloned().unwrap_or_default();
+        // Each key first asked of a context: found by scanning the text.
+        for key in &keys {
+            let ctx = Context::new(&source, &forest, &settings);
+            assert_eq!(ctx.candidates(key.clone(), 0..0), want(key), "{key:?}");
+            assert_eq!(ctx.units().scanned.get(), 1);
+        }
+        // All asked of one context, twice: from the table kept, and past the scans' budget
+        // from every unit's summary.
+        let ctx = Context::new(&source, &forest, &settings);
+        for _ in 0..2 {
+            for key in &keys {
+                assert_eq!(ctx.candidates(key.clone(), 0..0), want(key), "{key:?}");
+            }
+        }
+        assert_eq!(ctx.units().scanned.get(), usize::MAX);
+    }
+
+    #[test]
+    fn names_are_spelled_whole_and_paren_calls_after_trivia() {
+        let text = b"fit(x); refit(x); fit_x; x.fit; (f) # c\n (y); (g) + (h)";
+        let at = |s| spelled_at(text, s);
+        assert_eq!(at(Spelling::Name("fit")), [0, 27]);
+        assert_eq!(at(Spelling::Name("x")), [4, 14, 25]);
+        assert_eq!(at(Spelling::Name("x.fit")), [25]);
+        assert_eq!(at(Spelling::ParenCall), [34]);
+        assert_eq!(at(Spelling::Text("fit")), [0, 10, 18, 27]);
+        assert!(at(Spelling::Nowhere).is_empty());
     }
 }
