@@ -364,30 +364,35 @@ impl Engine {
         );
         let regions = whole_lines(text, regions);
 
-        // Units: reuse the cached ones the edits did not touch.
+        // Units: reuse the cached ones the edits did not touch. Both lists are in document
+        // order (shifting keeps the old ranges sorted by (start, end): an edit moves every
+        // offset monotonically), so one merge walk pairs the units whose range a statement
+        // still has; the others are removed, in their old order.
         let nodes: Vec<Node> = forest.statements();
-        let mut cached: HashMap<(usize, usize), usize> = HashMap::default();
-        for (k, unit) in state.units.iter().enumerate() {
-            cached.insert((unit.range.start, unit.range.end), k);
-        }
-        let mut old_units: Vec<Option<Unit>> = state.units.drain(..).map(Some).collect();
+        let mut old_units = std::mem::take(&mut state.units).into_iter().peekable();
+        let mut removed: Vec<Unit> = Vec::new();
         let mut units: Vec<Option<Unit>> = Vec::with_capacity(nodes.len());
         let mut dirty_indexes: Vec<(usize, Arc<UnitIndex>)> = Vec::new();
         for (i, node) in nodes.iter().enumerate() {
             let range = node.byte_range();
-            let reuse = if overlaps_any(&range, &regions) {
-                None
-            } else {
-                cached
-                    .get(&(range.start, range.end))
-                    .and_then(|&k| old_units[k].take())
-            };
+            let key = (range.start, range.end);
+            while let Some(unit) = old_units.next_if(|u| (u.range.start, u.range.end) < key) {
+                removed.push(unit);
+            }
+            let mut reuse = old_units.next_if(|u| u.range == range);
+            // Of several old units with this (empty) range, the last is the one kept.
+            while let Some(later) = old_units.next_if(|u| u.range == range) {
+                removed.extend(reuse.replace(later));
+            }
+            if overlaps_any(&range, &regions) {
+                removed.extend(reuse.take());
+            }
             if reuse.is_none() {
                 dirty_indexes.push((i, Arc::new(UnitIndex::build(text, *node))));
             }
             units.push(reuse);
         }
-        let mut removed: Vec<Unit> = old_units.into_iter().flatten().collect();
+        removed.extend(old_units);
 
         // What changed: every key the removed and the new dirty units hold, where they are.
         let mut changed: HashMap<KeyHash, Vec<Range<usize>>> = HashMap::default();

@@ -1136,7 +1136,7 @@ fn for_each_match<'t>(
     let queries = &*QUERIES;
     let source = ctx.source.as_bytes();
     let mut cursor = QueryCursor::new();
-    let broad_open: Vec<bool> = (0..rules::ALL.len())
+    let mut broad_open: Vec<bool> = (0..rules::ALL.len())
         .map(|r| {
             enabled[r]
                 && queries.rule_in_trees[r]
@@ -1147,6 +1147,17 @@ fn for_each_match<'t>(
                         .is_none_or(|text| ctx.source_contains(text)))
         })
         .collect();
+    // Rules whose matches spell names only the file tells (see `RuleDef::spelled`) run apart,
+    // where one of those is spelled.
+    let spelled: Vec<Option<Vec<String>>> = (0..rules::ALL.len())
+        .map(|r| match prefilter {
+            Prefilter::On if broad_open[r] => rules::ALL[r].spelled.and_then(|names| names(ctx)),
+            _ => None,
+        })
+        .collect();
+    for (open, names) in broad_open.iter_mut().zip(&spelled) {
+        *open &= names.is_none();
+    }
     let everywhere: &[&PatternGroup] = match prefilter {
         Prefilter::On => &[&queries.broad],
         Prefilter::Off => &[&queries.broad, &queries.near],
@@ -1171,6 +1182,11 @@ fn for_each_match<'t>(
                 }
             }
             note_match_limit(&cursor, root);
+        }
+    }
+    for (rule, names) in spelled.iter().enumerate() {
+        if let Some(names) = names {
+            match_where_spelled(ctx, rule, names, range.clone(), &mut cursor, on_match);
         }
     }
     let near_enabled = (0..rules::ALL.len()).any(|r| enabled[r] && queries.rule_is_near[r]);
@@ -1235,6 +1251,74 @@ fn for_each_match<'t>(
     if let Some(previous) = tree {
         note_match_limit(&cursor, previous);
     }
+}
+
+/// Runs `rule`'s (broad) patterns at every node in `range` that encloses one of `names`, each
+/// node once: the nodes from the smallest one spanning an occurrence up to its tree's root.
+fn match_where_spelled<'t>(
+    ctx: &Context<'t>,
+    rule: usize,
+    names: &[String],
+    range: std::ops::Range<usize>,
+    cursor: &mut QueryCursor,
+    on_match: &mut dyn FnMut(usize, RuleMatch<'t>),
+) {
+    let queries = &*QUERIES;
+    let Some(query) = &queries.broad.query else {
+        return;
+    };
+    let capture_names = query.capture_names();
+    let source = ctx.source.as_bytes();
+    let text = &source[range.start.min(source.len())..range.end.min(source.len())];
+    let mut found: Vec<(usize, usize)> = names
+        .iter()
+        .filter(|name| !name.is_empty())
+        .flat_map(|name| {
+            memchr::memmem::find_iter(text, name.as_bytes())
+                .map(|at| (range.start + at, range.start + at + name.len()))
+        })
+        .collect();
+    found.sort_unstable();
+    let site = NeedleSite {
+        exact_depth: None,
+        contained: true,
+        root_kinds: None,
+    };
+    let mut walked_up: HashSet<usize> = HashSet::default();
+    let mut path: Vec<Node<'t>> = Vec::new();
+    let mut tree: Option<Node<'t>> = None;
+    cursor.set_max_start_depth(Some(0));
+    for (start, end) in found {
+        let root = ctx.forest.root_at(start);
+        if tree.is_none_or(|t| t.id() != root.id()) {
+            if let Some(previous) = tree {
+                note_match_limit(cursor, previous);
+            }
+            query_cursor_for(cursor, root);
+            tree = Some(root);
+            path.clear();
+        }
+        // Each node is a candidate once: a walk stops below a node an earlier one went up from.
+        for &candidate in needle_roots(root, start..end, &site, &mut path, &mut walked_up) {
+            cursor.set_byte_range(candidate.byte_range());
+            let mut matches = cursor.matches(query, candidate, source);
+            while let Some(m) = matches.next() {
+                let pattern = queries.broad.global[m.pattern_index];
+                if queries.pattern_rule[pattern] == rule
+                    && queries.module_pattern[pattern].is_none()
+                {
+                    on_match(
+                        rule,
+                        queries.rule_match(pattern, capture_names, m.captures()),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(previous) = tree {
+        note_match_limit(cursor, previous);
+    }
+    cursor.set_max_start_depth(None);
 }
 
 /// The nodes of `root`'s tree where a near pattern whose needle occurs at `occurrence` can have
@@ -1780,6 +1864,41 @@ mod tests {
             findings += on.len();
         }
         assert!(findings > 100, "{findings}");
+    }
+
+    #[test]
+    fn rules_matched_where_their_names_are_spelled_find_what_matching_everywhere_finds() {
+        // KRS501 runs where `mixed_precision` or an alias of a path through it is spelled:
+        // through an alias, in a call's argument, in a chain, after a name that contains the
+        // alias, in a nested function, and with a star import (which matches every call).
+        let source = r#"import tensorflow as tf
+from tensorflow.keras import mixed_precision as mp
+from tensorflow.keras.mixed_precision import experimental as mpe
+from tensorflow.train.experimental import enable_mixed_precision_graph_rewrite as rewrite
+tmp = 1
+print(mpe.set_policy("mixed_float16"))
+mp.experimental.set_policy("mixed_float16")
+tmp.mp(mp.set_policy("mixed_float16"))
+def build():
+    return mpe.LossScaleOptimizer(tf.keras.optimizers.Adam(), loss_scale="dynamic")
+opt = rewrite(tf.keras.optimizers.Adam())
+tf.keras.mixed_precision.experimental.set_policy("mixed_float16")
+"#;
+        let settings = crate::settings::Settings::default();
+        let krs501 = |source: &str, prefilter| -> Vec<usize> {
+            let forest = crate::forest::parse(source);
+            analyze_with(source, &forest, &settings, prefilter)
+                .iter()
+                .filter(|f| f.code == "KRS501")
+                .map(|f| f.range.start)
+                .collect()
+        };
+        let on = krs501(source, Prefilter::On);
+        // The import on line 3, and the calls on lines 6, 7, 8, 10, 11 and 12.
+        assert_eq!(on.len(), 7, "{on:?}");
+        assert_eq!(on, krs501(source, Prefilter::Off));
+        let star = format!("from tensorflow.keras.mixed_precision.experimental import *\n{source}");
+        assert_eq!(krs501(&star, Prefilter::On), krs501(&star, Prefilter::Off));
     }
 
     #[test]

@@ -47,6 +47,7 @@ pub const RULE: RuleDef = RuleDef {
     module: "batch_size_ignored_with_dataset",
     scenario: None,
     requires_text: None,
+    spelled: None,
     check,
 };
 

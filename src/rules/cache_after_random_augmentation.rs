@@ -59,6 +59,7 @@ pub const RULE: RuleDef = RuleDef {
     module: "cache_after_random_augmentation",
     scenario: Some("pipeline"),
     requires_text: None,
+    spelled: None,
     check,
 };
 

@@ -50,6 +50,7 @@ pub const RULE: RuleDef = RuleDef {
     module: "cache_after_shuffle",
     scenario: None,
     requires_text: None,
+    spelled: None,
     check,
 };
 

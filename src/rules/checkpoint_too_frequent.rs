@@ -44,6 +44,7 @@ pub const RULE: RuleDef = RuleDef {
     module: "checkpoint_too_frequent",
     scenario: Some("callbacks"),
     requires_text: None,
+    spelled: None,
     check,
 };
 

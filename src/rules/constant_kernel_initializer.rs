@@ -61,6 +61,7 @@ pub const RULE: RuleDef = RuleDef {
     module: "constant_kernel_initializer",
     scenario: Some("init"),
     requires_text: None,
+    spelled: None,
     check,
 };
 

@@ -84,6 +84,7 @@ pub const RULE: RuleDef = RuleDef {
     module: "custom_loop_without_loss_scaling",
     scenario: Some("mixed_precision"),
     requires_text: None,
+    spelled: None,
     check,
 };
 

@@ -71,6 +71,7 @@ pub const RULE: RuleDef = RuleDef {
     module: "dataset_without_prefetch",
     scenario: Some("pipeline"),
     requires_text: None,
+    spelled: None,
     check,
 };
 

@@ -59,6 +59,7 @@ pub const RULE: RuleDef = RuleDef {
     scenario: Some("mixed_precision"),
     // It reports only under a `mixed_float16` policy, which `policy::mixed_float16` reads off a string.
     requires_text: Some("mixed_"),
+    spelled: None,
     check,
 };
 

@@ -53,6 +53,7 @@ pub const RULE: RuleDef = RuleDef {
     module: "he_init_with_saturating_activation",
     scenario: Some("init"),
     requires_text: None,
+    spelled: None,
     check,
 };
 

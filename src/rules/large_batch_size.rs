@@ -58,6 +58,7 @@ pub const RULE: RuleDef = RuleDef {
     module: "large_batch_size",
     scenario: Some("batch"),
     requires_text: None,
+    spelled: None,
     check,
 };
 

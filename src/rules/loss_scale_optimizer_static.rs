@@ -56,6 +56,7 @@ pub const RULE: RuleDef = RuleDef {
     module: "loss_scale_optimizer_static",
     scenario: None,
     requires_text: None,
+    spelled: None,
     check,
 };
 

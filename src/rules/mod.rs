@@ -35,6 +35,9 @@ pub struct RuleOption {
     pub description: &'static str,
 }
 
+/// Computes [`RuleDef::spelled`]'s names for a file.
+pub type SpelledNames = for<'t> fn(&Context<'t>) -> Option<Vec<String>>;
+
 /// Everything the engine and the docs need to know about one rule.
 pub struct RuleDef {
     /// `KRS` + 3 digits.
@@ -55,6 +58,10 @@ pub struct RuleDef {
     /// nothing in a file without it). Patterns without needles of their own (see
     /// [`crate::analysis::needles`]) run only in files that contain it.
     pub requires_text: Option<&'static str>,
+    /// Names every match spells, when only the file can tell them (an import's alias): the
+    /// rule's patterns then run only at the nodes that enclose one, like a near rule's (see
+    /// [`crate::analysis::needles`]). `None` from the function: they may match anywhere.
+    pub spelled: Option<SpelledNames>,
     /// Checks one match; the match's nodes come from the context's tree.
     pub check: for<'t> fn(&Context<'t>, &RuleMatch<'t>, &mut Sink),
 }

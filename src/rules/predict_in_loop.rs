@@ -81,6 +81,7 @@ pub const RULE: RuleDef = RuleDef {
     module: "predict_in_loop",
     scenario: Some("predict_loop"),
     requires_text: None,
+    spelled: None,
     check,
 };
 

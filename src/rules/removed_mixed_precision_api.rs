@@ -70,6 +70,7 @@ pub const RULE: RuleDef = RuleDef {
     // Every path it reports resolves through the text to `mixed_precision` or
     // `enable_mixed_precision_graph_rewrite`.
     requires_text: Some("mixed_precision"),
+    spelled: Some(spelled_names),
     check,
 };
 
@@ -107,6 +108,25 @@ impl Rewrite {
     fn title(&self) -> String {
         format!("Use the current API: {}", self.actions.join(", "))
     }
+}
+
+/// What every reported call or import spells: `mixed_precision`, or a name an import binds to
+/// a path through it (`mp` after `from tensorflow.keras import mixed_precision as mp`). A
+/// callee's path is its first name's import binding followed by the attribute names it spells
+/// (see `Imports::resolve`), so a path through `mixed_precision` spells one or the other. A
+/// star import can bind any name: `None` (every call is matched).
+fn spelled_names(ctx: &Context) -> Option<Vec<String>> {
+    if ctx.imports.has_star_imports() {
+        return None;
+    }
+    let mut names = vec!["mixed_precision".to_string()];
+    names.extend(
+        ctx.imports
+            .imported_paths()
+            .filter(|(name, path)| path.contains("mixed_precision") && !name.is_empty())
+            .map(|(name, _)| name.to_string()),
+    );
+    Some(names)
 }
 
 fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {

@@ -38,6 +38,7 @@ pub const RULE: RuleDef = RuleDef {
     module: "run_eagerly_in_training",
     scenario: Some("eager"),
     requires_text: None,
+    spelled: None,
     check,
 };
 

@@ -59,6 +59,7 @@ pub const RULE: RuleDef = RuleDef {
     module: "selu_without_lecun_normal",
     scenario: Some("init"),
     requires_text: None,
+    spelled: None,
     check,
 };
 

@@ -57,6 +57,7 @@ pub const RULE: RuleDef = RuleDef {
     module: "serial_dataset_transform",
     scenario: Some("pipeline"),
     requires_text: None,
+    spelled: None,
     check,
 };
 

@@ -57,6 +57,7 @@ pub const RULE: RuleDef = RuleDef {
     module: "shuffle_after_batch",
     scenario: Some("pipeline"),
     requires_text: None,
+    spelled: None,
     check,
 };
 

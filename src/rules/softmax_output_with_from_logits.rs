@@ -51,6 +51,7 @@ pub const RULE: RuleDef = RuleDef {
     module: "softmax_output_with_from_logits",
     scenario: None,
     requires_text: None,
+    spelled: None,
     check,
 };
 

@@ -57,6 +57,7 @@ pub const RULE: RuleDef = RuleDef {
     module: "tensorboard_heavy_logging",
     scenario: Some("callbacks"),
     requires_text: None,
+    spelled: None,
     check,
 };
 

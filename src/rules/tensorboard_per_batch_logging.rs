@@ -49,6 +49,7 @@ pub const RULE: RuleDef = RuleDef {
     module: "tensorboard_per_batch_logging",
     scenario: Some("callbacks"),
     requires_text: None,
+    spelled: None,
     check,
 };
 

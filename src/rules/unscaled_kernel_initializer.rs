@@ -99,6 +99,7 @@ pub const RULE: RuleDef = RuleDef {
     module: "unscaled_kernel_initializer",
     scenario: Some("init"),
     requires_text: None,
+    spelled: None,
     check,
 };
 
