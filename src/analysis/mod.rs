@@ -1866,12 +1866,24 @@ mod tests {
         assert!(findings > 100, "{findings}");
     }
 
+    /// The findings of `code` in `source`, with the prefilter on or off (their starts).
+    fn findings_of(code: &str, source: &str, prefilter: Prefilter) -> Vec<usize> {
+        let settings = crate::settings::Settings::default();
+        let forest = crate::forest::parse(source);
+        analyze_with(source, &forest, &settings, prefilter)
+            .iter()
+            .filter(|f| f.code == code)
+            .map(|f| f.range.start)
+            .collect()
+    }
+
     #[test]
     fn rules_matched_where_their_names_are_spelled_find_what_matching_everywhere_finds() {
         // KRS501 runs where `mixed_precision` or an alias of a path through it is spelled:
         // through an alias, in a call's argument, in a chain, after a name that contains the
-        // alias, in a nested function, and with a star import (which matches every call).
-        let source = r#"import tensorflow as tf
+        // alias, in a nested function. KRS503 where `Sequential`, `Model`, `add` or an alias
+        // of a path ending in one is. A star import makes them match every call.
+        let krs501 = r#"import tensorflow as tf
 from tensorflow.keras import mixed_precision as mp
 from tensorflow.keras.mixed_precision import experimental as mpe
 from tensorflow.train.experimental import enable_mixed_precision_graph_rewrite as rewrite
@@ -1884,21 +1896,32 @@ def build():
 opt = rewrite(tf.keras.optimizers.Adam())
 tf.keras.mixed_precision.experimental.set_policy("mixed_float16")
 "#;
-        let settings = crate::settings::Settings::default();
-        let krs501 = |source: &str, prefilter| -> Vec<usize> {
-            let forest = crate::forest::parse(source);
-            analyze_with(source, &forest, &settings, prefilter)
-                .iter()
-                .filter(|f| f.code == "KRS501")
-                .map(|f| f.range.start)
-                .collect()
-        };
-        let on = krs501(source, Prefilter::On);
-        // The import on line 3, and the calls on lines 6, 7, 8, 10, 11 and 12.
-        assert_eq!(on.len(), 7, "{on:?}");
-        assert_eq!(on, krs501(source, Prefilter::Off));
-        let star = format!("from tensorflow.keras.mixed_precision.experimental import *\n{source}");
-        assert_eq!(krs501(&star, Prefilter::On), krs501(&star, Prefilter::Off));
+        let krs503 = r#"import keras
+from keras.models import Sequential as Seq
+from keras import Model as M, layers
+keras.mixed_precision.set_global_policy("mixed_float16")
+a = Seq([layers.Dense(8), layers.Dense(10, activation="softmax")])
+inputs = keras.Input((4,))
+outputs = layers.Dense(1, activation="sigmoid")(inputs)
+b = M(inputs, outputs)
+c = M(inputs=inputs, outputs=outputs)
+d = Seq()
+d.add(layers.Dense(10, activation="softmax"))
+e = keras.Sequential([layers.Dense(10, activation="softmax")])
+"#;
+        // KRS501: the import on line 3, and the calls on lines 6, 7, 8, 10, 11 and 12. KRS503:
+        // the final layers on lines 5, 7 (for both models), 11 and 12.
+        for (code, source, expected) in [("KRS501", krs501, 7), ("KRS503", krs503, 4)] {
+            let on = findings_of(code, source, Prefilter::On);
+            assert_eq!(on.len(), expected, "{code}: {on:?}");
+            assert_eq!(on, findings_of(code, source, Prefilter::Off), "{code}");
+            let star = format!("from keras.layers import *\n{source}");
+            assert_eq!(
+                findings_of(code, &star, Prefilter::On),
+                findings_of(code, &star, Prefilter::Off),
+                "{code} with a star import"
+            );
+        }
     }
 
     #[test]
@@ -2083,9 +2106,10 @@ tf.keras.mixed_precision.experimental.set_policy("mixed_float16")
     #[test]
     fn a_chain_thousands_of_calls_deep_is_analysed_and_the_rest_still_reported() {
         let source = format!(
-            "import keras\nimport tensorflow as tf\nfrom keras import mixed_precision\n\nds = tf.data.Dataset.range(3){}\n\ncb = keras.callbacks.ModelCheckpoint('m', save_freq=1)\n",
+            "import keras\nimport tensorflow as tf\nfrom keras import mixed_precision\nfrom keras.layers import *\n\nds = tf.data.Dataset.range(3){}\n\ncb = keras.callbacks.ModelCheckpoint('m', save_freq=1)\n",
             // `batch` is a needle: the near patterns run at each of its 1,500 places; the file
-            // spells `mixed_precision`, so KRS501's pattern runs over every call of the chain.
+            // spells `mixed_precision` and has a star import, so KRS501's pattern runs over
+            // every call of the chain (see `RuleDef::spelled`).
             ".map(f).batch(2)".repeat(1500)
         );
         let forest = crate::forest::parse(&source);

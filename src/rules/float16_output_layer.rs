@@ -59,9 +59,37 @@ pub const RULE: RuleDef = RuleDef {
     scenario: Some("mixed_precision"),
     // It reports only under a `mixed_float16` policy, which `policy::mixed_float16` reads off a string.
     requires_text: Some("mixed_"),
-    spelled: None,
+    spelled: Some(spelled_names),
     check,
 };
+
+/// The names a model construction's callee resolves to (see `model::model_kind`).
+const MODEL_CLASSES: [&str; 2] = ["Sequential", "Model"];
+
+/// What every match it reports from spells: `Sequential` or `Model`, or an alias an import
+/// binds to a path ending in one (a callee's path is its first name's import binding followed
+/// by the attribute names it spells), or the `add` of `model.add(...)`. A star import can bind
+/// any name: `None` (every match runs).
+fn spelled_names(ctx: &Context) -> Option<Vec<String>> {
+    if ctx.imports.has_star_imports() {
+        return None;
+    }
+    let mut names: Vec<String> = MODEL_CLASSES.iter().map(|name| name.to_string()).collect();
+    names.push("add".to_string());
+    names.extend(
+        ctx.imports
+            .imported_paths()
+            .filter(|(name, path)| {
+                !name.is_empty()
+                    && path
+                        .rsplit('.')
+                        .next()
+                        .is_some_and(|last| MODEL_CLASSES.contains(&last))
+            })
+            .map(|(name, _)| name.to_string()),
+    );
+    Some(names)
+}
 
 fn check<'t>(ctx: &Context<'t>, m: &RuleMatch<'t>, sink: &mut Sink) {
     let model_call = if let Some(model_call) = m.get("model") {
